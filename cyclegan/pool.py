@@ -19,7 +19,7 @@ class ImagePool:
     @torch.no_grad()
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
-            return images
+            return images.detach()
         out = []
         for image in images.detach():
             image = image.unsqueeze(0)

@@ -233,11 +233,21 @@ class Trainer:
 
     # -- samples and export ------------------------------------------------------------------------
     def fixed_samples(self, n: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-        """The same few images every time: the first test images, or the first training images."""
+        """The same few images every time: the first readable test images, or else training images."""
         t = eval_transform(self.cfg.crop_size)
-        pick = lambda folder, train: [t(load_image(p)) for p in (list_images(folder) if folder else train)[:n]]  # noqa: E731
-        return (torch.stack(pick(self.domains.test_a, self.dataset.files_a)),
-                torch.stack(pick(self.domains.test_b, self.dataset.files_b)))
+
+        def first(folder: Path | None, fallback: list[Path]) -> list[torch.Tensor]:
+            images = []
+            for path in (list_images(folder) if folder else []) + fallback:
+                with contextlib.suppress(OSError):
+                    images.append(t(load_image(path)))
+                if len(images) == n:
+                    break
+            return images
+
+        a, b = first(self.domains.test_a, self.dataset.files_a), first(self.domains.test_b, self.dataset.files_b)
+        k = min(len(a), len(b))
+        return torch.stack(a[:k]), torch.stack(b[:k])
 
     @torch.no_grad()
     def sample_grid(self, real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
@@ -249,8 +259,8 @@ class Trainer:
         G_AB.train(), G_BA.train()
         return make_grid(rows.flatten(0, 1).float().cpu(), nrow=6, normalize=True, value_range=(-1, 1), padding=2)
 
-    def write_sample(self, samples: tuple[torch.Tensor, torch.Tensor]) -> Path:
-        path = self.out / "samples" / f"epoch_{self.epoch:03d}.png"
+    def write_sample(self, samples: tuple[torch.Tensor, torch.Tensor], name: str | None = None) -> Path:
+        path = self.out / "samples" / f"{name or f'epoch_{self.epoch:03d}'}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(self.sample_grid(*samples), path)
         return path
@@ -269,7 +279,10 @@ class Trainer:
         self.stop_requested = True
 
     def fit(self, max_steps: int | None = None) -> Path | None:
-        """Train to the end (or for ``max_steps`` more steps, then checkpoint); returns OUT/model when done."""
+        """Train to the end, or for ``max_steps`` more steps or until SIGINT/SIGTERM.
+
+        Either way OUT/checkpoint.pt and OUT/model are written; returns OUT/model only when training is complete.
+        """
         cfg, total_epochs = self.cfg, self.cfg.epochs + self.cfg.decay_epochs
         if cfg.resume:
             self.load_checkpoint()
@@ -319,10 +332,13 @@ class Trainer:
                     if self.epoch % cfg.save_every == 0 or self.epoch == total_epochs:
                         self.save_checkpoint()
                     continue
+                # Interrupted: keep everything, and leave a usable model of the progress so far.
                 self.save_checkpoint()
                 if self.is_main:
+                    self.export(self.write_sample(samples, f"step_{self.step:07d}"))
                     tqdm.write(f"stopped at epoch {self.epoch + 1}, step {self.step}; checkpoint saved to "
-                               f"{self.checkpoint_path}; continue with --resume")
+                               f"{self.checkpoint_path} and the model so far to {self.out / 'model'}; "
+                               "continue with --resume")
                 return None
         finally:
             for s, h in handlers.items():

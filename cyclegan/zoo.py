@@ -1,0 +1,83 @@
+"""The reference's published pretrained generators, converted into our model folders.
+
+    python -m cyclegan.zoo horse2zebra          # -> checkpoints/horse2zebra/{G_AB,G_BA}
+
+The reference (junyanz/pytorch-CycleGAN-and-pix2pix) publishes one ``.pth`` per direction; a pair
+of them gives both generators, so the app can also reconstruct.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from .download import DownloadError, download
+from .hub import export_model
+from .networks import Generator
+
+# The mirror that the reference's scripts/download_cyclegan_model.sh uses.
+ZOO_URL = os.environ.get("CYCLEGAN_ZOO_URL", "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models")
+# model name -> (A->B file, B->A file, domain A, domain B)
+ZOO = {
+    "horse2zebra": ("horse2zebra", "zebra2horse", "horse", "zebra"),
+    "apple2orange": ("apple2orange", "orange2apple", "apple", "orange"),
+    "summer2winter_yosemite": ("summer2winter_yosemite", "winter2summer_yosemite", "summer", "winter"),
+    "monet2photo": ("monet2photo", "style_monet", "Monet painting", "photo"),
+    "map2sat": ("map2sat", "sat2map", "map", "satellite photo"),
+    "facades_label2photo": ("facades_label2photo", "facades_photo2label", "facade labels", "facade photo"),
+    "cityscapes_label2photo": ("cityscapes_label2photo", "cityscapes_photo2label", "street labels", "street photo"),
+}
+
+
+def reference_generator(path: str | Path) -> Generator:
+    """Load a reference ResnetGenerator ``.pth`` (ngf 64, 9 blocks, instance norm) safely."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    # Checkpoints from old PyTorch versions carry InstanceNorm running stats that today's
+    # affine-free, stat-free InstanceNorm has no place for; the reference drops them too.
+    state = {k: v for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    generator = Generator()
+    generator.load_state_dict(state)
+    return generator.eval()
+
+
+def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None = None) -> Path:
+    """Download both directions of a zoo model and save them as ``out_dir/name``; reuses an existing folder."""
+    if name not in ZOO:
+        raise DownloadError(f"unknown zoo model {name!r}; known: {', '.join(ZOO)}")
+    target = Path(out_dir) / name
+    if (target / "G_AB" / "model.safetensors").is_file() and (target / "G_BA" / "model.safetensors").is_file():
+        return target
+    file_ab, file_ba, domain_a, domain_b = ZOO[name]
+    cache = Path(out_dir) / ".downloads"
+    base = (base_url or ZOO_URL).rstrip("/")
+    G_AB, G_BA = (reference_generator(download(f"{base}/{f}.pth", cache / f"{f}.pth")) for f in (file_ab, file_ba))
+    folder = export_model(
+        G_AB, G_BA, target, name=f"{name} (reference)", domain_a=domain_a, domain_b=domain_b,
+        train_config={"source": f"{base}/{file_ab}.pth and {file_ba}.pth"},
+        model_config={"ngf": 64, "n_blocks": 9, "norm": "instance", "dropout": False},
+        license="bsd-2-clause", dataset=name,
+        summary=f"The reference implementation's published {file_ab}.pth and {file_ba}.pth "
+                "(junyanz/pytorch-CycleGAN-and-pix2pix, BSD licence).")
+    for f in (file_ab, file_ba):
+        (cache / f"{f}.pth").unlink(missing_ok=True)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cyclegan.zoo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", choices=sorted(ZOO), help="reference model pair")
+    parser.add_argument("--out", default="checkpoints", help="where the model folder goes")
+    args = parser.parse_args(argv)
+    try:
+        print(f"saved {fetch(args.name, args.out)}")
+    except DownloadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.data import (DataError, Domains, UnpairedDataset, UnpairedSampler, list_images, load_image,
+                           readable_images, to_rgb, train_transform)
+from conftest import write_images
+
+
+def test_list_images_filters_and_sorts(tmp_path):
+    write_images(tmp_path, 2, (0, 0, 0))
+    Image.new("RGB", (4, 4)).save(tmp_path / "x.JPG")
+    Image.new("RGB", (4, 4)).save(tmp_path / "y.webp")
+    Image.new("RGB", (4, 4)).save(tmp_path / "z.bmp")
+    (tmp_path / "notes.txt").write_text("hi")
+    assert [p.name for p in list_images(tmp_path)] == ["000.png", "001.png", "x.JPG", "y.webp", "z.bmp"]
+
+
+def test_list_images_errors(tmp_path):
+    with pytest.raises(DataError, match="folder not found"):
+        list_images(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images in"):
+        list_images(tmp_path / "empty")
+
+
+def test_unreadable_files_are_skipped_with_a_count(tmp_path):
+    write_images(tmp_path, 3, (10, 10, 10))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.warns(UserWarning, match="skipped 2 unreadable image"):
+        files = readable_images(tmp_path)
+    assert len(files) == 3
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "a.png").write_bytes(b"junk")
+    with pytest.raises(DataError, match="no readable images"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        readable_images(only_bad)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L", "1", "CMYK", "I;16", "I", "F"])
+def test_any_mode_becomes_rgb(mode):
+    assert to_rgb(Image.new(mode, (5, 3))).mode == "RGB"
+
+
+def test_transparency_goes_on_white_and_16_bit_scales():
+    rgba = Image.new("RGBA", (2, 2), (255, 0, 0, 0))
+    assert to_rgb(rgba).getpixel((0, 0)) == (255, 255, 255)
+    sixteen = Image.fromarray(np.full((2, 2), 65535, np.uint16))
+    assert to_rgb(sixteen).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.new("RGB", (8, 4), (255, 0, 0))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    image.save(tmp_path / "r.jpg", exif=exif)
+    assert load_image(tmp_path / "r.jpg").size == (4, 8)
+
+
+def test_domains_from_dataroot(dataroot, tmp_path):
+    d = Domains.from_dataroot(dataroot)
+    assert d.train_a.name == "trainA" and d.test_b.name == "testB"
+    with pytest.raises(DataError, match="dataroot not found"):
+        Domains.from_dataroot(tmp_path / "nope")
+    (tmp_path / "half" / "trainA").mkdir(parents=True)
+    with pytest.raises(DataError, match="lacks trainB/"):
+        Domains.from_dataroot(tmp_path / "half")
+
+
+def test_sampler_epoch_is_max_and_b_is_independent():
+    s = UnpairedSampler(n_a=4, n_b=10, seed=0)
+    items = list(s)
+    assert len(items) == len(s) == 10
+    a = [i for i, _, _ in items]
+    assert sorted(a[:4]) == [0, 1, 2, 3] and sorted(a[4:8]) == [0, 1, 2, 3]  # A cycles through shuffled passes
+    s.set_epoch(1)
+    assert [t[:2] for t in s] != [t[:2] for t in items]  # a new order each epoch
+    s.set_epoch(0, start=3)
+    assert list(s) == items[3:] and len(s) == 7  # resumable mid-epoch
+    ranks = [list(UnpairedSampler(4, 10, 0, rank=r, world_size=2)) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 5 and set(ranks[0]).isdisjoint(ranks[1])
+
+
+def test_dataset_items_are_seeded(dataroot):
+    files_a, files_b = list_images(dataroot / "trainA"), list_images(dataroot / "trainB")
+    ds = UnpairedDataset(files_a, files_b, train_transform(36, 32))
+    x, y = ds[(0, 1, 123)], ds[(0, 1, 123)]
+    assert x["A"].shape == (3, 32, 32) and x["A"].dtype == torch.float32
+    assert -1 <= x["A"].min() and x["A"].max() <= 1
+    assert torch.equal(x["A"], y["A"]) and torch.equal(x["B"], y["B"])
+    assert any(not torch.equal(ds[(0, 1, s)]["A"], x["A"]) for s in range(5))  # crops and flips vary
