@@ -26,6 +26,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -34,20 +35,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+from .data import DataError, list_images, load_image
+
 INSTALL_HINT = "pip install -r requirements-eval.txt"
 ImageLike = Image.Image | torch.Tensor  # PIL image, or uint8 tensor (3,H,W)
 
 # -----------------------------------------------------------------------------
 # image helpers
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files (JPEG/PNG/WebP/BMP) directly inside `folder`, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-
-def load_rgb(path: str | Path) -> Image.Image:
-    with Image.open(path) as im:
-        return im.convert("RGB")
 
 def to_uint8(img: ImageLike) -> torch.Tensor:
     """PIL image or uint8 (3,H,W) tensor -> uint8 (3,H,W) tensor."""
@@ -89,12 +83,12 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, win_size: in
     x, y = _batch(x).double(), _batch(y).double()
     if min(x.shape[-2:]) < win_size:
         raise ValueError(f"ssim needs images at least {win_size}x{win_size}, got {tuple(x.shape[-2:])}")
-    C = x.shape[1]
-    g = _gaussian_window(win_size, sigma).to(x.device)
-    gx, gy = g.view(1, 1, 1, -1).repeat(C, 1, 1, 1), g.view(1, 1, -1, 1).repeat(C, 1, 1, 1)
-    blur = lambda t: F.conv2d(F.conv2d(t, gx, groups=C), gy, groups=C)  # separable, per channel
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    g = _gaussian_window(win_size, sigma).tolist()
+    # separable 'valid' gaussian blur as shifted sums: float64 conv2d on CPU is oddly slow for small images
+    blur_w = lambda t: sum(gk * t[..., k:t.shape[-1] - win_size + 1 + k] for k, gk in enumerate(g))
+    blur_h = lambda t: sum(gk * t[..., k:t.shape[-2] - win_size + 1 + k, :] for k, gk in enumerate(g))
+    mx, my, xx, yy, xy = blur_h(blur_w(torch.stack([x, y, x * x, y * y, x * y])))  # all five in one pass
+    vx, vy, cxy = xx - mx ** 2, yy - my ** 2, xy - mx * my
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
     return s.flatten(1).mean(1).mean().item()
@@ -195,7 +189,9 @@ class InceptionFeatures:
             path = inception_weights_path()
             key = (str(path), str(self.device))
             if key not in _MODELS:
-                _MODELS[key] = torch.jit.load(str(path), map_location="cpu").eval().to(self.device)
+                with warnings.catch_warnings():  # recent torch deprecates jit.load; the file is TorchScript, so no choice
+                    warnings.simplefilter("ignore", FutureWarning)
+                    _MODELS[key] = torch.jit.load(str(path), map_location="cpu").eval().to(self.device)
             self._model = _MODELS[key]
         return self._model
 
@@ -238,11 +234,9 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
     kid_std, and, if the folders are paired by name, l1 ([0,1] scale), psnr (dB) and ssim.
     """
     t0 = time.time()
-    assert direction in ("AtoB", "BtoA"), f"direction must be AtoB or BtoA, not {direction!r}"
-    input_files, target_files = list_images(input_dir), list_images(target_dir)
-    for name, files, folder in (("input", input_files, input_dir), ("target", target_files, target_dir)):
-        if not files:
-            raise ValueError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) in {name} folder {folder}")
+    if direction not in ("AtoB", "BtoA"):
+        raise ValueError(f"direction must be AtoB or BtoA, not {direction!r}")
+    input_files, target_files = list_images(input_dir), list_images(target_dir)  # DataError if missing or empty
     pairs = pair_by_name(input_files, target_files)
     input_files = input_files[:max_images]
     target_files = [pairs[p.stem] for p in input_files] if pairs else target_files[:max_images]
@@ -252,15 +246,15 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
     feats = {"translated": [], "identity": [], "target": []}
     paired = {"translated": {"l1": [], "psnr": [], "ssim": []}, "identity": {"l1": [], "psnr": [], "ssim": []}}
     for c in range(0, len(input_files), batch_size):
-        inputs = [load_rgb(p) for p in input_files[c:c + batch_size]]
+        inputs = [load_image(p) for p in input_files[c:c + batch_size]]
         fakes = [translator(im.resize((size, size), Image.BICUBIC) if size else im, direction=direction)[1]
                  for im in inputs]
         feats["translated"].append(features(fakes))
         feats["identity"].append(features(inputs))
         if pairs:
+            targets = [load_image(p) for p in target_files[c:c + batch_size]]
             for kind, ims in (("translated", fakes), ("identity", inputs)):
-                for im, tp in zip(ims, target_files[c:c + batch_size]):
-                    tg = load_rgb(tp)
+                for im, tg in zip(ims, targets):
                     im = im if im.size == tg.size else im.resize(tg.size, Image.BICUBIC)  # score at target resolution
                     x, y = to_float(im), to_float(tg)
                     for name, fn in (("l1", l1), ("psnr", psnr), ("ssim", ssim)):
@@ -268,7 +262,7 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
         if progress:
             print(f"translated {min(c + batch_size, len(input_files))}/{len(input_files)}", file=sys.stderr)
     for c in range(0, len(target_files), batch_size):
-        feats["target"].append(features([load_rgb(p) for p in target_files[c:c + batch_size]]))
+        feats["target"].append(features([load_image(p) for p in target_files[c:c + batch_size]]))
     feats = {k: np.concatenate(v) for k, v in feats.items()}
 
     results = {"direction": direction, "input_dir": str(input_dir), "target_dir": str(target_dir),
@@ -303,6 +297,8 @@ def format_table(results: dict) -> str:
              f"{' (paired by file name)' if results['paired'] else ''}", "",
              "| metric | translated | identity (untranslated) |", "|---|---:|---:|"]
     lines += [f"| {name} | {fmt(tr)} | {fmt(idt)} |" for name, fmt in rows]
+    lines += ["", f"KID: {results['kid_subsets']} random subsets of {results['kid_subset_size']} images per set"
+              " (std 0 when a subset is the whole set). Paired metrics at the target's resolution."]
     return "\n".join(lines)
 
 # -----------------------------------------------------------------------------
@@ -320,7 +316,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
     p.add_argument("--size", type=int, help="resize inputs to SxS before translating (default: native size)")
     p.add_argument("--batch-size", type=int, default=32, help="Inception batch size")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for Inception")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for the model and Inception")
     p.add_argument("--seed", type=int, default=0, help="seed of the KID subset sampling")
     args = p.parse_args(argv)
 
@@ -332,17 +328,21 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.input or not args.target:
         p.error("give --input and --target folders, or --dataroot")
     for name, folder in (("input", args.input), ("target", args.target)):
-        if not Path(folder).is_dir():
-            p.error(f"{name} folder not found: {folder}")
-        if not list_images(folder):
-            p.error(f"{name} folder has no images ({', '.join(sorted(IMAGE_EXTS))}): {folder}")
+        try:
+            list_images(folder)
+        except DataError as e:
+            p.error(f"{name} {e}")
     try:
         inception_weights_path()
     except ImportError as e:
         p.error(str(e))
 
     from cyclegan import Translator  # imported late: the metric code above needs none of the model code
-    translator = Translator.from_pretrained(args.model)
+    from cyclegan.hub import ModelNotFoundError
+    try:
+        translator = Translator.from_pretrained(args.model, device=args.device)
+    except ModelNotFoundError as e:
+        p.error(str(e))
     results = evaluate(translator, args.direction, args.input, args.target, max_images=args.max_images,
                        size=args.size, kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
                        features=InceptionFeatures(args.device, args.batch_size), batch_size=args.batch_size,
