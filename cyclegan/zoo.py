@@ -1,6 +1,6 @@
 """The reference's published pretrained generators, converted into our model folders.
 
-    python -m cyclegan.zoo horse2zebra          # -> checkpoints/horse2zebra/{G_AB,G_BA}
+    python -m cyclegan.zoo horse2zebra          # -> checkpoints/horse2zebra-reference/{G_AB,G_BA}
 
 The reference (junyanz/pytorch-CycleGAN-and-pix2pix) publishes one ``.pth`` per direction; a pair
 of them gives both generators, so the app can also reconstruct.
@@ -43,17 +43,21 @@ def reference_generator(path: str | Path) -> Generator:
     return generator.eval()
 
 
-def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None = None) -> Path:
-    """Download both directions of a zoo model and save them as ``out_dir/name``; reuses an existing folder."""
+def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None = None, timeout: float = 30.0) -> Path:
+    """Download both directions of a zoo model and save them as ``out_dir/NAME-reference``.
+
+    An existing folder is reused. The suffix keeps the reference's weights apart from models trained
+    here under the same dataset name (checkpoints/monet2photo ships with this project).
+    """
     if name not in ZOO:
         raise DownloadError(f"unknown zoo model {name!r}; known: {', '.join(ZOO)}")
-    target = Path(out_dir) / name
+    target = Path(out_dir) / f"{name}-reference"
     if (target / "G_AB" / "model.safetensors").is_file() and (target / "G_BA" / "model.safetensors").is_file():
         return target
     file_ab, file_ba, domain_a, domain_b = ZOO[name]
     cache = Path(out_dir) / ".downloads"
     base = (base_url or ZOO_URL).rstrip("/")
-    G_AB, G_BA = (reference_generator(download(f"{base}/{f}.pth", cache / f"{f}.pth")) for f in (file_ab, file_ba))
+    G_AB, G_BA = (reference_generator(download(f"{base}/{f}.pth", cache / f"{f}.pth", timeout)) for f in (file_ab, file_ba))
     folder = export_model(
         G_AB, G_BA, target, name=f"{name} (reference)", domain_a=domain_a, domain_b=domain_b,
         train_config={"source": f"{base}/{file_ab}.pth and {file_ba}.pth"},

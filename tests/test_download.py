@@ -80,7 +80,7 @@ def test_zoo_fetch_converts_reference_weights(server, tmp_path):
         state["model.2.running_var"] = torch.ones(64)  # dropped, as the reference does
         torch.save(state, www / f"{name}.pth")
     folder = fetch("horse2zebra", tmp_path / "checkpoints", base_url=url)
-    assert folder == tmp_path / "checkpoints" / "horse2zebra"
+    assert folder == tmp_path / "checkpoints" / "horse2zebra-reference"
     t = Translator.from_pretrained(folder)
     assert (t.manifest["domain_a"], t.manifest["domain_b"]) == ("horse", "zebra")
     expected = torch.load(www / "horse2zebra.pth", weights_only=True)["model.1.weight"]

@@ -1,0 +1,404 @@
+"""Tests for app.py, the Gradio demo.
+
+The API tests start `python app.py` in a subprocess on a free 127.0.0.1 port, with a tiny model the test writes,
+offline Hub settings (HF_HUB_OFFLINE=1, a pre-filled cache for one repo id, none for another) and an unreachable
+zoo mirror, and drive it with gradio_client. Helpers are unit-tested in-process.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import ROOT, AppServer, free_port, make_tiny_model, prefill_hub_cache  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+import app  # noqa: E402
+
+MAX_SIDE = 64
+MAX_FILE_SIZE = 200 * 1024
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Test inputs
+# ------------------------------------------------------------------------------------------------------------------
+
+def noise(w: int, h: int, seed: int = 0) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def make_good_inputs(folder: Path) -> dict[str, tuple[Path, tuple[int, int]]]:
+    """name -> (file, expected output size with MAX_SIDE) for every input that must be converted, not refused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+
+    def save(name, image, size, **kw):
+        image.save(folder / name, **kw)
+        out[name] = (folder / name, size)
+
+    save("rgb.png", noise(100, 50), (64, 32))  # long side 100 > 64: resized, aspect kept
+    save("small.jpg", noise(40, 30), (40, 30))  # never enlarged
+    rgba = Image.new("RGBA", (30, 20), (255, 0, 0, 0))  # fully transparent red: white after compositing
+    rgba.paste((0, 0, 255, 255), (0, 0, 10, 20))
+    save("rgba.png", rgba, (30, 20))
+    pal = Image.new("P", (24, 16), 0)
+    pal.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    pal.paste(1, (0, 0, 12, 16))
+    save("palette_transparent.png", pal, (24, 16), transparency=0)
+    save("gray.png", noise(20, 20).convert("L"), (20, 20))
+    save("gray16.png", Image.fromarray(np.full((16, 24), 65535, np.uint16)), (24, 16))
+    save("cmyk.jpg", Image.new("CMYK", (32, 16), (0, 255, 255, 0)), (32, 16))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    save("exif_rotated.jpg", noise(40, 20), (20, 40), exif=exif)
+    frames = [Image.new("RGB", (24, 16), c) for c in ("red", "green", "blue")]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out["animated.gif"] = (folder / "animated.gif", (24, 16))
+    save("1x1.png", Image.new("RGB", (1, 1), "purple"), (1, 1))
+    save("wide.png", noise(1000, 4), (64, 1))
+    save("tall.png", noise(3, 900), (1, 64))
+    return out
+
+
+def make_bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, the start of the error the client must see)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    valid = png_bytes(noise(64, 64))
+    corrupted = bytearray(valid)
+    start = valid.index(b"IDAT") + 40
+    corrupted[start:start + 200] = bytes(200)
+    files = {
+        "text.png": (b"hello, I am not a picture\n", "Not an image"),
+        "empty.png": (b"", "Empty file"),
+        "truncated.png": (valid[: len(valid) // 2], "Corrupted or truncated image"),
+        "corrupted.png": (bytes(corrupted), "Corrupted or truncated image"),
+        # 10000 x 10000 = 1e8 pixels > PIL's MAX_IMAGE_PIXELS (89,478,485), in a ~12 kB file
+        "bomb.png": (png_bytes(Image.new("1", (10_000, 10_000))), "Image too large"),
+    }
+    out = {}
+    for name, (data, error) in files.items():
+        (folder / name).write_bytes(data)
+        out[name] = (folder / name, error)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The server
+# ------------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("app")
+    checkpoints = tmp / "checkpoints"
+    make_tiny_model(checkpoints / "tiny")
+    (checkpoints / "not-a-model").mkdir()  # no G_AB/ G_BA/: not listed
+    prefill_hub_cache(tmp / "hub-cache", "owner/cached",
+                      make_tiny_model(tmp / "staging" / "cat2dog", "cat2dog", "cat", "dog"))
+    examples = tmp / "examples"
+    examples.mkdir()
+    noise(48, 32, seed=3).save(examples / "noise.png")
+    (examples / "examples.json").write_text(json.dumps([{"file": "noise.png", "model": "tiny", "direction": "BtoA"}]))
+    env = {
+        "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf-home"), "HF_HUB_CACHE": str(tmp / "hub-cache"),
+        "CYCLEGAN_MODELS": "owner/missing",
+        "CYCLEGAN_ZOO_URL": f"http://127.0.0.1:{free_port()}",  # connection refused, as offline
+        "CYCLEGAN_ZOO_DIR": str(tmp / "zoo"),
+        "GRADIO_EXAMPLES_CACHE": str(tmp / "examples-cache"), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+    }
+    args = ["--checkpoints", str(checkpoints), "--examples", str(examples), "--model", "owner/cached",
+            "--max-side", str(MAX_SIDE), "--max-file-size", "200kb", "--threads", "1"]
+    srv = AppServer(args, env, tmp / "server.log", port_from_env=True)  # GRADIO_SERVER_PORT picks the port
+    srv.inputs = tmp / "inputs"
+    srv.inputs.mkdir()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def good(server):
+    return make_good_inputs(server.inputs / "good")
+
+
+@pytest.fixture(scope="module")
+def bad(server):
+    return make_bad_inputs(server.inputs / "bad")
+
+
+@pytest.fixture(scope="module")
+def client(server, tmp_path_factory):
+    return Client(server.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def translate(client, path, **kw):
+    return client.predict(handle_file(str(path)), api_name="/translate", **kw)
+
+
+def check_result(result, size):
+    real, fake, rec, seconds, score, trip = result
+    images = [Image.open(p) for p in (real, fake, rec)]
+    for p, im in zip((real, fake, rec), images):
+        assert p.endswith(".png") and im.format == "PNG"
+        assert im.size == size
+    assert Image.open(trip).size == (3 * size[0], size[1]) and trip.endswith(".png")
+    assert 0 <= seconds < 30
+    assert 0 < score <= 100
+    return [im.convert("RGB") for im in images]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# API tests
+# ------------------------------------------------------------------------------------------------------------------
+
+def test_translate_defaults_to_first_model_and_AtoB(server, client):
+    noise(100, 50).save(server.inputs / "x.png")
+    result = translate(client, server.inputs / "x.png")
+    real, fake, rec = check_result(result, (64, 32))
+    # the defaults are the first model (tiny) and AtoB: the same as asking for them
+    same = translate(client, server.inputs / "x.png", model="tiny", direction="AtoB")
+    assert np.array_equal(np.asarray(fake), np.asarray(Image.open(same[1]).convert("RGB")))
+    other = translate(client, server.inputs / "x.png", model="tiny", direction="BtoA")
+    assert not np.array_equal(np.asarray(fake), np.asarray(Image.open(other[1]).convert("RGB")))
+
+
+def test_api_lists_models_and_directions(client):
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/translate"]
+    params = {p["parameter_name"]: p for p in info["parameters"]}
+    assert list(params) == ["image", "model", "direction"]
+    assert params["model"]["parameter_default"] == "tiny" and params["direction"]["parameter_default"] == "AtoB"
+    models = params["model"]["type"]["enum"]
+    assert models[:3] == ["tiny", "owner/cached", "owner/missing"]  # shipped, then --model, then CYCLEGAN_MODELS
+    assert "not-a-model" not in models and "zoo:horse2zebra" in models
+    assert params["direction"]["type"]["enum"] == ["AtoB", "BtoA"]
+
+
+def test_converted_inputs(client, good):
+    for name, (path, size) in good.items():
+        real, fake, rec = check_result(translate(client, path), size)
+        if name in ("rgba.png", "palette_transparent.png"):  # transparency composited on white
+            assert real.getpixel((size[0] - 1, 0)) == (255, 255, 255), name
+            assert real.getpixel((0, 0)) in ((0, 0, 255), (0, 255, 0)), name
+        if name == "gray16.png":  # 16-bit white stays white (scaled, not clipped)
+            assert real.getpixel((0, 0)) == (255, 255, 255)
+        if name == "animated.gif":  # the first frame
+            assert real.getpixel((5, 5))[0] > 200 and real.getpixel((5, 5))[2] < 50
+
+
+@pytest.mark.parametrize("name", ["text.png", "empty.png", "truncated.png", "corrupted.png", "bomb.png"])
+def test_bad_input_gives_clear_error_and_server_keeps_serving(client, good, bad, name):
+    path, error = bad[name]
+    with pytest.raises(AppError) as excinfo:
+        translate(client, path)
+    assert str(excinfo.value).startswith(error), str(excinfo.value)
+    check_result(translate(client, good["rgb.png"][0]), (64, 32))
+
+
+def test_file_over_size_limit(server, client, good):
+    big = server.inputs / "big.png"
+    noise(300, 300).save(big)  # ~270 kB of incompressible noise > 200 kB
+    assert big.stat().st_size > MAX_FILE_SIZE
+    # gradio_client checks the limit the app publishes before uploading ...
+    with pytest.raises(ValueError, match="exceeds the maximum file size of 204800 bytes"):
+        translate(client, big)
+    # ... and the server refuses it anyway
+    with open(big, "rb") as f:
+        r = httpx.post(server.url + "/gradio_api/upload", files={"files": ("big.png", f, "image/png")})
+    assert r.status_code == 413 and "File size exceeded maximum allowed size of 204800 bytes" in r.text
+    check_result(translate(client, good["rgb.png"][0]), (64, 32))
+
+
+def test_model_by_label_unknown_model_or_direction(client, good):
+    path = good["small.jpg"][0]
+    check_result(translate(client, path, model="tiny (apple ↔ orange)"), (40, 30))  # the picker's label works too
+    with pytest.raises(AppError, match="Unknown model 'nope'"):
+        translate(client, path, model="nope")
+    with pytest.raises(AppError, match="Unknown direction 'sideways'"):
+        translate(client, path, direction="sideways")
+
+
+def test_hub_model_from_offline_cache(client, good):
+    """HF_HUB_OFFLINE=1 with a pre-filled cache: the Hub model loads and translates."""
+    path = good["rgb.png"][0]
+    check_result(translate(client, path, model="owner/cached", direction="BtoA"), (64, 32))
+
+
+def test_hub_model_not_cached_fails_fast_and_clearly(client, good):
+    path = good["rgb.png"][0]
+    start = time.monotonic()
+    with pytest.raises(AppError) as excinfo:
+        translate(client, path, model="owner/missing")
+    assert time.monotonic() - start < 5
+    message = str(excinfo.value)
+    assert "Could not load model owner/missing" in message and "not in the local cache" in message, message
+    check_result(translate(client, path), (64, 32))  # the shipped model keeps working
+
+
+def test_zoo_model_offline_fails_fast_and_clearly(client, good):
+    path = good["rgb.png"][0]
+    start = time.monotonic()
+    with pytest.raises(AppError, match=r"Could not load model horse2zebra \(reference.*could not download"):
+        translate(client, path, model="zoo:horse2zebra")
+    assert time.monotonic() - start < 5
+
+
+def test_concurrent_requests_queue_up(server, client):
+    paths = []
+    for seed in range(6):  # distinct inputs, so that the client's downloads do not collide
+        paths.append(server.inputs / f"concurrent{seed}.png")
+        noise(100, 50, seed).save(paths[-1])
+    jobs = [client.submit(handle_file(str(p)), api_name="/translate") for p in paths]
+    for job in jobs:
+        check_result(job.result(timeout=60), (64, 32))
+
+
+def test_no_analytics_and_queue_settings(server):
+    config = httpx.get(server.url + "/config").json()
+    assert config["analytics_enabled"] is False
+    translate_dep = next(d for d in config["dependencies"] if d.get("api_name") == "translate")
+    assert translate_dep["queue"] is not False
+    assert "Running on local URL:  http://127.0.0.1:" in server.output()  # the default host
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Helpers, in-process
+# ------------------------------------------------------------------------------------------------------------------
+
+def test_discover_models(tmp_path):
+    make_tiny_model(tmp_path / "ckpt" / "b-model", "Bee", "bee", "wasp")
+    make_tiny_model(tmp_path / "ckpt" / "a-model", "Ant", "ant", "termite")
+    (tmp_path / "ckpt" / "empty").mkdir()
+    make_tiny_model(tmp_path / "ckpt" / ".hidden")
+    specs = app.discover_models(tmp_path / "ckpt", ["user/repo", "a-model"])
+    assert [s.key for s in specs[:3]] == ["a-model", "b-model", "user/repo"]
+    assert specs[0].label == "Ant (ant ↔ termite)" and specs[0].kind == "local"
+    assert specs[2].kind == "hub" and "Hub" in specs[2].label
+    zoo = [s for s in specs if s.kind == "zoo"]
+    assert zoo and zoo[0].key == "zoo:horse2zebra" and zoo[0].label == "horse2zebra (reference, downloads ~90 MB)"
+    assert app.direction_choices(zoo[0]) == [("horse → zebra", "AtoB"), ("zebra → horse", "BtoA")]
+    assert [s.key for s in app.discover_models(tmp_path / "missing", [], zoo=False)] == []
+
+
+def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
+    """main() without serving: defaults (127.0.0.1:7860, analytics off), env overrides, the queue for a 2-core CPU."""
+    import torch
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    launched = {}
+    monkeypatch.setattr(app.gr.Blocks, "launch", lambda self, **kw: launched.update(demo=self, **kw))
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    threads = torch.get_num_threads()
+    try:
+        assert app.main(["--checkpoints", str(tmp_path / "ckpt"), "--no-zoo", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert (launched["server_name"], launched["server_port"], launched["share"]) == ("127.0.0.1", 7860, False)
+    assert launched["max_file_size"] == 20 * 1024**2
+    demo = launched["demo"]
+    assert demo.analytics_enabled is False
+    assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 64
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    monkeypatch.setenv("CYCLEGAN_MODELS", "a/b, c/d")
+    assert app.main(["--checkpoints", str(tmp_path / "ckpt"), "--no-zoo", "--threads", str(threads),
+                     "--model", "e/f", "--share", "--max-file-size", "5mb"]) == 0
+    assert (launched["server_name"], launched["server_port"], launched["share"]) == ("0.0.0.0", 7999, True)
+    assert launched["max_file_size"] == 5 * 1024**2
+    dropdown = next(b for b in launched["demo"].blocks.values() if isinstance(b, app.gr.Dropdown))
+    assert [key for _, key in dropdown.choices] == ["tiny", "e/f", "a/b", "c/d"]
+
+
+def test_main_without_models_fails_cleanly(tmp_path, capsys):
+    assert app.main(["--checkpoints", str(tmp_path), "--no-zoo"]) == 2
+    assert "no models" in capsys.readouterr().err
+
+
+def test_model_cache_loads_once_and_hub_errors_are_fast(tmp_path, monkeypatch):
+    """No HF_HUB_OFFLINE, but the Hub is unreachable: a cached repo still loads, an uncached one fails fast."""
+    import huggingface_hub.constants as hf
+    prefill_hub_cache(tmp_path / "hub", "owner/cached", make_tiny_model(tmp_path / "m"))
+    monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hf, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hf, "ENDPOINT", f"http://127.0.0.1:{free_port()}")  # connection refused
+    cache = app.ModelCache(app.discover_models(None, ["owner/cached", "owner/gone"], zoo=False), tmp_path / "zoo")
+    first = cache.get("owner/cached")
+    assert cache.get("owner/cached") is first and cache.specs["owner/cached"].domain_a == "apple"
+    start = time.monotonic()
+    with pytest.raises(app.gr.Error, match="not in the local cache"):
+        cache.get("owner/gone")
+    assert time.monotonic() - start < 5
+
+
+def test_load_examples(tmp_path):
+    assert app.load_examples(tmp_path / "nothing", ["m"]) == []
+    assert app.load_examples(tmp_path, ["m"]) == []  # no examples.json
+    noise(8, 8).save(tmp_path / "a.png")
+    (tmp_path / "examples.json").write_text(json.dumps([
+        {"file": "a.png", "model": "m", "direction": "BtoA"},
+        {"file": "a.png", "model": "m"},  # direction defaults to AtoB
+        {"file": "missing.png", "model": "m"},
+        {"file": "a.png", "model": "unknown"},
+        {"file": "a.png", "model": "m", "direction": "up"},
+        {"model": "m"},
+    ]))
+    with pytest.warns(UserWarning):
+        rows = app.load_examples(tmp_path, ["m"])
+    assert rows == [[str(tmp_path / "a.png"), "m", "BtoA"], [str(tmp_path / "a.png"), "m", "AtoB"]]
+    (tmp_path / "examples.json").write_text("{not json")
+    with pytest.warns(UserWarning):
+        assert app.load_examples(tmp_path, ["m"]) == []
+
+
+def test_build_demo_with_examples(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    noise(8, 8).save(tmp_path / "a.png")
+    (tmp_path / "examples.json").write_text(json.dumps([{"file": "a.png", "model": "tiny"}]))
+    models = app.discover_models(tmp_path / "ckpt", [], zoo=False)
+    demo = app.build_demo(models, examples_dir=tmp_path)
+    assert demo.analytics_enabled is False
+    assert any(type(b).__name__ == "Dataset" for b in demo.blocks.values())
+    assert app.build_demo(models, examples_dir=tmp_path / "none")  # no examples: fine
+
+
+def test_fit_psnr_parse_size():
+    assert app.fit(Image.new("RGB", (1024, 512)), 512).size == (512, 256)
+    assert app.fit(Image.new("RGB", (300, 200)), 512).size == (300, 200)
+    assert app.fit(Image.new("RGB", (5000, 3)), 512).size == (512, 1)
+    a = Image.new("RGB", (4, 4), (100, 100, 100))
+    assert app.psnr(a, a) == 100.0
+    assert app.psnr(a, Image.new("RGB", (4, 4), (110, 100, 100))) == pytest.approx(10 * np.log10(255**2 / (100 / 3)))
+    assert app.parse_size("20mb") == 20 * 1024**2 and app.parse_size("200kb") == 204800
+    assert app.parse_size("1.5 MB") == int(1.5 * 1024**2) and app.parse_size(1000) == 1000
+    with pytest.raises(ValueError):
+        app.parse_size("lots")
+
+
+def test_decode_image_limits():
+    with pytest.raises(app.BadImage, match="file too large"):
+        app.decode_image(png_bytes(noise(8, 8)), max_bytes=10)
+    with pytest.raises(app.BadImage, match="image too large: 20×10 = 200 pixels > limit of 100"):
+        app.decode_image(png_bytes(noise(20, 10)), max_pixels=100)
+    # a data: URL (as some clients send pasted images) is decoded too
+    import base64
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(noise(5, 7))).decode()
+    assert app.read_upload({"url": url, "path": None}).size == (5, 7)
+    with pytest.raises(app.gr.Error, match="No image"):
+        app.read_upload(None)

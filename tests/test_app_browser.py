@@ -1,0 +1,96 @@
+"""A real-browser test of app.py: Playwright drives Debian's Chromium (no `playwright install`).
+
+It opens the page, uploads an image, picks a direction, clicks Translate, checks that the three output
+images appear, clicks an example, and saves a screenshot to artifacts/app_browser.png. The page must not
+request anything outside 127.0.0.1 (the app works offline).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import ROOT, AppServer, free_port, make_tiny_model  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("app-browser")
+    make_tiny_model(tmp / "checkpoints" / "tiny", "tiny", "apple", "orange")
+    examples = tmp / "examples"
+    examples.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(examples / "noise.png")
+    (examples / "examples.json").write_text(json.dumps([{"file": "noise.png", "model": "tiny", "direction": "BtoA"}]))
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf-home"), "CYCLEGAN_ZOO_DIR": str(tmp / "zoo"),
+           "CYCLEGAN_ZOO_URL": f"http://127.0.0.1:{free_port()}", "GRADIO_EXAMPLES_CACHE": str(tmp / "ex-cache"),
+           "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    args = ["--checkpoints", str(tmp / "checkpoints"), "--examples", str(examples), "--max-side", "96",
+            "--threads", "1"]
+    srv = AppServer(args, env, tmp / "server.log")
+    srv.upload = tmp / "upload.png"
+    Image.fromarray(rng.integers(0, 256, (60, 120, 3), dtype=np.uint8)).save(srv.upload)
+    yield srv
+    srv.close()
+
+
+def image_src(page, elem_id: str) -> str | None:
+    img = page.locator(f"#{elem_id} img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def test_upload_translate_and_example_in_chromium(server):
+    external: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("request", lambda r: external.append(r.url)
+                    if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+            page.goto(server.url)
+            page.locator("#input-image input[type=file]").set_input_files(str(server.upload))
+            page.locator("#input-image img").first.wait_for(timeout=15_000)
+            page.locator("#direction").get_by_text("orange → apple").click()
+            assert page.locator("#direction input[value=BtoA]").is_checked()
+            page.locator("#translate").click()
+            for elem_id in ("real", "generated", "reconstructed"):
+                page.locator(f"#{elem_id} img").first.wait_for(timeout=30_000)
+            assert float(page.locator("#psnr input").input_value()) > 0
+            seconds = float(page.locator("#seconds input").input_value())
+            assert 0 <= seconds < 30
+            sizes = page.evaluate("""() => ['real', 'generated', 'reconstructed'].map(id => {
+                const img = document.querySelector('#' + id + ' img');
+                return [img.naturalWidth, img.naturalHeight]; })""")
+            assert sizes == [[96, 48]] * 3  # 120x60 with the long side limited to 96
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "app_browser.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot: {shot}")
+
+            # an example: its model and direction are set, and its (lazily cached) outputs appear
+            before = image_src(page, "generated")
+            page.locator("#direction").get_by_text("apple → orange").click()
+            page.get_by_role("row").filter(has=page.locator("img")).last.click()
+            page.wait_for_function(
+                "before => { const img = document.querySelector('#generated img');"
+                " return img && img.getAttribute('src') !== before; }", arg=before, timeout=30_000)
+            assert page.locator("#direction input[value=BtoA]").is_checked()
+            page.wait_for_function("() => document.querySelector('#real img').naturalWidth === 60", timeout=10_000)
+        finally:
+            browser.close()
+    assert external == [], f"the page fetched from outside 127.0.0.1: {external}"
