@@ -226,7 +226,8 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
     """Translate input_dir with `translator` in `direction` and score the result against target_dir.
 
     translator: any callable t(pil_image, direction=...) -> (real, fake, rec) PIL images; fake is scored.
-    size: if given, inputs are resized to size x size before translation (e.g. the training resolution).
+    size: if given, inputs are resized to size x size before translation (e.g. the training resolution);
+          the identity baseline uses the same resized inputs.
     max_images: use only the first N inputs (sorted by name) and the first N targets (or the N paired ones).
     features: image list -> (N, D) features; default InceptionFeatures(). Tests pass a cheap stand-in.
     json_path: if given, the results are also written there as JSON.
@@ -246,9 +247,11 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
     feats = {"translated": [], "identity": [], "target": []}
     paired = {"translated": {"l1": [], "psnr": [], "ssim": []}, "identity": {"l1": [], "psnr": [], "ssim": []}}
     for c in range(0, len(input_files), batch_size):
+        # With --size, the identity baseline sees the same resized inputs as the model, so that the
+        # resolution alone does not favour either column.
         inputs = [load_image(p) for p in input_files[c:c + batch_size]]
-        fakes = [translator(im.resize((size, size), Image.BICUBIC) if size else im, direction=direction)[1]
-                 for im in inputs]
+        inputs = [im.resize((size, size), Image.BICUBIC) for im in inputs] if size else inputs
+        fakes = [translator(im, direction=direction)[1] for im in inputs]
         feats["translated"].append(features(fakes))
         feats["identity"].append(features(inputs))
         if pairs:
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=1000)
     p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
-    p.add_argument("--size", type=int, help="resize inputs to SxS before translating (default: native size)")
+    p.add_argument("--size", type=int, help="resize inputs to SxS before translating, for the baseline too (default: native size)")
     p.add_argument("--batch-size", type=int, default=32, help="Inception batch size")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for the model and Inception")
     p.add_argument("--seed", type=int, default=0, help="seed of the KID subset sampling")
