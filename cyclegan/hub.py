@@ -49,7 +49,7 @@ def read_manifest(folder: str | Path) -> dict:
 
 
 def model_card(*, name: str, manifest: dict, train_config: dict, model_config: dict, train_seconds: float,
-               hardware: str, epochs_done: int, dataset: str | None, evaluation: str | None) -> str:
+               hardware: str, epochs_done: int, dataset: str | None, extra: str | None) -> str:
     tags = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch", "gan"]
     yaml = ["---", "library_name: cyclegan", f"license: {manifest['license']}", "pipeline_tag: image-to-image",
             "tags:", *[f"- {t}" for t in tags]]
@@ -101,15 +101,15 @@ Training config:
 {json.dumps({k: v for k, v in train_config.items() if k != 'hub_token'}, indent=2)}
 ```
 """
-    if evaluation:
-        body += f"\n## Evaluation\n\n{evaluation}\n"
+    if extra:  # e.g. data provenance and an evaluation table, as Markdown sections
+        body += f"\n{extra.strip()}\n"
     return "\n".join(yaml) + "\n" + body
 
 
 def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module, folder: str | Path, *, name: str, domain_a: str,
                  domain_b: str, train_config: dict, model_config: dict, sample: Path | None = None,
                  train_seconds: float = 0.0, hardware: str = "", epochs_done: int = 0, dataset: str | None = None,
-                 license: str = "mit", summary: str | None = None, evaluation: str | None = None,
+                 license: str = "mit", summary: str | None = None, extra: str | None = None,
                  dtype: torch.dtype = torch.float16) -> Path:
     """Write a complete model folder; it replaces ``folder`` only once fully written."""
     folder = Path(folder)
@@ -128,7 +128,7 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module, folder: str | Pat
         (staging / "README.md").write_text(model_card(
             name=name, manifest=manifest, train_config=train_config, model_config=model_config,
             train_seconds=train_seconds, hardware=hardware, epochs_done=epochs_done, dataset=dataset,
-            evaluation=evaluation))
+            extra=extra))
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
