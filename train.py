@@ -13,11 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     from cyclegan.training import Trainer
     try:
         with distributed(train_cfg.device):
-            Trainer(train_cfg, model_cfg).fit()
+            trainer = Trainer(train_cfg, model_cfg)
+            trainer.fit()
     except (DataError, DownloadError, ModelNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return 130 if trainer.stop_requested else 0  # interrupted: the shell's code for Ctrl-C
 
 
 if __name__ == "__main__":
