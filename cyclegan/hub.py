@@ -80,7 +80,7 @@ fake.save("output.png")
 
 ## Samples
 
-Each row: real {a} | generated {b} | reconstructed {a} | real {b} | generated {a} | reconstructed {b}.
+Triptychs of real | generated | reconstructed images, in both directions ({a} → {b} → {a} and {b} → {a} → {b}).
 
 ![samples](samples.png)
 
@@ -115,6 +115,7 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module, folder: str | Pat
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
     try:
         for label, G in (("G_AB", G_AB), ("G_BA", G_BA)):
             copy.deepcopy(G).to("cpu", dtype).save_pretrained(staging / label)

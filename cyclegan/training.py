@@ -147,7 +147,7 @@ class Trainer:
         self.dataset = UnpairedDataset(files_a, files_b, train_transform(cfg.load_size, cfg.crop_size))
         self.sampler = UnpairedSampler(len(files_a), len(files_b), cfg.seed, self.rank, self.world_size)
         self.loader = DataLoader(self.dataset, batch_size=cfg.batch_size, sampler=self.sampler,
-                                 num_workers=cfg.workers, pin_memory=self.device.type == "cuda",
+                                 num_workers=min(cfg.workers, os.cpu_count() or 1), pin_memory=self.device.type == "cuda",
                                  drop_last=True, generator=torch.Generator().manual_seed(cfg.seed))
         if len(self.sampler) < cfg.batch_size:
             raise DataError(f"--batch-size {cfg.batch_size} is larger than an epoch "
@@ -177,7 +177,7 @@ class Trainer:
             self.G_AB, self.G_BA, self.D_A, self.D_B = (
                 DistributedDataParallel(m, device_ids=ids) for m in (self.G_AB, self.G_BA, self.D_A, self.D_B))
         bf16 = cfg.precision == "bf16" and self.device.type == "cuda"
-        if cfg.precision == "bf16" and not bf16:
+        if cfg.precision == "bf16" and not bf16 and self.is_main:
             tqdm.write("note: --precision bf16 applies on CUDA only; training in fp32")
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16) if bf16 else contextlib.nullcontext()
         self.stop_requested = False
@@ -201,13 +201,18 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
-        """Write OUT/checkpoint.pt atomically: a crash mid-write keeps the previous checkpoint."""
-        if not self.is_main:
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, self.checkpoint_path)
+        """Write OUT/checkpoint.pt atomically: a crash mid-write keeps the previous checkpoint.
+
+        Under DDP every rank calls this; rank 0 writes (the weights are the same on all ranks) and the
+        others wait until the file is complete, so that a restart or ``--resume`` never reads a stale one.
+        """
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            tmp = self.checkpoint_path.with_suffix(".pt.tmp")
+            torch.save(self.state_dict(), tmp)
+            os.replace(tmp, self.checkpoint_path)
+        if self.distributed:
+            dist.barrier()
 
     def load_checkpoint(self) -> None:
         path = self.checkpoint_path
@@ -278,6 +283,15 @@ class Trainer:
     def _request_stop(self, signum, frame) -> None:
         self.stop_requested = True
 
+    def _should_stop(self) -> bool:
+        """Whether a stop was requested (Ctrl-C / SIGTERM) on any rank: under DDP all ranks then leave the
+        loop after the same step, so that rank 0 checkpoints a state that every rank agrees on."""
+        if not self.distributed:
+            return self.stop_requested
+        flag = torch.tensor([float(self.stop_requested)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
     def fit(self, max_steps: int | None = None) -> Path | None:
         """Train to the end, or for ``max_steps`` more steps or until SIGINT/SIGTERM.
 
@@ -295,7 +309,7 @@ class Trainer:
                        f"{len(self.dataset.files_a)} A / {len(self.dataset.files_b)} B images, "
                        f"effective batch size {cfg.batch_size * self.world_size}, epochs {self.epoch}->{total_epochs}")
         handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)} \
-            if self.is_main and threading.current_thread() is threading.main_thread() else {}
+            if threading.current_thread() is threading.main_thread() else {}
         sample, steps_left, last = None, max_steps, None
         try:
             while self.epoch < total_epochs:
@@ -322,7 +336,7 @@ class Trainer:
                             writer.add_scalar("lr", self.opt_G.param_groups[0]["lr"], self.step)
                     if steps_left is not None:
                         steps_left -= 1
-                    if self.stop_requested or steps_left == 0:
+                    if self._should_stop() or steps_left == 0:
                         break
                 else:  # the epoch ran to its end
                     self.epoch, self.epoch_step = self.epoch + 1, 0

@@ -1,0 +1,207 @@
+"""The fast inference path: Winograd convolutions, ONNX export (CLI and cache), Translator backends and their
+fallbacks. Tiny generators (ngf 8, 2 blocks) on images of at most 64 px."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cyclegan import Generator, Translator
+from cyclegan import export
+from cyclegan.export import WinogradConv3x3, fast_generator, main as export_main
+from cyclegan.translate import onnxruntime_available
+
+needs_ort = pytest.mark.skipif(not onnxruntime_available(), reason="needs onnxruntime")
+TOL = 1e-4  # float32 rounding of a different summation order; outputs are tanh values in [-1, 1]
+
+
+@pytest.fixture(autouse=True)
+def onnx_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CYCLEGAN_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def generators():
+    torch.manual_seed(0)
+    return Generator(ngf=8, n_blocks=2).eval(), Generator(ngf=8, n_blocks=2).eval()
+
+
+@pytest.fixture
+def model_dir(tmp_path, generators):
+    G_AB, G_BA = generators
+    G_AB.save_pretrained(tmp_path / "model" / "G_AB")
+    G_BA.save_pretrained(tmp_path / "model" / "G_BA")
+    return tmp_path / "model"
+
+
+def image(h: int = 44, w: int = 60, batch: int = 1, seed: int = 1) -> torch.Tensor:
+    return torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("shape", [(1, 16, 18, 18), (2, 8, 13, 22), (1, 4, 3, 5)])
+def test_winograd_conv_equals_conv2d(m, shape):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(shape[1], 12, 3)
+    x = torch.randn(shape)
+    with torch.no_grad():
+        assert torch.allclose(WinogradConv3x3(conv, m)(x), conv(x), atol=1e-4)
+
+
+def test_winograd_rejects_other_convolutions():
+    with pytest.raises(ValueError, match="3x3"):
+        WinogradConv3x3(nn.Conv2d(4, 4, 3, stride=2))
+
+
+def test_winograd_generator_matches_eager_and_shares_weights(generators):
+    G = generators[0]
+    fast = fast_generator(G, "winograd")
+    x = image(40, 52)
+    with torch.no_grad():
+        assert (fast(x) - G(x)).abs().max() < TOL
+    assert fast.model[1].weight is G.model[1].weight  # untouched layers are shared, not copied
+    assert isinstance(fast.model[10].conv_block[1], WinogradConv3x3)
+    assert fast_generator(G, "plain") is G
+
+
+@needs_ort
+@pytest.mark.parametrize("variant", ["plain", "winograd"])
+def test_onnx_graph_has_dynamic_height_width_and_batch(generators, tmp_path, variant):
+    import onnxruntime as ort
+    G = generators[0]
+    path = tmp_path / "g.onnx"
+    export.export_onnx(G, path, variant)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for x in (image(64, 64), image(36, 52), image(20, 28, batch=2)):
+        with torch.no_grad():
+            ref = G(x)
+        out = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+        assert out.shape == ref.shape and (out - ref).abs().max() < TOL
+
+
+@needs_ort
+def test_export_cli_writes_both_generators_and_translator_uses_them(model_dir, onnx_cache, capsys):
+    assert export_main([str(model_dir), "--onnx"]) == 0
+    for label in ("G_AB", "G_BA"):
+        meta = json.loads((model_dir / label / "onnx.json").read_text())
+        assert (model_dir / label / "model.onnx").is_file()
+        assert meta["variant"] == export.DEFAULT_VARIANT and meta["max_abs_diff_vs_eager_at_256"] < TOL
+    assert "G_BA: wrote" in capsys.readouterr().out
+    t = Translator.from_pretrained(model_dir)
+    assert t.backend == "onnx"
+    x = image()
+    with torch.no_grad():
+        assert (t.generate(x, "AtoB") - t.generators["AtoB"](x)).abs().max() < TOL
+    assert not (onnx_cache / "onnx").exists()  # the shipped graph was used: nothing exported
+
+
+@needs_ort
+def test_stale_shipped_graph_is_ignored(model_dir, onnx_cache, generators):
+    export_main([str(model_dir), "--onnx", "--no-check"])
+    meta = model_dir / "G_AB" / "onnx.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "key": "other weights"}))
+    t = Translator.from_pretrained(model_dir)
+    x = image()
+    with torch.no_grad():
+        assert (t.generate(x, "AtoB") - generators[0](x)).abs().max() < TOL
+    assert len(list((onnx_cache / "onnx").glob("*.onnx"))) == 1  # G_AB re-exported into the cache
+
+
+def test_export_cli_errors_are_one_line(tmp_path, capsys):
+    assert export_main([str(tmp_path / "missing"), "--onnx"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+@pytest.mark.parametrize("backend", ["eager", "channels_last", "winograd", pytest.param("onnx", marks=needs_ort),
+                                     pytest.param("onnx-plain", marks=needs_ort),
+                                     pytest.param("onnx-winograd", marks=needs_ort)])
+def test_backends_agree_with_eager(generators, backend):
+    G_AB, G_BA = generators
+    t = Translator(G_AB, G_BA, backend=backend)
+    assert t.backend == backend
+    for x in (image(), image(9, 5), image(64, 64)):
+        with torch.no_grad():
+            ref = Translator(G_AB, G_BA, backend="eager").generate(x, "BtoA")
+        assert (t.generate(x, "BtoA") - ref).abs().max() < TOL
+
+
+@needs_ort
+def test_auto_is_onnx_on_cpu_and_the_export_is_cached(generators, onnx_cache, monkeypatch):
+    G_AB, G_BA = generators
+    t = Translator(G_AB, G_BA)
+    assert t.backend == "onnx"
+    t.generate(image(), "AtoB")
+    t.generate(image(), "BtoA")
+    cached = sorted((onnx_cache / "onnx").glob("*.onnx"))
+    assert len(cached) == 2
+    monkeypatch.setattr(export, "export_onnx", lambda *a, **k: pytest.fail("exported twice"))
+    Translator(G_AB, G_BA).generate(image(), "AtoB")  # a new Translator of the same weights reuses the cache
+
+
+def test_auto_falls_back_to_eager_without_onnxruntime(generators, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    t = Translator(*generators)
+    assert t.backend == "eager"
+    x = image()
+    with torch.no_grad():
+        assert torch.equal(t.generate(x, "AtoB"), generators[0](x))
+
+
+@needs_ort
+def test_export_failure_falls_back_to_eager(generators, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter exploded")
+    monkeypatch.setattr(export, "export_onnx", broken)
+    t = Translator(*generators)
+    x = image()
+    with pytest.warns(UserWarning, match="exporter exploded"):
+        out = t.generate(x, "AtoB")
+    assert t.backend == "eager"
+    with torch.no_grad():
+        assert torch.equal(out, generators[0](x))
+
+
+@needs_ort
+def test_unwritable_cache_keeps_the_graph_in_memory(generators, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("CYCLEGAN_CACHE", str(blocker / "cache"))
+    t = Translator(*generators)
+    x = image()
+    with torch.no_grad():
+        assert (t.generate(x, "AtoB") - generators[0](x)).abs().max() < TOL
+    assert t.backend == "onnx"
+
+
+@needs_ort
+def test_model_folder_is_never_written(model_dir):
+    before = sorted(p.relative_to(model_dir) for p in model_dir.rglob("*"))
+    t = Translator.from_pretrained(model_dir)
+    t.generate(image(), "AtoB")
+    assert sorted(p.relative_to(model_dir) for p in model_dir.rglob("*")) == before
+
+
+def test_bad_backend_is_a_clear_error(generators):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Translator(*generators, backend="tensorrt")
+
+
+def test_export_never_moves_the_callers_module(generators, tmp_path):
+    G = generators[0].train()
+    export.export_onnx(G, tmp_path / "g.onnx", "plain")
+    assert G.training  # exported from an eval-mode copy
+
+
+def test_fast_path_keeps_odd_sizes_exact():
+    # Winograd tiles that overhang the edge read zeros and are cropped: still the same convolution.
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3)
+    x = F.pad(torch.randn(1, 8, 7, 9), (1, 1, 1, 1), mode="reflect")
+    with torch.no_grad():
+        assert torch.allclose(WinogradConv3x3(conv)(x), conv(x), atol=1e-4)
