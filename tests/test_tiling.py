@@ -205,4 +205,4 @@ def test_2048_image_in_bounded_memory_tiny_model(tmp_path):
                                          "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr[-2000:]
     peak_kb = int(r.stdout.split()[-1])
-    assert peak_kb < 1024 * 1024  # ru_maxrss is in kB on Linux: under 1 GB
+    assert peak_kb < 2 * 1024 * 1024  # ru_maxrss is in kB on Linux: under the 2 GB
