@@ -2,18 +2,23 @@
 import sys
 
 from cyclegan.config import parse_args
-from cyclegan.data import DataError
-from cyclegan.download import DownloadError
-from cyclegan.hub import ModelNotFoundError
 
 
 def main(argv: list[str] | None = None) -> int:
     train_cfg, model_cfg = parse_args(argv)
+    # Imported only now: they load torch (seconds), which --help and argument errors do not need.
+    from cyclegan.data import DataError
     from cyclegan.distributed import distributed
+    from cyclegan.download import DownloadError
+    from cyclegan.hub import ModelNotFoundError
     from cyclegan.training import Trainer
     try:
         with distributed(train_cfg.device):
             trainer = Trainer(train_cfg, model_cfg)
+            names, stem = train_cfg.domain_names(), train_cfg.run_name()
+            if trainer.is_main and names == (f"{stem} A", f"{stem} B"):  # the fallback: nothing named them
+                print(f"note: the model card and the app will call the domains {names[0]!r} and {names[1]!r}; "
+                      "name them with --name-a and --name-b", file=sys.stderr)
             trainer.fit()
     except (DataError, DownloadError, ModelNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -130,5 +130,26 @@ class ForeignLoad:
         wall = time.perf_counter() - self.t0
         busy = self._busy_seconds()
         # /proc/stat counts in clock ticks (10 ms): meaningless over short windows
-        self.cores = None if busy is None or self.busy0 is None or wall < 2 else max(
+        self.cores = None if busy is None or self.busy0 is None or wall < 0.5 else max(
             0.0, (busy - self.busy0 - (self._own_seconds() - self.own0)) / wall)
+
+
+QUIET = 0.15  # cores of foreign load above which a timed run is discarded and repeated
+
+
+def clean_runs(run, n: int, max_attempts: int | None = None) -> tuple[list[float], int, list[float]]:
+    """Call ``run()`` (returns seconds) until ``n`` runs saw no foreign load (< QUIET cores), waiting for quiet
+    between attempts. Returns (clean times, runs discarded, foreign loads of the clean runs)."""
+    times, loads, dropped = [], [], 0
+    for _ in range(max_attempts or 4 * n):
+        with ForeignLoad() as load:
+            seconds = run()
+        if load.cores is not None and load.cores >= QUIET:
+            dropped += 1
+            time.sleep(3)
+            continue
+        times.append(seconds)
+        loads.append(load.cores or 0.0)
+        if len(times) == n:
+            break
+    return times, dropped, loads

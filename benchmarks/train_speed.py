@@ -34,8 +34,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ROOT, SHARED_DATA, ForeignLoad, Timer, busy_processes, describe, hardware, markdown_table,  # noqa: E402
-                    peak_rss_mb, write_results)
+from common import (QUIET, SHARED_DATA, ForeignLoad, Timer, busy_processes, describe, hardware,  # noqa: E402
+                    markdown_table, peak_rss_mb, write_results)
+from common import ROOT  # noqa: E402
 
 SETTINGS = {
     "baseline": {},
@@ -157,9 +158,9 @@ def worker(spec: dict) -> dict:
         batches = iter(trainer.loader)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    losses, times = [], []
+    losses, times, loads = [], [], []
     for step in range(spec["steps"]):
-        with Timer(dev) as timer:
+        with Timer(dev) as timer, ForeignLoad() as load:
             batch = next(batches)
             real_A, real_B = batch["A"].to(dev, non_blocking=True), batch["B"].to(dev, non_blocking=True)
             if cfg.channels_last:
@@ -168,10 +169,15 @@ def worker(spec: dict) -> dict:
                              trainer.pool_A, trainer.pool_B, real_A, real_B, cfg, trainer.autocast)
         losses.append([out["G"], out["D_A"] + out["D_B"]])
         times.append(timer.seconds)
-        print(f"  step {step}: {timer.seconds:.2f} s, G {out['G']:.3f}", file=sys.stderr)
-    timed = times[spec["warmup"]:]
-    result = {"losses": losses, "step_times": times, "first_step_s": times[0],
-              "step_s": sum(timed) / len(timed), "imgs_per_s": cfg.batch_size * len(timed) / sum(timed)}
+        loads.append(load.cores)
+        print(f"  step {step}: {timer.seconds:.2f} s, G {out['G']:.3f}, foreign load {load.cores}", file=sys.stderr)
+    # Timed: the steps after the warm-up that no other process disturbed (all of them if every one was).
+    timed = [t for t, c in zip(times[spec["warmup"]:], loads[spec["warmup"]:]) if c is None or c < QUIET]
+    busy_steps = len(times) - spec["warmup"] - len(timed)
+    timed = timed or times[spec["warmup"]:]
+    result = {"losses": losses, "step_times": times, "first_step_s": times[0], "foreign_load": loads,
+              "busy_steps": busy_steps, "step_s": sum(timed) / len(timed),
+              "imgs_per_s": cfg.batch_size * len(timed) / sum(timed)}
     result["peak_mem_mb"] = (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else peak_rss_mb())
     result["memory_kind"] = "CUDA max allocated" if dev.type == "cuda" else "process peak RSS"
     return result
@@ -252,17 +258,16 @@ def main(argv: list[str] | None = None) -> int:
             spec = {"options": options, "size": size, "device": str(device), "data": data, "steps": steps,
                     "warmup": warmup, "workers": workers, "ngf": args.ngf, "ndf": args.ndf, "n_blocks": args.n_blocks}
             print(f"{size}px {row['setting']} ...", file=sys.stderr)
-            with ForeignLoad() as load:
-                r = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
-                                   text=True)
-            row["other_load_cores"] = load.cores
+            r = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
+                               text=True)
             if r.returncode != 0:
                 row["note"] = "failed: " + (r.stderr.strip().splitlines() or ["?"])[-1][:150]
                 print(r.stderr[-3000:], file=sys.stderr)
                 payload["rows"].append(row)
                 continue
             result = json.loads(r.stdout.strip().splitlines()[-1])
-            row.update({k: result[k] for k in ("imgs_per_s", "step_s", "first_step_s", "peak_mem_mb", "losses")})
+            row.update({k: result[k] for k in ("imgs_per_s", "step_s", "first_step_s", "peak_mem_mb", "losses",
+                                               "busy_steps")})
             row["memory_kind"] = result["memory_kind"]
             if name == "baseline":
                 base_losses[size] = result["losses"]
@@ -285,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         ("size", "size"), ("setting", "setting"), ("imgs_per_s", "img/s"), ("speedup", "vs baseline"),
         ("peak_mem_mb", "peak MB"), ("first_step_s", "first step (s)"), ("loss_dev", "loss deviation"),
         ("tolerance", "tolerance"), ("quality_ok", "quality ok"), ("h2z_hours", "horse2zebra (h)"),
-        ("other_load_cores", "other load (cores)"), ("note", "note")]))
+        ("busy_steps", "steps discarded (busy)"), ("note", "note")]))
     path = write_results("train_speed", payload, args.out)
     print(f"\nwrote {path}", file=sys.stderr)
     return 0

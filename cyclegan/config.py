@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,16 @@ class ModelConfig:
     n_blocks: int = _f(9, "residual blocks in the generator (9 for 256px, 6 for 128px in the paper)")
     norm: Literal["instance", "batch"] = _f("instance", "normalisation layer")
     dropout: bool = _f(False, "dropout (0.5) in the residual blocks; the paper uses none")
+    upsample: Literal["transpose", "resize"] = _f(
+        "transpose", "generator upsampling: transposed convolutions (the reference's), or nearest x2 resize then "
+        "a 3x3 convolution (no checkerboard artefacts)")
+    block: Literal["resnet", "mobile"] = _f(
+        "resnet", "generator residual blocks: two 3x3 convolutions (the reference's), or depthwise-separable "
+        "ones (about 1/9 of the multiply-adds at the same width)")
+
+    def generator_kwargs(self) -> dict:
+        return dict(ngf=self.ngf, n_blocks=self.n_blocks, norm=self.norm, dropout=self.dropout,
+                    upsample=self.upsample, block=self.block)
 
 
 @dataclass
@@ -50,12 +61,26 @@ class TrainConfig:
                                 "--idt_coef")
     gan_mode: Literal["lsgan", "vanilla"] = _f("lsgan", "adversarial loss")
     pool_size: int = _f(50, "size of the image history pool for the discriminators")
+    ema: float = _f(0.0, "decay of an exponential moving average of both generators' weights (e.g. 0.999); "
+                    "samples, exports and evaluation use the averaged weights; 0 turns it off")
+    diffaugment: str = _f("", "DiffAugment policy applied to real and fake images wherever a discriminator sees "
+                          "them, e.g. color,translation,cutout; empty turns it off")
+    max_steps: int = _f(0, "stop after this many steps in all (a quick run; the model folder is still "
+                        "written); 0: train all epochs")
     device: str = _f("auto", "cuda, cuda:N, cpu or auto (CUDA when present)")
-    precision: Literal["fp32", "bf16"] = _f("fp32", "bf16 autocast on CUDA (losses and optimiser state stay fp32)")
-    channels_last: bool = _f(False, "channels_last memory format (faster convolutions on recent GPUs)")
-    compile: bool = _f(False, "torch.compile the networks")
+    precision: Literal["fp32", "bf16"] = _f(
+        "fp32", "bf16 autocast (losses and optimiser state stay fp32). A GPU option: on the CPU it runs but is "
+        "usually slower than fp32")
+    channels_last: bool = _f(
+        False, "channels_last memory format. A GPU option (faster convolutions on recent GPUs): on a 2-core CPU "
+        "the training step got 1.23x slower")
+    compile: bool = _f(
+        False, "torch.compile the generators. A GPU option: on a 2-core CPU compiling took minutes and the "
+        "step got slower (1.22x)")
     seed: int = _f(0, "random seed")
-    workers: int = _f(4, "data loader worker processes (at most one per CPU core)")
+    workers: int | None = _f(None, "data loader worker processes; default: 0 (load in the training process) on up "
+                             "to 2 CPU cores, where loading a 64px pair takes ~3 ms of a ~400 ms step and worker "
+                             "processes would compete with the training for the cores; else min(4, cores / 2)")
     out: str | None = _f(None, "output folder (default runs/NAME)", "--checkpoint_dir", "--results_dir")
     resume: bool = _f(False, "continue from OUT/checkpoint.pt")
     save_every: int = _f(1, "write OUT/checkpoint.pt every N epochs (and on Ctrl-C / SIGTERM)")
@@ -63,6 +88,27 @@ class TrainConfig:
     push_to_hub: str | None = _f(None, "upload OUT/model to this Hub repo id (user/name) at the end")
     private: bool = _f(False, "create the Hub repo as private")
     hub_token: str | None = _f(None, "Hub token (default: HF_TOKEN or the saved login)")
+    license: str = _f("unknown", "license of the trained weights, written to the model card and shown in the app: a "
+                      "Hub license id such as apache-2.0, cc-by-4.0 or cc-by-nc-4.0. Weights derive from their "
+                      "training images, so give the data's terms; the default, unknown, says that nobody stated them")
+
+    def num_workers(self) -> int:
+        """--workers, or the default for this machine's CPU cores (see its help)."""
+        if self.workers is not None:
+            return self.workers
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return 0 if cores <= 2 else min(4, cores // 2)
+
+    def domain_names(self) -> tuple[str, str]:
+        """Display names: --name-a/--name-b, else the folders of --domain-a/--domain-b, else the halves of a
+        NAME2NAME dataset name (horse2zebra), else "NAME A" and "NAME B" (say them with --name-a/--name-b)."""
+        if self.domain_a and self.domain_b and not self.dataroot and not self.dataset:
+            guess = [Path(self.domain_a).resolve().name, Path(self.domain_b).resolve().name]
+        else:
+            stem = self.run_name()
+            halves = stem.split("2", 1)
+            guess = halves if stem.count("2") == 1 and all(halves) else [f"{stem} A", f"{stem} B"]
+        return self.name_a or guess[0], self.name_b or guess[1]
 
     def run_name(self) -> str:
         """A short name for the run: the dataset's, or the folders'."""
@@ -97,15 +143,24 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, title: str) -
                                help=f.metadata["help"], metavar=None if choices else f.name.upper())
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" only where X says something: not for None or "", nor where the help gives it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, "") or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py", description="Train CycleGAN (Zhu et al. 2017) on two folders of unpaired images.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     add_dataclass_args(parser, TrainConfig, "training")
     add_dataclass_args(parser, ModelConfig, "model")
     # Seed CLI spellings that need a conversion rather than a plain rename.
     parser.add_argument("--no_dropout", dest="dropout", action="store_false", help=argparse.SUPPRESS)
-    parser.add_argument("--gpu_ids", default=None, help="seed CLI alias of --device: '0' is cuda:0, '-1' is cpu")
+    parser.add_argument("--gpu_ids", default=None, help="older spelling of --device: '0' is cuda:0, '-1' is cpu")
     return parser
 
 
@@ -120,6 +175,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, ModelConfig]
     model = ModelConfig(**{f.name: ns[f.name] for f in dataclasses.fields(ModelConfig)})
     if not (train.dataroot or train.dataset or (train.domain_a and train.domain_b)):
         parser.error("give --dataroot DIR, --dataset NAME, or both --domain-a DIR and --domain-b DIR")
+    if not 0 <= train.ema < 1:
+        parser.error(f"--ema must be a decay in [0, 1), e.g. 0.999; got {train.ema}")
     if train.crop_size > train.load_size:
         parser.error(f"--crop-size ({train.crop_size}) must not exceed --load-size ({train.load_size})")
+    if train.workers is not None and train.workers < 0:
+        parser.error(f"--workers must be 0 or more; got {train.workers}")
+    from .augment import parse_policy  # imports torch: only once --help and the cheap checks have passed
+    try:
+        parse_policy(train.diffaugment)
+    except ValueError as e:
+        parser.error(f"--diffaugment: {e}")
     return train, model

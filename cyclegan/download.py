@@ -13,8 +13,19 @@ from tqdm.auto import tqdm
 
 # The mirror that the reference's datasets/download_cyclegan_dataset.sh uses.
 DATASETS_URL = os.environ.get("CYCLEGAN_DATASETS_URL", "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets")
+# The names that script accepts (junyanz/pytorch-CycleGAN-and-pix2pix master), less cityscapes (below).
+# mini_pix2pix, mini_colorization and ae_photos download but are not in the trainA/ trainB/ layout:
+# download_dataset says so and leaves the unpacked files for --domain-a / --domain-b.
 DATASETS = ("apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
-            "ukiyoe2photo", "vangogh2photo", "maps", "cityscapes", "facades", "iphone2dslr_flower", "ae_photos")
+            "ukiyoe2photo", "vangogh2photo", "maps", "facades", "iphone2dslr_flower", "ae_photos",
+            "mini", "mini_pix2pix", "mini_colorization")
+# Listed by the reference but refused there, with this explanation: its licence forbids redistribution.
+RESTRICTED = {
+    "cityscapes": "due to license issue, the reference cannot provide the Cityscapes dataset from its "
+                  "repository. Please download it from https://cityscapes-dataset.com (gtFine_trainvaltest.zip "
+                  "and leftImg8bit_trainvaltest.zip), convert it with the reference's "
+                  "datasets/prepare_cityscapes_dataset.py, and pass the result as --dataroot",
+}
 
 
 class DownloadError(Exception):
@@ -50,11 +61,15 @@ def download_dataset(name: str, data_dir: str | Path = "datasets", base_url: str
     The archive is unpacked into a temporary folder that is renamed into place, so a folder named
     ``name`` is always complete.
     """
+    if name in RESTRICTED:
+        raise DownloadError(f"{name}: {RESTRICTED[name]}")
     if name not in DATASETS:
         raise DownloadError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     target = Path(data_dir) / name
     if (target / "trainA").is_dir():
         return target
+    if target.is_dir():  # unpacked before (or made by hand) without the layout: no point downloading again
+        raise not_cyclegan_layout(name, target)
     archive = download(f"{(base_url or DATASETS_URL).rstrip('/')}/{name}.zip", Path(data_dir) / f"{name}.zip")
     staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".{name}."))
     try:
@@ -65,10 +80,18 @@ def download_dataset(name: str, data_dir: str | Path = "datasets", base_url: str
             raise DownloadError(f"{archive} is not a valid zip archive") from None
         # The mirror's archives hold one top-level folder named after the dataset.
         root = staging / name if (staging / name).is_dir() else staging
-        if not (root / "trainA").is_dir():
-            raise DownloadError(f"{name}.zip has no trainA/ folder")
-        os.replace(root, target)
+        os.replace(root, target)  # kept even without trainA/: the images are still usable by folder
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         archive.unlink(missing_ok=True)
+    if not (target / "trainA").is_dir():
+        raise not_cyclegan_layout(name, target)
     return target
+
+
+def not_cyclegan_layout(name: str, target: Path) -> DownloadError:
+    """The error for a dataset folder without trainA/: what it holds instead, and how to use it."""
+    subfolders = sorted(p.name + "/" for p in target.iterdir() if p.is_dir() and not p.name.startswith("."))
+    holds = f"it holds {', '.join(subfolders)}" if subfolders else "it holds no subfolders"
+    return DownloadError(f"dataset {name!r} in {target} has no trainA/ and trainB/ ({holds}), so it is not a "
+                         "two-domain CycleGAN set; to train on its images pass --domain-a DIR --domain-b DIR")

@@ -14,7 +14,7 @@ compared with the other domain's test folder (target):
 Every figure comes with the identity baseline: the same metric for the untranslated input
 against the target, so "did the model help at all" can be read off the table directly.
 
-    python -m cyclegan.evaluate --model M --direction AtoB --dataroot data/emoji --json eval.json
+    python -m cyclegan.evaluate --model M --direction AtoB --dataroot data/emoji --json   # runs/eval/M-AtoB.json
     python -m cyclegan.evaluate --model M --direction BtoA --input DIR --target DIR
 """
 
@@ -179,6 +179,8 @@ class InceptionFeatures:
     after the 8x8 average pool. Its batch norms are hard-coded to inference mode, so batch
     composition does not change the features (we still call eval())."""
 
+    cache_key = "inception-2015-12-05-pool3"  # features of files are cached under this name (see cached_features)
+
     def __init__(self, device: str | torch.device = "cpu", batch_size: int = 32):
         self.device, self.batch_size = torch.device(device), batch_size
         self._model = None
@@ -211,6 +213,41 @@ class InceptionFeatures:
 TranslatorFn = Callable[..., tuple[Image.Image, Image.Image, Image.Image]]  # t(img, direction=...) -> real, fake, rec
 FeatureFn = Callable[[Sequence[ImageLike]], np.ndarray]
 
+def features_cache_dir() -> Path:
+    import os
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cyclegan" / "features"
+
+def cached_features(files: Sequence[Path], features: FeatureFn, size: int | None, batch_size: int,
+                    cache_dir: Path | None, label: str, progress: bool) -> np.ndarray:
+    """Features of image files (resized to size x size if given), cached on disk under a key made of the files'
+    contents, the size and the feature extractor, so a second evaluation of the same test folder skips them.
+    Extractors without a ``cache_key`` attribute (e.g. a test's stand-in) are never cached."""
+    import hashlib
+    key = getattr(features, "cache_key", None)
+    path = None
+    if cache_dir is not None and key:
+        h = hashlib.sha256(f"{key}|{size}|{len(files)}".encode())
+        for f in files:
+            h.update(hashlib.sha256(Path(f).read_bytes()).digest())
+        path = Path(cache_dir) / f"{h.hexdigest()[:32]}.npy"
+        if path.is_file():
+            if progress:
+                print(f"{label}: {len(files)} feature vectors from the cache ({path})", file=sys.stderr)
+            return np.load(path)
+    out = []
+    for c in range(0, len(files), batch_size):
+        images = [load_image(p) for p in files[c:c + batch_size]]
+        out.append(features([im.resize((size, size), Image.BICUBIC) for im in images] if size else images))
+        if progress:
+            print(f"{label}: features {min(c + batch_size, len(files))}/{len(files)}", file=sys.stderr)
+    result = np.concatenate(out) if out else np.zeros((0, 2048))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, result)
+        tmp.replace(path)
+    return result
+
 def pair_by_name(input_files: list[Path], target_files: list[Path]) -> dict[str, Path] | None:
     """{input stem: target file} if the folders hold the same file names (stems, so a.jpg pairs
     with a.png), else None."""
@@ -222,7 +259,8 @@ def pair_by_name(input_files: list[Path], target_files: list[Path]) -> dict[str,
 def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, target_dir: str | Path, *,
              max_images: int | None = None, size: int | None = None, kid_subsets: int = 100,
              kid_subset_size: int = 1000, features: FeatureFn | None = None, batch_size: int = 32,
-             seed: int = 0, progress: bool = False, json_path: str | Path | None = None) -> dict:
+             seed: int = 0, progress: bool = False, json_path: str | Path | None = None,
+             cache_dir: str | Path | None = "default") -> dict:
     """Translate input_dir with `translator` in `direction` and score the result against target_dir.
 
     translator: any callable t(pil_image, direction=...) -> (real, fake, rec) PIL images; fake is scored.
@@ -231,6 +269,8 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
     max_images: use only the first N inputs (sorted by name) and the first N targets (or the N paired ones).
     features: image list -> (N, D) features; default InceptionFeatures(). Tests pass a cheap stand-in.
     json_path: if given, the results are also written there as JSON.
+    cache_dir: where the features of the untranslated inputs and of the targets are cached (see cached_features);
+          "default" is ~/.cache/cyclegan/features, None turns the cache off.
     Returns a JSON-able dict; results["translated"] and results["identity"] hold fid, kid_mean,
     kid_std, and, if the folders are paired by name, l1 ([0,1] scale), psnr (dB) and ssim.
     """
@@ -242,18 +282,16 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
     input_files = input_files[:max_images]
     target_files = [pairs[p.stem] for p in input_files] if pairs else target_files[:max_images]
     features = features or InceptionFeatures(batch_size=batch_size)
+    cache_dir = features_cache_dir() if cache_dir == "default" else cache_dir
 
     # stream in chunks so large test sets never sit in memory as images, only as features
-    feats = {"translated": [], "identity": [], "target": []}
+    feats = {"translated": []}
     paired = {"translated": {"l1": [], "psnr": [], "ssim": []}, "identity": {"l1": [], "psnr": [], "ssim": []}}
     for c in range(0, len(input_files), batch_size):
-        # With --size, the identity baseline sees the same resized inputs as the model, so that the
-        # resolution alone does not favour either column.
         inputs = [load_image(p) for p in input_files[c:c + batch_size]]
         inputs = [im.resize((size, size), Image.BICUBIC) for im in inputs] if size else inputs
         fakes = [translator(im, direction=direction)[1] for im in inputs]
         feats["translated"].append(features(fakes))
-        feats["identity"].append(features(inputs))
         if pairs:
             targets = [load_image(p) for p in target_files[c:c + batch_size]]
             for kind, ims in (("translated", fakes), ("identity", inputs)):
@@ -263,10 +301,13 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
                     for name, fn in (("l1", l1), ("psnr", psnr), ("ssim", ssim)):
                         paired[kind][name].append(fn(x, y))
         if progress:
-            print(f"translated {min(c + batch_size, len(input_files))}/{len(input_files)}", file=sys.stderr)
-    for c in range(0, len(target_files), batch_size):
-        feats["target"].append(features([load_image(p) for p in target_files[c:c + batch_size]]))
-    feats = {k: np.concatenate(v) for k, v in feats.items()}
+            print(f"translated and scored {min(c + batch_size, len(input_files))}/{len(input_files)}", file=sys.stderr)
+    feats = {"translated": np.concatenate(feats["translated"]),
+             # With --size, the identity baseline sees the same resized inputs as the model.
+             "identity": cached_features(input_files, features, size, batch_size, cache_dir, "inputs", progress),
+             "target": cached_features(target_files, features, None, batch_size, cache_dir, "targets", progress)}
+    if progress:
+        print("FID and KID ...", file=sys.stderr)
 
     results = {"direction": direction, "input_dir": str(input_dir), "target_dir": str(target_dir),
                "num_input": len(input_files), "num_target": len(target_files), "paired": pairs is not None,
@@ -289,8 +330,13 @@ def write_json(results: dict, path: str | Path) -> None:
 def format_table(results: dict) -> str:
     """Markdown table: one row per metric, translated vs identity (untranslated input) columns."""
     tr, idt = results["translated"], results["identity"]
+    # When the subset size is both sets' size, every "random" subset is the whole of both sets: the subsets all
+    # give the same figure, and a "± 0.00" would read as a measured, perfectly stable spread.
+    whole = results["kid_subset_size"] == results["num_input"] == results["num_target"]
+    kid = (lambda r: f"{1e3 * r['kid_mean']:.2f}") if whole else \
+        (lambda r: f"{1e3 * r['kid_mean']:.2f} ± {1e3 * r['kid_std']:.2f}")
     rows = [("FID ↓", lambda r: f"{r['fid']:.2f}"),
-            ("KID ×10³ ↓ (mean ± std)", lambda r: f"{1e3 * r['kid_mean']:.2f} ± {1e3 * r['kid_std']:.2f}")]
+            ("KID ×10³ ↓" + ("" if whole else " (mean ± std)"), kid)]
     na = lambda f: (lambda r: "n/a (unpaired)" if r["l1"] is None else f(r))
     rows += [("L1 ↓ (pixels in [0,1])", na(lambda r: f"{r['l1']:.4f}")),
              ("PSNR (dB) ↑", na(lambda r: f"{r['psnr']:.2f}")),
@@ -300,8 +346,11 @@ def format_table(results: dict) -> str:
              f"{' (paired by file name)' if results['paired'] else ''}", "",
              "| metric | translated | identity (untranslated) |", "|---|---:|---:|"]
     lines += [f"| {name} | {fmt(tr)} | {fmt(idt)} |" for name, fmt in rows]
-    lines += ["", f"KID: {results['kid_subsets']} random subsets of {results['kid_subset_size']} images per set"
-              " (std 0 when a subset is the whole set). Paired metrics at the target's resolution."]
+    kid_note = (f"KID on all {results['kid_subset_size']} images of both sets: with so few images each subset is "
+                "the whole set, so there is no spread over subsets to report" if whole else
+                f"KID: mean ± std over {results['kid_subsets']} random subsets of {results['kid_subset_size']} "
+                "images per set")
+    lines += ["", f"{kid_note}. Paired metrics at the target's resolution."]
     return "\n".join(lines)
 
 # -----------------------------------------------------------------------------
@@ -313,7 +362,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--dataroot", help="shorthand: input/target = ROOT/testA and ROOT/testB (swapped for BtoA)")
     p.add_argument("--input", help="folder of test images of the source domain")
     p.add_argument("--target", help="folder of test images of the target domain")
-    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--json", nargs="?", const="", metavar="FILE",
+                   help="also write the results as JSON to FILE; --json alone writes "
+                        "runs/eval/MODEL-DIRECTION.json (not the current folder, often the repository root)")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=1000)
     p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
@@ -352,9 +403,10 @@ def main(argv: list[str] | None = None) -> dict:
                        seed=args.seed, progress=True)
     results["model"] = args.model
     print(format_table(results))
-    if args.json:
-        write_json(results, args.json)
-        print(f"wrote {args.json}")
+    if args.json is not None:
+        path = args.json or Path("runs") / "eval" / f"{Path(str(args.model).rstrip('/')).name}-{args.direction}.json"
+        write_json(results, path)  # makes the folder
+        print(f"wrote {path}")
     return results
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .networks import Generator
+from .networks import Generator, complexity
 
 MANIFEST = "manifest.json"
 
@@ -45,11 +45,15 @@ def read_manifest(folder: str | Path) -> dict:
     folder = Path(folder)
     path = folder / MANIFEST
     manifest = json.loads(path.read_text()) if path.is_file() else {}
-    return {"name": folder.name, "domain_a": "A", "domain_b": "B", "license": "unknown", "summary": "", **manifest}
+    # "directions" lists the generators the folder holds: ["AtoB"] for a one-direction model (G_AB/ only,
+    # such as the reference's photo -> painting style_* models); other folders hold both.
+    return {"name": folder.name, "domain_a": "A", "domain_b": "B", "license": "unknown", "summary": "",
+            "directions": ["AtoB", "BtoA"], **manifest}
 
 
 def model_card(*, name: str, manifest: dict, train_config: dict, model_config: dict, train_seconds: float,
-               hardware: str, epochs_done: int, dataset: str | None, extra: str | None) -> str:
+               hardware: str, epochs_done: int, dataset: str | None, extra: str | None, steps_done: int | None = None,
+               complexity_line: str = "") -> str:
     tags = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch", "gan"]
     yaml = ["---", "library_name: cyclegan", f"license: {manifest['license']}", "pipeline_tag: image-to-image",
             "tags:", *[f"- {t}" for t in tags]]
@@ -58,6 +62,7 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
     yaml.append("---")
     a, b = manifest["domain_a"], manifest["domain_b"]
     hours = train_seconds / 3600
+    progress = f"{epochs_done} full epochs" + (f", {steps_done:,} steps in all" if steps_done is not None else "")
     body = f"""
 # CycleGAN: {name} ({a} â†” {b})
 
@@ -86,7 +91,8 @@ Triptychs of real | generated | reconstructed images, in both directions ({a} â†
 
 ## Training
 
-- Epochs trained: {epochs_done}; training time {hours:.2f} h on {hardware}.
+- Trained for {progress}; training time {hours:.2f} h on {hardware}.
+- {complexity_line}
 - Weights are stored as fp16 safetensors and load as fp32.
 
 Model config:
@@ -106,30 +112,47 @@ Training config:
     return "\n".join(yaml) + "\n" + body
 
 
-def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module, folder: str | Path, *, name: str, domain_a: str,
+def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: str | Path, *, name: str, domain_a: str,
                  domain_b: str, train_config: dict, model_config: dict, sample: Path | None = None,
-                 train_seconds: float = 0.0, hardware: str = "", epochs_done: int = 0, dataset: str | None = None,
-                 license: str = "mit", summary: str | None = None, extra: str | None = None,
+                 train_seconds: float = 0.0, hardware: str = "", epochs_done: int = 0, steps_done: int | None = None,
+                 dataset: str | None = None,
+                 license: str = "unknown", summary: str | None = None, extra: str | None = None,
                  dtype: torch.dtype = torch.float16) -> Path:
-    """Write a complete model folder; it replaces ``folder`` only once fully written."""
+    """Write a complete model folder; it replaces ``folder`` only once fully written.
+
+    ``license`` is the Hub license id of the weights, which follow their training data's terms: "unknown"
+    unless the caller states them (train.py --license).
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     staging.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
     try:
         for label, G in (("G_AB", G_AB), ("G_BA", G_BA)):
-            copy.deepcopy(G).to("cpu", dtype).save_pretrained(staging / label)
+            if G is not None:  # G_BA is None for a one-direction model
+                copy.deepcopy(G).to("cpu", dtype).save_pretrained(staging / label)
+        size = int(train_config.get("crop_size") or 256)
+        macs, params = complexity(G_AB, size)
+        complexity_line = (f"Each generator: {params:,} parameters, {macs / 1e9:.3f} G multiply-adds per "
+                           f"{size}x{size} image (torch.utils.flop_counter).")
         if summary is None:
-            summary = (f"Trained for {epochs_done} epochs at {train_config.get('crop_size')}px "
-                       f"(ngf {model_config['ngf']}, {model_config['n_blocks']} blocks).")
+            done = f"{steps_done:,} steps" if steps_done is not None else f"{epochs_done} epochs"
+            summary = (f"Trained for {done} at {size}px (ngf {model_config['ngf']}, {model_config['n_blocks']} "
+                       f"{model_config.get('block', 'resnet')} blocks).")
         manifest = {"name": name, "domain_a": domain_a, "domain_b": domain_b, "license": license, "summary": summary}
+        if G_BA is None:
+            manifest["directions"] = ["AtoB"]
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if sample is not None:
             shutil.copyfile(sample, staging / "samples.png")
         (staging / "README.md").write_text(model_card(
             name=name, manifest=manifest, train_config=train_config, model_config=model_config,
             train_seconds=train_seconds, hardware=hardware, epochs_done=epochs_done, dataset=dataset,
-            extra=extra))
+            extra=extra, steps_done=steps_done, complexity_line=complexity_line))
+        # Readable by all, like any shared artefact: safetensors writes its files owner-only (0600), which breaks
+        # serving the folder as another user or from a container.
+        for path in staging.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
@@ -142,8 +165,8 @@ def push_model(folder: str | Path, repo_id: str, *, private: bool = False, token
     """Create ``repo_id`` if needed and upload the whole model folder (both generators); returns the repo URL."""
     from huggingface_hub import HfApi
     folder = Path(folder)
-    for sub in ("G_AB", "G_BA"):
-        if not (folder / sub / "model.safetensors").is_file():
+    for direction, sub in (("AtoB", "G_AB"), ("BtoA", "G_BA")):
+        if direction in read_manifest(folder)["directions"] and not (folder / sub / "model.safetensors").is_file():
             raise ModelNotFoundError(f"{folder} has no {sub}/model.safetensors: nothing complete to push")
     api = HfApi(token=token or os.environ.get("HF_TOKEN"))
     url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)

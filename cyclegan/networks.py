@@ -1,8 +1,13 @@
 """The CycleGAN networks: the ResNet generator and the 70x70 PatchGAN discriminator.
 
-The layer order follows the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix,
+The default layer order follows the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix,
 models/networks.py) so that our ``state_dict`` keys match its ``ResnetGenerator`` and
 ``NLayerDiscriminator`` and its published ``.pth`` weights load directly.
+
+Two generator options trade that compatibility for quality per FLOP (docs/QUALITY.md):
+``upsample="resize"`` (nearest x2 then a 3x3 convolution, which avoids the checkerboard artefacts of
+transposed convolutions; Odena et al. 2016) and ``block="mobile"`` (depthwise-separable residual blocks,
+as in GAN Compression; Li et al. 2020).
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 Norm = Literal["instance", "batch"]
+Upsample = Literal["transpose", "resize"]
+Block = Literal["resnet", "mobile"]
 HUB_KWARGS = dict(
     library_name="cyclegan",
     tags=["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch"],
@@ -59,22 +66,59 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
+class MobileResnetBlock(nn.Module):
+    """A residual block of two depthwise-separable 3x3 convolutions (depthwise 3x3, then pointwise 1x1).
+
+    At the same width it costs about a ninth of a ResnetBlock's multiply-adds, so a wider generator fits the
+    same budget (GAN Compression's "mobile" ResNet generator)."""
+
+    def __init__(self, dim: int, norm: Norm = "instance", dropout: bool = False):
+        super().__init__()
+        bias = norm == "instance"
+
+        def separable() -> list[nn.Module]:
+            return [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, groups=dim, bias=bias), norm_layer(norm, dim),
+                    nn.Conv2d(dim, dim, 1, bias=bias), norm_layer(norm, dim)]
+
+        layers = [*separable(), nn.ReLU(True)]
+        if dropout:
+            layers.append(nn.Dropout(0.5))
+        self.conv_block = nn.Sequential(*layers, *separable())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+def upsample_layers(c_in: int, c_out: int, upsample: Upsample, bias: bool) -> list[nn.Module]:
+    if upsample == "transpose":  # the reference's layer
+        return [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1, bias=bias)]
+    if upsample == "resize":  # every output pixel gets the same kernel overlap, so no checkerboard
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3, bias=bias)]
+    raise ValueError(f"upsample must be 'transpose' or 'resize', got {upsample!r}")
+
+
 class Generator(nn.Module, PyTorchModelHubMixin, **HUB_KWARGS):
-    """ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3, tanh."""
+    """ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3, tanh.
+
+    With the defaults (``upsample="transpose"``, ``block="resnet"``) it is the reference's ResnetGenerator,
+    state_dict included."""
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 norm: Norm = "instance", dropout: bool = False):
+                 norm: Norm = "instance", dropout: bool = False, upsample: Upsample = "transpose",
+                 block: Block = "resnet"):
         super().__init__()
+        if block not in ("resnet", "mobile"):
+            raise ValueError(f"block must be 'resnet' or 'mobile', got {block!r}")
+        Block_ = ResnetBlock if block == "resnet" else MobileResnetBlock
         bias = norm == "instance"
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)]
         for mult in (1, 2):  # two stride-2 downsamplings
             layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
                        norm_layer(norm, ngf * mult * 2), nn.ReLU(True)]
-        layers += [ResnetBlock(ngf * 4, norm, dropout) for _ in range(n_blocks)]
-        for mult in (4, 2):  # two stride-2 upsamplings
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
-                                          bias=bias),
+        layers += [Block_(ngf * 4, norm, dropout) for _ in range(n_blocks)]
+        for mult in (4, 2):  # two x2 upsamplings
+            layers += [*upsample_layers(ngf * mult, ngf * mult // 2, upsample, bias),
                        norm_layer(norm, ngf * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
@@ -103,3 +147,19 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, **HUB_KWARGS):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+
+def complexity(module: nn.Module, size: int, in_channels: int = 3) -> tuple[int, int]:
+    """(multiply-adds, parameters) of one forward pass on a 1 x C x size x size input.
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` (which counts 2 FLOPs per multiply-add in
+    convolutions and matrix products; norms and activations are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    param = next(module.parameters())
+    x = torch.zeros(1, in_channels, size, size, device=param.device, dtype=param.dtype)
+    counter, training = FlopCounterMode(display=False), module.training
+    with counter, torch.no_grad():
+        module.eval()  # so that batch-norm statistics stay untouched
+        module(x)
+    module.train(training)
+    return counter.get_total_flops() // 2, sum(p.numel() for p in module.parameters())

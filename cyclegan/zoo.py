@@ -2,8 +2,10 @@
 
     python -m cyclegan.zoo horse2zebra          # -> checkpoints/horse2zebra-reference/{G_AB,G_BA}
 
-The reference (junyanz/pytorch-CycleGAN-and-pix2pix) publishes one ``.pth`` per direction; a pair
-of them gives both generators, so the app can also reconstruct.
+The reference (junyanz/pytorch-CycleGAN-and-pix2pix) publishes 18 generators, one ``.pth`` per direction.
+Fourteen form 7 pairs, which give both generators, so the app can also reconstruct. The other four
+(style_cezanne, style_ukiyoe, style_vangogh, iphone2dslr_flower) exist in one direction only, photo ->
+style: their model folders hold G_AB/ alone, and the app shows no reconstruction for them.
 """
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ from .networks import Generator
 
 # The mirror that the reference's scripts/download_cyclegan_model.sh uses.
 ZOO_URL = os.environ.get("CYCLEGAN_ZOO_URL", "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models")
-# model name -> (A->B file, B->A file, domain A, domain B)
-ZOO = {
+# model name -> (A->B file, B->A file or None for a one-direction model, domain A, domain B)
+ZOO: dict[str, tuple[str, str | None, str, str]] = {
     "horse2zebra": ("horse2zebra", "zebra2horse", "horse", "zebra"),
     "apple2orange": ("apple2orange", "orange2apple", "apple", "orange"),
     "summer2winter_yosemite": ("summer2winter_yosemite", "winter2summer_yosemite", "summer", "winter"),
@@ -29,6 +31,11 @@ ZOO = {
     "map2sat": ("map2sat", "sat2map", "map", "satellite photo"),
     "facades_label2photo": ("facades_label2photo", "facades_photo2label", "facade labels", "facade photo"),
     "cityscapes_label2photo": ("cityscapes_label2photo", "cityscapes_photo2label", "street labels", "street photo"),
+    # One direction: the reference trained these on cezanne2photo etc. and published only photo -> style.
+    "style_cezanne": ("style_cezanne", None, "photo", "Cézanne painting"),
+    "style_ukiyoe": ("style_ukiyoe", None, "photo", "ukiyo-e print"),
+    "style_vangogh": ("style_vangogh", None, "photo", "Van Gogh painting"),
+    "iphone2dslr_flower": ("iphone2dslr_flower", None, "iPhone flower photo", "DSLR flower photo"),
 }
 
 
@@ -44,7 +51,7 @@ def reference_generator(path: str | Path) -> Generator:
 
 
 def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None = None, timeout: float = 30.0) -> Path:
-    """Download both directions of a zoo model and save them as ``out_dir/NAME-reference``.
+    """Download a zoo model's generators (both directions, or the one there is) as ``out_dir/NAME-reference``.
 
     An existing folder is reused. The suffix keeps the reference's weights apart from models trained
     here under the same dataset name (checkpoints/monet2photo ships with this project).
@@ -52,27 +59,32 @@ def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None =
     if name not in ZOO:
         raise DownloadError(f"unknown zoo model {name!r}; known: {', '.join(ZOO)}")
     target = Path(out_dir) / f"{name}-reference"
-    if (target / "G_AB" / "model.safetensors").is_file() and (target / "G_BA" / "model.safetensors").is_file():
-        return target
     file_ab, file_ba, domain_a, domain_b = ZOO[name]
+    files = [f for f in (file_ab, file_ba) if f is not None]
+    subs = ("G_AB", "G_BA")[:len(files)]
+    if all((target / sub / "model.safetensors").is_file() for sub in subs):
+        return target
     cache = Path(out_dir) / ".downloads"
     base = (base_url or ZOO_URL).rstrip("/")
-    G_AB, G_BA = (reference_generator(download(f"{base}/{f}.pth", cache / f"{f}.pth", timeout)) for f in (file_ab, file_ba))
+    G_AB, *rest = (reference_generator(download(f"{base}/{f}.pth", cache / f"{f}.pth", timeout)) for f in files)
+    sources = " and ".join(f"{f}.pth" for f in files)
+    one_way = "" if file_ba else f" Only {domain_a} -> {domain_b} was published, so there is no reconstruction."
     folder = export_model(
-        G_AB, G_BA, target, name=f"{name} (reference)", domain_a=domain_a, domain_b=domain_b,
-        train_config={"source": f"{base}/{file_ab}.pth and {file_ba}.pth"},
+        G_AB, rest[0] if rest else None, target, name=f"{name} (reference)", domain_a=domain_a, domain_b=domain_b,
+        train_config={"source": " and ".join(f"{base}/{f}.pth" for f in files)},
         model_config={"ngf": 64, "n_blocks": 9, "norm": "instance", "dropout": False},
         license="bsd-2-clause", dataset=name,
-        summary=f"The reference implementation's published {file_ab}.pth and {file_ba}.pth "
-                "(junyanz/pytorch-CycleGAN-and-pix2pix, BSD licence).")
-    for f in (file_ab, file_ba):
+        summary=f"The reference implementation's published {sources} "
+                f"(junyanz/pytorch-CycleGAN-and-pix2pix, BSD licence).{one_way}")
+    for f in files:
         (cache / f"{f}.pth").unlink(missing_ok=True)
     return folder
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cyclegan.zoo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", choices=sorted(ZOO), help="reference model pair")
+    parser.add_argument("name", choices=sorted(ZOO), help="reference model (a pair, or one direction for style_* "
+                        "and iphone2dslr_flower)")
     parser.add_argument("--out", default="checkpoints", help="where the model folder goes")
     args = parser.parse_args(argv)
     try:

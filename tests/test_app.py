@@ -253,9 +253,11 @@ def test_hub_model_not_cached_fails_fast_and_clearly(client, good):
 def test_zoo_model_offline_fails_fast_and_clearly(client, good):
     path = good["rgb.png"][0]
     start = time.monotonic()
-    with pytest.raises(AppError, match=r"Could not load model horse2zebra \(reference.*could not download"):
+    # (the mirror is a closed local port: the server refused, which is not the same as being offline)
+    with pytest.raises(AppError, match=r"Could not download the model horse2zebra: .*refused") as excinfo:
         translate(client, path, model="zoo:horse2zebra")
     assert time.monotonic() - start < 5
+    assert "http://" not in str(excinfo.value)  # the reason, without the URL's clutter
 
 
 def test_concurrent_requests_queue_up(server, client):
@@ -273,6 +275,9 @@ def test_no_analytics_and_queue_settings(server):
     assert config["analytics_enabled"] is False
     translate_dep = next(d for d in config["dependencies"] if d.get("api_name") == "translate")
     assert translate_dep["queue"] is not False
+    # Queued requests see their place in the queue (Gradio's progress display, on the Generated image only).
+    generated = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "generated")
+    assert translate_dep["show_progress"] == "full" and translate_dep["show_progress_on"] == [generated]
     assert "Running on local URL:  http://127.0.0.1:" in server.output()  # the default host
 
 
@@ -290,9 +295,55 @@ def test_discover_models(tmp_path):
     assert specs[0].label == "Ant (ant ↔ termite)" and specs[0].kind == "local"
     assert specs[2].kind == "hub" and "Hub" in specs[2].label
     zoo = [s for s in specs if s.kind == "zoo"]
-    assert zoo and zoo[0].key == "zoo:horse2zebra" and zoo[0].label == "horse2zebra (reference, downloads ~90 MB)"
+    assert zoo and zoo[0].key == "zoo:horse2zebra" and zoo[0].label == "Reference horse2zebra (download, ~90 MB)"
     assert app.direction_choices(zoo[0]) == [("horse → zebra", "AtoB"), ("zebra → horse", "BtoA")]
     assert [s.key for s in app.discover_models(tmp_path / "missing", [], zoo=False)] == []
+
+
+def test_zoo_models_offline(tmp_path):
+    """Offline, only the reference models already downloaded are listed, and without "(download)"."""
+    zoo_dir = tmp_path / "zoo"
+    assert len([s for s in app.discover_models(None, [], zoo_dir=zoo_dir, online=True) if s.kind == "zoo"]) == len(app.ZOO)
+    assert app.discover_models(None, [], zoo_dir=zoo_dir, online=False) == []
+    make_tiny_model(zoo_dir / "monet2photo-reference")
+    make_tiny_model(tmp_path / "ckpt" / "monet2photo", "monet2photo", "Monet painting", "photo")
+    specs = app.discover_models(tmp_path / "ckpt", [], zoo_dir=zoo_dir, online=False)
+    assert [s.label for s in specs] == ["monet2photo (Monet painting ↔ photo)",
+                                        "Reference monet2photo (Monet painting ↔ photo)"]
+    assert len({s.label for s in app.discover_models(tmp_path / "ckpt", [], zoo_dir=zoo_dir)}) == 1 + len(app.ZOO)
+
+
+def test_download_failure_says_offline():
+    spec = app.ModelSpec("zoo:horse2zebra", "Reference horse2zebra", "zoo", "horse2zebra")
+    offline = app.DownloadError("could not download http://x.org/horse2zebra.pth: [Errno -2] Name or service not known")
+    message = app.download_failure(spec, offline)
+    assert message.startswith("Could not download the model horse2zebra: this machine looks offline ([Errno -2]")
+    assert "x.org" not in message
+    refused = app.DownloadError("could not download http://127.0.0.1:9/a.pth: [Errno 111] Connection refused")
+    assert app.download_failure(spec, refused) == "Could not download the model horse2zebra: [Errno 111] Connection refused"
+
+
+def test_zoo_reachable_gives_up_quickly(monkeypatch):
+    """A resolver that hangs (no network) costs the app's start-up at most the timeout."""
+    monkeypatch.setattr(app.socket, "getaddrinfo", lambda *a: time.sleep(5))
+    start = time.monotonic()
+    assert app.zoo_reachable(timeout=0.2) is False
+    assert time.monotonic() - start < 2
+    monkeypatch.setattr(app.socket, "getaddrinfo", lambda *a: [])
+    assert app.zoo_reachable(timeout=2) is True
+
+
+@pytest.mark.parametrize("script", ["app.py", "train.py"])
+def test_help_answers_without_loading_torch_or_gradio(script):
+    """--help and argument errors must answer at once: torch and gradio take ~10 s to import on a small CPU."""
+    import subprocess
+    for args, code in ((["--help"], 0), (["--no-such-flag"], 2)):
+        r = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / script), *args], capture_output=True,
+                           text=True, cwd=ROOT, timeout=60)
+        assert r.returncode == code, r.stderr[-2000:]
+        imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+        assert not imported & {"torch", "gradio", "numpy"}, sorted(imported & {"torch", "gradio", "numpy"})
+    assert "usage:" in r.stderr and "--no-such-flag" in r.stderr
 
 
 def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
@@ -378,6 +429,27 @@ def test_build_demo_with_examples(tmp_path, monkeypatch):
     assert app.build_demo(models, examples_dir=tmp_path / "none")  # no examples: fine
 
 
+def test_examples_show_each_models_own_direction(tmp_path, monkeypatch):
+    """The Direction column of the examples names each row's direction with its own model's domains."""
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+    make_tiny_model(tmp_path / "ckpt" / "emoji", "emoji", "Noto emoji", "Twemoji")
+    make_tiny_model(tmp_path / "ckpt" / "monet2photo", "monet2photo", "Monet painting", "photo")
+    noise(8, 8).save(tmp_path / "a.png")
+    (tmp_path / "examples.json").write_text(json.dumps([
+        {"file": "a.png", "model": "monet2photo", "direction": "BtoA"},
+        {"file": "a.png", "model": "emoji", "direction": "AtoB"},
+        {"file": "a.png", "model": "monet2photo", "direction": "AtoB"}]))
+    demo = app.build_demo(app.discover_models(tmp_path / "ckpt", [], zoo=False), examples_dir=tmp_path)
+    shown = []
+    for dataset in (b for b in demo.blocks.values() if isinstance(b, app.gr.Dataset)):
+        choices = dict((value, label) for label, value in dataset.component_props[2]["choices"])
+        shown.append((dataset.label, [(model, choices[direction]) for _, model, direction in dataset.samples]))
+    assert shown == [  # the picker's order: emoji first, although monet2photo comes first in examples.json
+        ("Examples: emoji (Noto emoji ↔ Twemoji)", [("emoji", "Noto emoji → Twemoji")]),
+        ("Examples: monet2photo (Monet painting ↔ photo)", [("monet2photo", "photo → Monet painting"),
+                                                            ("monet2photo", "Monet painting → photo")])]
+
+
 def test_fit_psnr_parse_size():
     assert app.fit(Image.new("RGB", (1024, 512)), 512).size == (512, 256)
     assert app.fit(Image.new("RGB", (300, 200)), 512).size == (300, 200)
@@ -402,3 +474,51 @@ def test_decode_image_limits():
     assert app.read_upload({"url": url, "path": None}).size == (5, 7)
     with pytest.raises(app.gr.Error, match="No image"):
         app.read_upload(None)
+
+
+def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp_path, monkeypatch):
+    """The reference's style_* models exist photo -> style only: one direction choice, an empty Reconstructed box
+    whose label says why, no PSNR, a two-image triptych, and a clear error for the missing direction."""
+    import torch
+    from cyclegan import Generator
+    from cyclegan.hub import export_model
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    torch.manual_seed(0)
+    export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "ckpt" / "style", name="style", domain_a="photo",
+                 domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    models = app.discover_models(tmp_path / "ckpt", [], zoo=False)
+    style, tiny = models
+    assert style.directions == ("AtoB",) and style.label == "style (photo → painting)"
+    assert app.direction_choices(style) == [("photo → painting", "AtoB")]
+    assert "no reconstruction" in app.model_info(style)
+    assert app.reconstructed_label(style) == "Reconstructed: none (this model has no painting → photo generator)"
+    assert app.reconstructed_label(tiny) == "Reconstructed"
+
+    demo = app.build_demo(models, examples_dir=None)
+    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    rec_box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "reconstructed")
+    assert rec_box.label == app.reconstructed_label(style)  # the first model is the one-direction one
+    noise(20, 12).save(tmp_path / "x.png")
+    real, fake, rec, seconds, score, trip = fns["translate"](str(tmp_path / "x.png"), "style", "AtoB")
+    assert fake.size == (20, 12) and rec is None and score is None
+    assert Image.open(trip).size == (40, 12)  # real | generated
+    with pytest.raises(app.gr.Error, match=r"translates photo → painting only.*use direction 'AtoB'"):
+        fns["translate"](str(tmp_path / "x.png"), "style", "BtoA")
+
+    direction, info, rec_update, psnr_update = fns["select_model"]("style")
+    assert [c[1] for c in direction["choices"]] == ["AtoB"] and direction["value"] == "AtoB"
+    assert rec_update["label"].startswith("Reconstructed: none") and psnr_update["visible"] is False
+    direction, info, rec_update, psnr_update = fns["select_model"]("tiny")  # back to a two-way model
+    assert [c[1] for c in direction["choices"]] == ["AtoB", "BtoA"] and "value" not in direction
+    assert rec_update["label"] == "Reconstructed" and psnr_update["visible"] is True
+    real, fake, rec, seconds, score, trip = fns["translate"](str(tmp_path / "x.png"), "tiny", "BtoA")
+    assert rec.size == (20, 12) and 0 < score <= 100
+
+
+def test_zoo_lists_the_one_direction_reference_models():
+    specs = {s.key: s for s in app.discover_models(None, [], zoo=True, online=True)}
+    for name in ("style_cezanne", "style_ukiyoe", "style_vangogh", "iphone2dslr_flower"):
+        assert specs[f"zoo:{name}"].directions == ("AtoB",) and "~45 MB" in specs[f"zoo:{name}"].label
+    assert app.direction_choices(specs["zoo:style_vangogh"]) == [("photo → Van Gogh painting", "AtoB")]
+    assert specs["zoo:horse2zebra"].directions == ("AtoB", "BtoA")

@@ -32,17 +32,21 @@ if not Path(CHROMIUM).is_file():
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app-browser")
     make_tiny_model(tmp / "checkpoints" / "tiny", "tiny", "apple", "orange")
+    make_tiny_model(tmp / "checkpoints" / "x-pear", "x-pear", "pear", "plum")  # listed second
     examples = tmp / "examples"
     examples.mkdir()
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(examples / "noise.png")
-    (examples / "examples.json").write_text(json.dumps([{"file": "noise.png", "model": "tiny", "direction": "BtoA"}]))
+    (examples / "examples.json").write_text(json.dumps([{"file": "noise.png", "model": "x-pear", "direction": "BtoA"},
+                                                        {"file": "noise.png", "model": "tiny", "direction": "BtoA"}]))
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf-home"), "CYCLEGAN_ZOO_DIR": str(tmp / "zoo"),
            "CYCLEGAN_ZOO_URL": f"http://127.0.0.1:{free_port()}", "GRADIO_EXAMPLES_CACHE": str(tmp / "ex-cache"),
            "GRADIO_TEMP_DIR": str(tmp / "gradio")}
     args = ["--checkpoints", str(tmp / "checkpoints"), "--examples", str(examples), "--max-side", "96",
             "--threads", "1"]
     srv = AppServer(args, env, tmp / "server.log")
+    srv.bad = tmp / "bad.png"
+    srv.bad.write_bytes(b"not an image")
     srv.upload = tmp / "upload.png"
     Image.fromarray(rng.integers(0, 256, (60, 120, 3), dtype=np.uint8)).save(srv.upload)
     yield srv
@@ -94,3 +98,41 @@ def test_upload_translate_and_example_in_chromium(server):
         finally:
             browser.close()
     assert external == [], f"the page fetched from outside 127.0.0.1: {external}"
+
+
+def test_examples_errors_and_empty_results_in_chromium(server):
+    """Each example row names its own model's direction; no 0 s or 0 dB shows before a result; an error shows one
+    toast and one badge, and clears the previous result."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(server.url)
+            rows = page.get_by_role("row").filter(has=page.locator("img"))
+            rows.first.wait_for(timeout=15_000)
+            texts = rows.all_inner_texts()
+            assert len(texts) == 2 and "orange → apple" in texts[0] and "plum → pear" in texts[1], texts
+            assert not page.locator("#seconds").is_visible() and not page.locator("#psnr").is_visible()
+            page.locator("#input-image input[type=file]").set_input_files(str(server.upload))
+            page.locator("#input-image img").first.wait_for(timeout=15_000)
+            page.locator("#translate").click()
+            page.locator("#seconds input").wait_for(timeout=30_000)  # shown with the first result
+            assert page.locator("#real img").count() == 1
+
+            # a failure clears the previous result, so that it does not pass for this attempt's
+            page.locator("#input-image input[type=file]").set_input_files(str(server.bad))
+            toasts = page.locator('[data-testid="toast-close"]')
+            for _ in range(2):  # a second failed attempt replaces the first one's toast
+                page.locator("#translate").click()
+                page.wait_for_timeout(1500)
+                toasts.first.wait_for(timeout=15_000)
+            assert toasts.count() == 1
+            assert "Not an image" in page.locator(".toast-body").first.inner_text()
+            badges = {elem_id: page.locator(f"#{elem_id}").get_by_text("Error", exact=True).count()
+                      for elem_id in ("real", "generated", "reconstructed")}
+            assert badges == {"real": 0, "generated": 1, "reconstructed": 0}
+            assert not page.locator("#seconds").is_visible() and page.locator("#real img").count() == 0
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "app_browser_error.png"), full_page=True)
+        finally:
+            browser.close()

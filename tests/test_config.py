@@ -67,8 +67,10 @@ def run_train(*args, cwd):
 @pytest.mark.parametrize("case,message", [
     ("missing", "error: dataroot not found: {root}"),
     ("no_train_b", "error: {root} lacks trainB/: expected the CycleGAN layout trainA/ trainB/ [testA/ testB/]"),
-    ("empty_domain", "error: no images in {root}/trainB (looked for .bmp, .jpeg, .jpg, .png, .webp)"),
-    ("no_images", "error: no images in {root}/trainA (looked for .bmp, .jpeg, .jpg, .png, .webp)"),
+    ("empty_domain", "error: no images in {root}/trainB or its subfolders "
+     "(looked for .bmp, .jpeg, .jpg, .png, .ppm, .tif, .tiff, .webp)"),
+    ("no_images", "error: no images in {root}/trainA or its subfolders "
+     "(looked for .bmp, .jpeg, .jpg, .png, .ppm, .tif, .tiff, .webp)"),
     ("unreadable_only", "error: no readable images in {root}/trainB"),
 ])
 def test_bad_data_gives_one_line_errors(tmp_path, case, message, capsys, monkeypatch):
@@ -101,3 +103,54 @@ def test_domain_folders_and_skipped_files(tmp_path):
     assert "training cats2dogs" in r.stderr + r.stdout
     assert (tmp_path / "run" / "model" / "G_AB" / "model.safetensors").is_file()
     assert '"domain_a": "cats"' in (tmp_path / "run" / "model" / "manifest.json").read_text()
+
+
+def test_help_shows_each_default_once():
+    """No "(default: None)" or "(default: )" noise, and no default given twice ("(default runs/NAME) (default: None)")."""
+    help_text = " ".join(build_parser().format_help().split())
+    assert "(default: None)" not in help_text and "(default: )" not in help_text
+    assert "output folder (default runs/NAME) --resume" in help_text
+    assert "Adam learning rate (default: 0.0002)" in help_text  # real defaults are still shown
+
+
+def test_workers_default_fits_the_machine(monkeypatch):
+    """Loading a pair takes ~3 ms of a ~400 ms CPU step: on 2 cores worker processes only take cores from training."""
+    train, _ = parse_args(["--dataroot", "d"])
+    assert train.workers is None
+    for cores, workers in ((1, 0), (2, 0), (4, 2), (8, 4), (64, 4)):
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid, n=cores: set(range(n)), raising=False)
+        assert train.num_workers() == workers
+    assert parse_args(["--dataroot", "d", "--workers", "3"])[0].num_workers() == 3
+    with pytest.raises(SystemExit):
+        parse_args(["--dataroot", "d", "--workers", "-1"])
+
+
+def test_license_flag_and_domain_names():
+    train, _ = parse_args(["--dataroot", "data/emoji"])
+    assert train.license == "unknown"  # stated in --help: nobody said what the data's terms are
+    assert parse_args(["--dataroot", "d", "--license", "cc-by-4.0"])[0].license == "cc-by-4.0"
+    assert train.domain_names() == ("emoji A", "emoji B")  # no "2" in the name: nothing to split
+    assert parse_args(["--dataroot", "data/emoji", "--name-a", "Noto", "--name-b", "Twemoji"])[0].domain_names() \
+        == ("Noto", "Twemoji")
+    assert parse_args(["--dataset", "horse2zebra"])[0].domain_names() == ("horse", "zebra")
+    assert parse_args(["--dataset", "summer2winter_yosemite"])[0].domain_names() == ("summer", "winter_yosemite")
+    # two folders: their own names, even when they hold a "2"
+    assert parse_args(["--domain-a", "x/trainA2", "--domain-b", "y/b2w"])[0].domain_names() == ("trainA2", "b2w")
+
+
+def test_interrupted_run_card_states_steps_license_and_names(tmp_path):
+    """The model folder left by an interrupted run: steps done, the --license given, the domains' names."""
+    from cyclegan.hub import read_manifest
+    from cyclegan.training import Trainer
+    root = tmp_path / "emoji"
+    for d, color in (("trainA", (200, 0, 0)), ("trainB", (0, 0, 200))):
+        write_images(root / d, 4, color, size=32)
+    train, model = parse_args(["--dataroot", str(root), "--out", str(tmp_path / "run"), "--license", "cc-by-4.0",
+                               "--name-a", "Noto", *TINY])
+    assert Trainer(train, model).fit(max_steps=3) is None  # stopped mid-epoch, as by Ctrl-C
+    folder = tmp_path / "run" / "model"
+    manifest, card = read_manifest(folder), (folder / "README.md").read_text()
+    assert (manifest["license"], manifest["domain_a"], manifest["domain_b"]) == ("cc-by-4.0", "Noto", "emoji B")
+    assert "license: cc-by-4.0" in card.split("---")[1] and "mit" not in card.split("---")[1]
+    assert "0 full epochs, 3 steps in all" in card and "(Noto ↔ emoji B)" in card
+    assert manifest["summary"].startswith("Trained for 3 steps")

@@ -19,6 +19,35 @@ def test_list_images_filters_and_sorts(tmp_path):
     assert [p.name for p in list_images(tmp_path)] == ["000.png", "001.png", "x.JPG", "y.webp", "z.bmp"]
 
 
+def test_list_images_walks_subfolders_and_reads_the_reference_formats(tmp_path):
+    """As the reference's make_dataset: subfolders and .tif/.tiff/.ppm count; hidden debris does not."""
+    Image.new("RGB", (4, 4), (255, 0, 0)).save(tmp_path / "a.ppm")
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    Image.new("RGB", (4, 4), (0, 255, 0)).save(tmp_path / "sub" / "b.TIF")
+    Image.new("RGB", (4, 4), (0, 0, 255)).save(tmp_path / "sub" / "deeper" / "c.tiff")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / ".ipynb_checkpoints" / "d.png")
+    (tmp_path / "sub" / "._b.TIF").write_bytes(b"macOS resource fork")
+    files = list_images(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.ppm", "sub/b.TIF", "sub/deeper/c.tiff"]
+    assert [load_image(p).getpixel((0, 0)) for p in files] == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+
+
+def test_transparent_tiff_in_a_subfolder_goes_on_white(tmp_path):
+    (tmp_path / "x").mkdir()
+    Image.new("RGBA", (4, 4), (255, 0, 0, 0)).save(tmp_path / "x" / "clear.tiff")
+    [path] = list_images(tmp_path)
+    assert load_image(path).getpixel((1, 1)) == (255, 255, 255)
+
+
+def test_unreadable_files_in_subfolders_are_named_by_relative_path(tmp_path):
+    write_images(tmp_path / "ok", 2, (10, 10, 10))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "broken.tif").write_bytes(b"not a tiff")
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image\(s\) in .*: bad/broken.tif"):
+        assert len(readable_images(tmp_path)) == 2
+
+
 def test_list_images_errors(tmp_path):
     with pytest.raises(DataError, match="folder not found"):
         list_images(tmp_path / "missing")
@@ -60,6 +89,33 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6  # rotate 90 degrees on display
     image.save(tmp_path / "r.jpg", exif=exif)
     assert load_image(tmp_path / "r.jpg").size == (4, 8)
+
+
+def test_exif_orientation_is_applied_in_subfolders(tmp_path):
+    image = Image.new("RGB", (8, 4), (255, 0, 0))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    (tmp_path / "day1").mkdir()
+    image.save(tmp_path / "day1" / "r.jpg", exif=exif)
+    [path] = list_images(tmp_path)
+    assert load_image(path).size == (4, 8)
+
+
+def test_train_resize_is_pil_bicubic_like_the_reference():
+    """load_size == crop_size makes the crop the whole image, so the output is the bicubic resize, maybe flipped."""
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    expected = torch.from_numpy(np.asarray(image.resize((24, 24), Image.Resampling.BICUBIC)).copy())
+    expected = expected.permute(2, 0, 1).float() / 127.5 - 1
+    bilinear = torch.from_numpy(np.asarray(image.resize((24, 24), Image.Resampling.BILINEAR)).copy())
+    bilinear = bilinear.permute(2, 0, 1).float() / 127.5 - 1
+    torch.manual_seed(0)
+    for _ in range(4):
+        out = train_transform(24, 24)(image)
+        assert out.shape == (3, 24, 24)
+        match = min((out - e).abs().max().item() for e in (expected, expected.flip(-1)))
+        assert match < 1e-6
+        assert min((out - b).abs().max().item() for b in (bilinear, bilinear.flip(-1))) > 0.05  # not bilinear
 
 
 def test_domains_from_dataroot(dataroot, tmp_path):

@@ -61,6 +61,46 @@ def test_dataset_download_failures_leave_nothing(server, tmp_path):
         download_dataset("horses", tmp_path / "d", base_url=url)
 
 
+def test_dataset_names_match_the_reference_script():
+    """The names of the reference's datasets/download_cyclegan_dataset.sh, written out; cityscapes is refused."""
+    from cyclegan.download import DATASETS, RESTRICTED
+    reference = {"apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
+                 "ukiyoe2photo", "vangogh2photo", "maps", "cityscapes", "facades", "iphone2dslr_flower", "ae_photos",
+                 "mini", "mini_pix2pix", "mini_colorization"}
+    assert set(DATASETS) | set(RESTRICTED) == reference and not set(DATASETS) & set(RESTRICTED)
+
+
+def test_cityscapes_explains_the_licence_without_downloading(server, tmp_path):
+    url, www = server
+    make_dataset_zip(www, "cityscapes", tmp_path)  # even if a mirror had it, it is not fetched
+    with pytest.raises(DownloadError, match=r"cityscapes: due to license issue.*cityscapes-dataset\.com"
+                                            r".*prepare_cityscapes_dataset\.py"):
+        download_dataset("cityscapes", tmp_path / "d", base_url=url)
+    assert not (tmp_path / "d").exists()
+
+
+def test_mini_set_downloads(server, tmp_path):
+    url, www = server
+    make_dataset_zip(www, "mini", tmp_path)
+    assert (download_dataset("mini", tmp_path / "d", base_url=url) / "trainB").is_dir()
+
+
+def test_set_without_trainA_gets_a_clear_message_and_keeps_its_files(server, tmp_path):
+    url, www = server
+    write_images(tmp_path / "src" / "ae_photos" / "photos", 2, (10, 10, 10), size=16)
+    with zipfile.ZipFile(www / "ae_photos.zip", "w") as z:
+        for p in (tmp_path / "src").rglob("*.png"):
+            z.write(p, p.relative_to(tmp_path / "src"))
+    message = r"dataset 'ae_photos' in .*ae_photos has no trainA/ and trainB/ \(it holds photos/\).*--domain-a"
+    with pytest.raises(DownloadError, match=message):
+        download_dataset("ae_photos", tmp_path / "d", base_url=url)
+    assert len(list((tmp_path / "d" / "ae_photos" / "photos").iterdir())) == 2  # usable with --domain-a
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["ae_photos"]  # no archive or staging left
+    (www / "ae_photos.zip").unlink()
+    with pytest.raises(DownloadError, match=message):  # the second time: the same message, no download
+        download_dataset("ae_photos", tmp_path / "d", base_url=url)
+
+
 def test_train_cli_downloads_by_name(server, tmp_path, monkeypatch):
     url, www = server
     make_dataset_zip(www, "apple2orange", tmp_path)

@@ -283,3 +283,34 @@ def test_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(args)
     assert "--dataroot" in capsys.readouterr().err
+
+
+def test_kid_without_spread_is_not_shown_as_plus_minus_zero(tmp_path):
+    """Subsets as big as both sets are the whole sets: the table says so instead of printing "± 0.00"."""
+    root = make_dataset(tmp_path / "d", 4)
+    r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=3)
+    assert r["translated"]["kid_std"] == pytest.approx(0, abs=1e-12)  # the same subset each time
+    table = format_table(r)
+    assert "±" not in table and "no spread over subsets" in table
+    r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=3,
+                 kid_subset_size=2)  # real random subsets: mean ± std
+    assert "KID ×10³ ↓ (mean ± std)" in format_table(r) and "mean ± std over 3 random subsets" in format_table(r)
+
+
+def test_cli_json_goes_under_runs_not_the_current_folder(tmp_path, monkeypatch, capsys):
+    """--json alone writes runs/eval/MODEL-DIRECTION.json (runs/ is git-ignored), not ./eval.json."""
+    import cyclegan.translate
+    root = make_dataset(tmp_path / "data", 3)
+    fake = {"direction": "AtoB", "input_dir": "i", "target_dir": "t", "num_input": 3, "num_target": 3,
+            "paired": False, "size": None, "kid_subsets": 1, "kid_subset_size": 3,
+            **{k: {"fid": 1.0, "kid_mean": 0.0, "kid_std": 0.0, "l1": None} for k in ("translated", "identity")}}
+    monkeypatch.setattr(ev, "inception_weights_path", lambda: "unused")
+    monkeypatch.setattr(ev, "InceptionFeatures", lambda *a: None)
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **kw: dict(fake))
+    monkeypatch.setattr(cyclegan.translate.Translator, "from_pretrained", classmethod(lambda cls, *a, **kw: None))
+    monkeypatch.chdir(tmp_path)
+    ev.main(["--model", "checkpoints/emoji/", "--direction", "AtoB", "--dataroot", str(root), "--json"])
+    assert json.loads((tmp_path / "runs" / "eval" / "emoji-AtoB.json").read_text())["model"] == "checkpoints/emoji/"
+    assert not list(tmp_path.glob("*.json"))
+    ev.main(["--model", "m", "--direction", "AtoB", "--dataroot", str(root), "--json", "out/x.json"])
+    assert (tmp_path / "out" / "x.json").is_file()

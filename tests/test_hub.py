@@ -30,15 +30,33 @@ def test_export_writes_a_complete_model_folder(model_folder):
     assert files == ["G_AB/README.md", "G_AB/config.json", "G_AB/model.safetensors", "G_BA/README.md",
                      "G_BA/config.json", "G_BA/model.safetensors", "README.md", "manifest.json", "samples.png"]
     manifest = read_manifest(model_folder)
-    assert (manifest["domain_a"], manifest["domain_b"], manifest["license"]) == ("horse", "zebra", "mit")
+    # no license given: "unknown", never a made-up one (the weights follow their training data's terms)
+    assert (manifest["domain_a"], manifest["domain_b"], manifest["license"]) == ("horse", "zebra", "unknown")
     card = (model_folder / "README.md").read_text()
     front = card.split("---")[1]
-    for line in ("library_name: cyclegan", "license: mit", "- cyclegan", "datasets:\n- horse2zebra"):
+    for line in ("library_name: cyclegan", "license: unknown", "- cyclegan", "datasets:\n- horse2zebra"):
         assert line in front
     assert "2.00 h on test CPU" in card and "horse" in card and "![samples](samples.png)" in card
     from safetensors import safe_open
     with safe_open(model_folder / "G_AB" / "model.safetensors", "pt") as f:
         assert f.get_tensor("model.1.weight").dtype == torch.float16
+
+
+def test_model_folder_is_readable_by_all(model_folder, tmp_path):
+    """Files 0644 and folders 0755 whatever the umask: safetensors alone writes the weights 0600, which breaks
+    serving a model folder as another user or from a container."""
+    old = os.umask(0o077)  # the most private umask: nothing may depend on it
+    try:
+        folder = export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "private",
+                              name="p", domain_a="a", domain_b="b", train_config={"crop_size": 32},
+                              model_config={"ngf": 8, "n_blocks": 2})
+    finally:
+        os.umask(old)
+    for root in (model_folder, folder):
+        entries = [root, *root.rglob("*")]
+        assert any(p.name == "model.safetensors" for p in entries)
+        for p in entries:
+            assert p.stat().st_mode & 0o777 == (0o755 if p.is_dir() else 0o644), p
 
 
 def test_push_uploads_both_generators(model_folder, monkeypatch):

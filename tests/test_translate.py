@@ -69,7 +69,38 @@ def test_folder_cli_writes_triptychs(model_dir, tmp_path, capsys):
     outs = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert outs == ["000.png", "001.png"]
     assert Image.open(tmp_path / "out" / "000.png").size == (72, 24)
-    assert "skipped 1 unreadable" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wrote 2 triptych(s)" in out and "skipped 1:" in out
+    assert f"{tmp_path / 'in' / 'broken.png'}: unreadable: " in out
+
+
+def test_cli_takes_a_single_file_and_says_what_it_skipped(model_dir, tmp_path, capsys):
+    write_images(tmp_path / "in", 1, (100, 150, 200), size=24)
+    single = tmp_path / "in" / "000.png"
+    assert translate_main(["--model", str(model_dir[0]), "--input", str(single), "--output", str(tmp_path / "o1")]) == 0
+    assert [p.name for p in (tmp_path / "o1").iterdir()] == ["000.png"]
+    assert "wrote 1 triptych(s)" in capsys.readouterr().out
+    # a folder: the files it passes over are listed with the reason
+    (tmp_path / "in" / "notes.txt").write_text("hi")
+    (tmp_path / "in" / ".hidden.png").write_bytes(single.read_bytes())
+    (tmp_path / "in" / ".cache").mkdir()
+    assert translate_main(["--model", str(model_dir[0]), "--input", str(tmp_path / "in"), "--output",
+                           str(tmp_path / "o2")]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 1 triptych(s)" in out and "skipped 3:" in out
+    assert f"{tmp_path / 'in' / 'notes.txt'}: not an image type (.txt;" in out
+    assert f"{tmp_path / 'in' / '.hidden.png'}: hidden file" in out
+    assert f"{tmp_path / 'in' / '.cache'}: hidden folder, not searched" in out
+    # a file that is no image: said, and the exit code says nothing was translated
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert translate_main(["--model", str(model_dir[0]), "--input", str(tmp_path / "in" / "notes.txt"),
+                               "--output", str(tmp_path / "o3")]) == 2
+    captured = capsys.readouterr()
+    assert "notes.txt: unreadable" in captured.out and "error: no image could be translated" in captured.err
+    # a path that does not exist
+    assert translate_main(["--model", str(model_dir[0]), "--input", str(tmp_path / "nope.png"),
+                           "--output", str(tmp_path / "o4")]) == 2
+    assert "error: input not found:" in capsys.readouterr().err
 
 
 def test_folder_cli_errors_are_one_line(tmp_path):
@@ -77,3 +108,36 @@ def test_folder_cli_errors_are_one_line(tmp_path):
                         "--input", str(tmp_path), "--output", str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.strip() == f"error: model folder not found: {tmp_path / 'missing'}"
+
+
+def test_one_direction_model(tmp_path, capsys):
+    """A folder whose manifest lists only AtoB (the reference's style_* models): no reconstruction, clear errors."""
+    torch.manual_seed(0)
+    folder = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "m", name="style", domain_a="photo",
+                          domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    assert not (folder / "G_BA").exists()
+    t = Translator.from_pretrained(folder, backend="eager")
+    real, fake, rec = t(Image.new("RGB", (16, 8)))
+    assert fake.size == (16, 8) and rec is None
+    with pytest.raises(ValueError, match=r"no BtoA generator \(painting -> photo\)"):
+        t.generate(torch.zeros(1, 3, 8, 8), "BtoA")
+    write_images(tmp_path / "in", 1, (100, 150, 200), size=24)
+    args = ["--model", str(folder), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")]
+    assert translate_main(args) == 0
+    assert Image.open(tmp_path / "out" / "000.png").size == (48, 24)  # real | generated, no reconstruction
+    assert translate_main([*args, "--direction", "BtoA"]) == 2
+    assert "no BtoA generator" in capsys.readouterr().err
+    # A folder that lost G_BA/ without saying it is one-direction is still refused.
+    (folder / "manifest.json").write_text('{"name": "x"}')
+    with pytest.raises(ModelNotFoundError, match="G_BA"):
+        Translator.from_pretrained(folder)
+
+
+def test_folder_cli_mirrors_subfolders(model_dir, tmp_path):
+    """list_images walks subfolders: two x.png in different subfolders get a triptych each."""
+    for sub in ("a", "b"):
+        write_images(tmp_path / "in" / sub, 1, (100, 150, 200), size=16)
+    assert translate_main(["--model", str(model_dir[0]), "--input", str(tmp_path / "in"),
+                           "--output", str(tmp_path / "out")]) == 0
+    outs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert outs == ["a/000.png", "b/000.png"]

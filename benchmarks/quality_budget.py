@@ -1,0 +1,199 @@
+"""Quality per CPU-minute: train one recipe for a fixed CPU budget, then score it on the test split.
+
+Each run trains with a fixed number of torch threads (default 1) until the process has used ``--minutes``
+of CPU time (not wall time, so two runs side by side, or other work on the machine, do not change what a
+run gets), then evaluates with ``cyclegan.evaluate`` on the data's test split:
+
+- emoji (Noto -> Twemoji, 64 px): paired L1 and KID against the identity baseline;
+- monet (photo -> Monet, 128 px): KID and FID against the untranslated photos.
+
+    python benchmarks/quality_budget.py --data emoji --recipe reference --minutes 15
+    python benchmarks/quality_budget.py --list                 # the recipes and their flags
+    python benchmarks/quality_budget.py --table                # Markdown table of every result so far
+    python benchmarks/quality_budget.py --figure docs/quality_emoji.png --data emoji
+
+Results go to benchmarks/results/quality/DATA-RECIPE-sSEED.json (the run folder beside it keeps the
+checkpoint, samples and model). The learning rate stays constant during a budgeted run (the budget ends
+long before the linear decay would start), the same for every recipe.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from common import RESULTS, SHARED_DATA, describe, hardware, markdown_table
+
+from cyclegan.config import ModelConfig, TrainConfig
+from cyclegan.networks import Discriminator, Generator, complexity
+
+OUT = RESULTS / "quality"
+
+# Today's settings of the shipped models (checkpoints/*/README.md), per dataset.
+DATASETS = {
+    "emoji": dict(folder="emoji", direction="AtoB", eval_size=None, load_size=64, crop_size=64),
+    "monet": dict(folder="monet2photo", direction="BtoA", eval_size=128, load_size=143, crop_size=128),
+}
+BASE_MODEL = dict(ngf=16, ndf=32, n_blocks=4)
+DIFFAUG = "color,translation,cutout"
+# The wide mobile generator has about the multiply-adds of the narrow ResNet one (113.6 M vs 112.6 M at 64 px).
+WIDE_MOBILE = dict(block="mobile", ngf=24, n_blocks=8)
+RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, TrainConfig overrides)
+    "reference": ({}, {}),
+    "resize": (dict(upsample="resize"), {}),
+    "mobile": (WIDE_MOBILE, {}),
+    "ema": ({}, dict(ema=0.999)),
+    "diffaugment": ({}, dict(diffaugment=DIFFAUG)),
+    "combined": (dict(upsample="resize", **WIDE_MOBILE), dict(ema=0.999, diffaugment=DIFFAUG)),
+    # Random crops of half the size (same scale, a quarter of the pixels): 4x the steps; the networks are
+    # fully convolutional, so they still translate whole images at the evaluation size.
+    "smallcrop": ({}, dict(crop_fraction=0.5)),
+}
+
+
+def configs(data: str, recipe: str, seed: int, out: Path) -> tuple[TrainConfig, ModelConfig]:
+    d, model_over, train_over = DATASETS[data], dict(RECIPES[recipe][0]), dict(RECIPES[recipe][1])
+    crop_size = int(d["crop_size"] * train_over.pop("crop_fraction", 1.0))
+    train = TrainConfig(dataroot=str(SHARED_DATA / d["folder"]), out=str(out), load_size=d["load_size"],
+                        crop_size=crop_size, workers=0, device="cpu", seed=seed, save_every=10**6,
+                        sample_every=10**6, **train_over)
+    return train, ModelConfig(**{**BASE_MODEL, **model_over})
+
+
+def flags(recipe: str, data: str | None = None) -> str:
+    """The train.py flags a recipe adds to today's settings."""
+    model_over, train_over = RECIPES[recipe][0], dict(RECIPES[recipe][1])
+    if "crop_fraction" in train_over:
+        frac = train_over.pop("crop_fraction")
+        sizes = {n: int(d["crop_size"] * frac) for n, d in DATASETS.items() if data in (None, n)}
+        train_over["crop_size"] = " / ".join(f"{v} ({n})" if data is None else str(v) for n, v in sizes.items())
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in {**model_over, **train_over}.items()) or "(none)"
+
+
+def run(data: str, recipe: str, minutes: float, seed: int, threads: int) -> dict:
+    from cyclegan import Translator
+    from cyclegan.evaluate import evaluate
+    from cyclegan.training import Trainer
+
+    torch.set_num_threads(threads)
+    name = f"{data}-{recipe}-s{seed}"
+    train_cfg, model_cfg = configs(data, recipe, seed, OUT / name)
+    trainer = Trainer(train_cfg, model_cfg)
+    budget, start = minutes * 60, []
+
+    def until() -> bool:  # called after every step; the clock starts after the first (warm-up, imports)
+        if not start:
+            start.append(time.process_time())
+        return time.process_time() - start[0] >= budget
+
+    t0 = time.perf_counter()
+    trainer.fit(until=until)
+    wall = time.perf_counter() - t0
+    d = DATASETS[data]
+    G = Generator(**model_cfg.generator_kwargs())
+    macs, params = complexity(G, d["crop_size"])  # at the dataset's size, so that recipes compare
+    d_macs, _ = complexity(Discriminator(ndf=model_cfg.ndf), d["crop_size"])
+    translator = Translator.from_pretrained(OUT / name / "model", backend="eager", threads=threads)
+    ev = evaluate(translator, d["direction"], SHARED_DATA / d["folder"] / f"test{d['direction'][0]}",
+                  SHARED_DATA / d["folder"] / f"test{d['direction'][-1]}", size=d["eval_size"], progress=True)
+    tr, idt = ev["translated"], ev["identity"]
+    result = {
+        "data": data, "recipe": recipe, "seed": seed, "flags": flags(recipe, data), "minutes": minutes,
+        "threads": threads, "steps": trainer.step, "images_per_s": round(trainer.step * train_cfg.batch_size / budget, 2),
+        "wall_minutes": round(wall / 60, 1), "g_macs_m": round(macs / 1e6, 1), "g_params_k": round(params / 1e3, 1),
+        "d_macs_m": round(d_macs / 1e6, 1), "size": train_cfg.crop_size, "eval_size": d["eval_size"], "direction": d["direction"],
+        "kid": tr["kid_mean"], "kid_identity": idt["kid_mean"], "fid": tr["fid"], "fid_identity": idt["fid"],
+        "l1": tr["l1"], "l1_identity": idt["l1"], "hardware": hardware(), "model_config": dataclasses.asdict(model_cfg),
+        "train_config": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k != "hub_token"},
+        "command": f"python benchmarks/quality_budget.py --data {data} --recipe {recipe} --minutes {minutes:g} "
+                   f"--seed {seed} --threads {threads}",
+    }
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(table([result]))
+    print(f"wrote {path}")
+    return result
+
+
+def table(results: list[dict]) -> str:
+    rows = []
+    for r in sorted(results, key=lambda r: (r["data"], list(RECIPES).index(r["recipe"]), r["seed"])):
+        row = {**r, "kid_x1e3": f"{1e3 * r['kid']:.1f} (×{r['kid'] / r['kid_identity']:.2f})",
+               "fid_s": f"{r['fid']:.1f} / {r['fid_identity']:.1f}",
+               "l1_s": "-" if r["l1"] is None else f"{r['l1']:.4f} (×{r['l1'] / r['l1_identity']:.2f})"}
+        rows.append(row)
+    cols = [("data", "data"), ("recipe", "recipe"), ("seed", "seed"), ("g_macs_m", "G MMACs (64 / 128 px)"),
+            ("g_params_k", "G params (k)"), ("steps", "steps"), ("images_per_s", "img/s"), ("minutes", "CPU min"),
+            ("l1_s", "L1 (× identity)"), ("kid_x1e3", "KID×10³ (× identity)"), ("fid_s", "FID / identity")]
+    return markdown_table(rows, cols)
+
+
+def figure(data: str, path: Path, n: int = 6, seed: int = 0) -> None:
+    """The same test images under each recipe: one row per recipe, the inputs on top."""
+    from PIL import Image, ImageDraw
+    from cyclegan import Translator
+    from cyclegan.data import list_images, load_image
+    d = DATASETS[data]
+    files = list_images(SHARED_DATA / d["folder"] / f"test{d['direction'][0]}")
+    files = [files[i * len(files) // n] for i in range(n)]
+    size = d["crop_size"]
+    inputs = [load_image(f).resize((size, size), Image.BICUBIC) for f in files]
+    rows = [("input", inputs)]
+    for recipe in RECIPES:
+        model = OUT / f"{data}-{recipe}-s{seed}" / "model"
+        if model.is_dir():
+            t = Translator.from_pretrained(model, backend="eager")
+            rows.append((recipe, [t(im, direction=d["direction"])[1] for im in inputs]))
+    label_w = 110
+    grid = Image.new("RGB", (label_w + n * (size + 4), len(rows) * (size + 4)), "white")
+    draw = ImageDraw.Draw(grid)
+    for r, (label, images) in enumerate(rows):
+        draw.text((4, r * (size + 4) + size // 2 - 6), label, fill="black")
+        for c, im in enumerate(images):
+            grid.paste(im, (label_w + c * (size + 4), r * (size + 4)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path)
+    print(f"wrote {path} ({len(rows) - 1} recipes)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
+    p.add_argument("--data", choices=list(DATASETS), default="emoji")
+    p.add_argument("--recipe", choices=list(RECIPES), default="reference")
+    p.add_argument("--minutes", type=float, default=15.0, help="CPU minutes of training (process time)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (fixed, so that CPU minutes compare)")
+    p.add_argument("--list", action="store_true", help="print the recipes and their flags")
+    p.add_argument("--table", action="store_true", help="print the Markdown table of all results so far")
+    p.add_argument("--figure", type=Path, help="write the side-by-side picture of --data's recipes here")
+    args = p.parse_args(argv)
+    if args.list:
+        for name in RECIPES:
+            _, m = configs("emoji", name, 0, OUT)
+            macs, params = complexity(Generator(**m.generator_kwargs()), 64)
+            print(f"{name:12s} {macs / 1e6:7.1f} M multiply-adds at 64 px, {params:,} parameters; flags {flags(name)}")
+        return 0
+    if args.table:
+        results = [json.loads(f.read_text()) for f in sorted(OUT.glob("*.json"))]
+        if results:
+            print(f"Hardware: {describe(results[0]['hardware'])}\n")
+        print(table(results))
+        return 0
+    if args.figure:
+        figure(args.data, args.figure, seed=args.seed)
+        return 0
+    if not (SHARED_DATA / DATASETS[args.data]["folder"]).is_dir():
+        print(f"error: {SHARED_DATA / DATASETS[args.data]['folder']} is missing (see ../shared/data/README.md)",
+              file=sys.stderr)
+        return 2
+    run(args.data, args.recipe, args.minutes, args.seed, args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
