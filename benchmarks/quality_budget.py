@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from common import RESULTS, SHARED_DATA, describe, hardware, markdown_table
+from common import RESULTS, ROOT, SHARED_DATA, describe, hardware, markdown_table
 
 from cyclegan.config import ModelConfig, TrainConfig
 from cyclegan.networks import Discriminator, Generator, complexity
@@ -50,28 +50,22 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, Train
     "ema": ({}, dict(ema=0.999)),
     "diffaugment": ({}, dict(diffaugment=DIFFAUG)),
     "combined": (dict(upsample="resize", **WIDE_MOBILE), dict(ema=0.999, diffaugment=DIFFAUG)),
-    # Random crops of half the size (same scale, a quarter of the pixels): 4x the steps; the networks are
-    # fully convolutional, so they still translate whole images at the evaluation size.
-    "smallcrop": ({}, dict(crop_fraction=0.5)),
+    # The combination without the mobile blocks, whose depthwise convolutions run slowly on a CPU.
+    "combined-resnet": (dict(upsample="resize"), dict(ema=0.999, diffaugment=DIFFAUG)),
 }
 
 
 def configs(data: str, recipe: str, seed: int, out: Path) -> tuple[TrainConfig, ModelConfig]:
     d, model_over, train_over = DATASETS[data], dict(RECIPES[recipe][0]), dict(RECIPES[recipe][1])
-    crop_size = int(d["crop_size"] * train_over.pop("crop_fraction", 1.0))
     train = TrainConfig(dataroot=str(SHARED_DATA / d["folder"]), out=str(out), load_size=d["load_size"],
-                        crop_size=crop_size, workers=0, device="cpu", seed=seed, save_every=10**6,
+                        crop_size=d["crop_size"], workers=0, device="cpu", seed=seed, save_every=10**6,
                         sample_every=10**6, **train_over)
     return train, ModelConfig(**{**BASE_MODEL, **model_over})
 
 
-def flags(recipe: str, data: str | None = None) -> str:
+def flags(recipe: str) -> str:
     """The train.py flags a recipe adds to today's settings."""
-    model_over, train_over = RECIPES[recipe][0], dict(RECIPES[recipe][1])
-    if "crop_fraction" in train_over:
-        frac = train_over.pop("crop_fraction")
-        sizes = {n: int(d["crop_size"] * frac) for n, d in DATASETS.items() if data in (None, n)}
-        train_over["crop_size"] = " / ".join(f"{v} ({n})" if data is None else str(v) for n, v in sizes.items())
+    model_over, train_over = RECIPES[recipe]
     return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in {**model_over, **train_over}.items()) or "(none)"
 
 
@@ -103,7 +97,7 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int) -> dict
                   SHARED_DATA / d["folder"] / f"test{d['direction'][-1]}", size=d["eval_size"], progress=True)
     tr, idt = ev["translated"], ev["identity"]
     result = {
-        "data": data, "recipe": recipe, "seed": seed, "flags": flags(recipe, data), "minutes": minutes,
+        "data": data, "recipe": recipe, "seed": seed, "flags": flags(recipe), "minutes": minutes,
         "threads": threads, "steps": trainer.step, "images_per_s": round(trainer.step * train_cfg.batch_size / budget, 2),
         "wall_minutes": round(wall / 60, 1), "g_macs_m": round(macs / 1e6, 1), "g_params_k": round(params / 1e3, 1),
         "d_macs_m": round(d_macs / 1e6, 1), "size": train_cfg.crop_size, "eval_size": d["eval_size"], "direction": d["direction"],
@@ -138,14 +132,23 @@ def figure(data: str, path: Path, n: int = 6, seed: int = 0) -> None:
     from PIL import Image, ImageDraw
     from cyclegan import Translator
     from cyclegan.data import list_images, load_image
+    from PIL import ImageOps
     d = DATASETS[data]
-    files = list_images(SHARED_DATA / d["folder"] / f"test{d['direction'][0]}")
-    files = [files[i * len(files) // n] for i in range(n)]
-    size = d["crop_size"]
-    inputs = [load_image(f).resize((size, size), Image.BICUBIC) for f in files]
+    if data == "monet":  # the test photos may not be redistributed: use the CC0 / public-domain example photos
+        files = sorted((ROOT / "examples").glob("photo_*.jpg"))
+    else:
+        files = list_images(SHARED_DATA / d["folder"] / f"test{d['direction'][0]}")
+        files = [files[i * len(files) // n] for i in range(n)]
+    n, size = len(files), d["crop_size"]
+    inputs = [ImageOps.fit(load_image(f), (size, size), Image.BICUBIC) for f in files]
     rows = [("input", inputs)]
+    if data == "emoji":  # the set is paired: show the true target too
+        target_dir = SHARED_DATA / d["folder"] / f"test{d['direction'][-1]}"
+        rows.append(("target", [load_image(target_dir / f.name).resize((size, size)) for f in files]))
     for recipe in RECIPES:
         model = OUT / f"{data}-{recipe}-s{seed}" / "model"
+        if not (OUT / f"{data}-{recipe}-s{seed}.json").is_file():  # a run still going, or never run
+            continue
         if model.is_dir():
             t = Translator.from_pretrained(model, backend="eager")
             rows.append((recipe, [t(im, direction=d["direction"])[1] for im in inputs]))
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in RECIPES:
             _, m = configs("emoji", name, 0, OUT)
             macs, params = complexity(Generator(**m.generator_kwargs()), 64)
-            print(f"{name:12s} {macs / 1e6:7.1f} M multiply-adds at 64 px, {params:,} parameters; flags {flags(name)}")
+            print(f"{name:16s} {macs / 1e6:7.1f} M multiply-adds at 64 px, {params:,} parameters; flags {flags(name)}")
         return 0
     if args.table:
         results = [json.loads(f.read_text()) for f in sorted(OUT.glob("*.json"))]

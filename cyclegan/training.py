@@ -407,6 +407,8 @@ class Trainer:
                     continue
                 if done():  # --max-steps reached: finish like a complete run
                     self.save_checkpoint()
+                    if self.is_main:
+                        sample = self.write_sample(samples, f"step_{self.step:07d}")
                     break
                 # Interrupted: keep everything, and leave a usable model of the progress so far.
                 self.save_checkpoint()
