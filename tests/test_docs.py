@@ -69,4 +69,4 @@ def test_readme_front_matter_and_commands():
     r = subprocess.run([sys.executable, "-c", "import sys; from cyclegan.config import parse_args; "
                         "t, m = parse_args(sys.argv[1:]); print(t.max_steps, t.license, m.ngf)", *argv],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert r.returncode == 0 and r.stdout.split() == ["300", "other", "16"], r.stderr
+    assert r.returncode == 0 and r.stdout.split() == ["300", "cc-by-4.0", "16"], r.stderr
