@@ -88,7 +88,7 @@ import torch  # noqa: E402
 from cyclegan import Translator  # noqa: E402
 from cyclegan.data import to_rgb  # noqa: E402
 from cyclegan.download import DownloadError  # noqa: E402
-from cyclegan.hub import ModelNotFoundError, read_manifest  # noqa: E402
+from cyclegan.hub import GENERATOR_FOLDERS, ModelNotFoundError, read_manifest  # noqa: E402
 from cyclegan.translate import triptych  # noqa: E402
 from cyclegan.zoo import ZOO, ZOO_URL, fetch as fetch_zoo_model  # noqa: E402
 
@@ -128,9 +128,8 @@ class ModelSpec:
 
 def is_model_folder(path: Path) -> bool:
     """Whether ``path`` holds a generator for every direction its manifest lists (both, unless it says otherwise)."""
-    subs = {"AtoB": "G_AB", "BtoA": "G_BA"}
     directions = read_manifest(path)["directions"] if (path / "G_AB").is_dir() else ["AtoB"]
-    return all((path / subs.get(d, d)).is_dir() for d in directions)
+    return all((path / GENERATOR_FOLDERS.get(d, d)).is_dir() for d in directions)
 
 
 def arrow(directions: tuple[str, ...]) -> str:

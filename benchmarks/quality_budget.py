@@ -56,7 +56,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, Train
 
 
 def configs(data: str, recipe: str, seed: int, out: Path) -> tuple[TrainConfig, ModelConfig]:
-    d, model_over, train_over = DATASETS[data], dict(RECIPES[recipe][0]), dict(RECIPES[recipe][1])
+    d, (model_over, train_over) = DATASETS[data], RECIPES[recipe]
     train = TrainConfig(dataroot=str(SHARED_DATA / d["folder"]), out=str(out), load_size=d["load_size"],
                         crop_size=d["crop_size"], workers=0, device="cpu", seed=seed, save_every=10**6,
                         sample_every=10**6, **train_over)

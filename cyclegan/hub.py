@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from .networks import Generator, complexity
 
 MANIFEST = "manifest.json"
+GENERATOR_FOLDERS = {"AtoB": "G_AB", "BtoA": "G_BA"}  # the subfolder that holds each direction's generator
 
 
 class ModelNotFoundError(Exception):
@@ -165,8 +166,9 @@ def push_model(folder: str | Path, repo_id: str, *, private: bool = False, token
     """Create ``repo_id`` if needed and upload the whole model folder (both generators); returns the repo URL."""
     from huggingface_hub import HfApi
     folder = Path(folder)
-    for direction, sub in (("AtoB", "G_AB"), ("BtoA", "G_BA")):
-        if direction in read_manifest(folder)["directions"] and not (folder / sub / "model.safetensors").is_file():
+    directions = read_manifest(folder)["directions"]
+    for direction, sub in GENERATOR_FOLDERS.items():
+        if direction in directions and not (folder / sub / "model.safetensors").is_file():
             raise ModelNotFoundError(f"{folder} has no {sub}/model.safetensors: nothing complete to push")
     api = HfApi(token=token or os.environ.get("HF_TOKEN"))
     url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)

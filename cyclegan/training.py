@@ -142,11 +142,6 @@ def resolve_domains(cfg: TrainConfig) -> Domains:
     return Domains(Path(cfg.domain_a), Path(cfg.domain_b))
 
 
-def domain_names(cfg: TrainConfig) -> tuple[str, str]:
-    """Display names of the two domains (see ``TrainConfig.domain_names``)."""
-    return cfg.domain_names()
-
-
 def hardware() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
@@ -316,7 +311,7 @@ class Trainer:
 
     def export(self, sample: Path | None) -> Path:
         from .hub import export_model
-        name_a, name_b = domain_names(self.cfg)
+        name_a, name_b = self.cfg.domain_names()
         return export_model(
             *self.inference_generators(), self.out / "model", name=self.cfg.run_name(), domain_a=name_a,
             domain_b=name_b, train_config=asdict(self.cfg), model_config=asdict(self.model_cfg),

@@ -27,7 +27,7 @@ from PIL import Image
 
 from .data import IMAGE_EXTENSIONS, DataError, list_images, load_image, to_rgb
 from .export import DEFAULT_VARIANT, StatsGenerator, fast_generator, onnx_model, stats_onnx_model
-from .hub import ModelNotFoundError, load_generator, read_manifest
+from .hub import GENERATOR_FOLDERS, ModelNotFoundError, load_generator, read_manifest
 
 Direction = Literal["AtoB", "BtoA"]
 # A Hub repo id is "name" or "owner/name"; anything else that does not exist locally is a wrong path.
@@ -194,11 +194,11 @@ class Translator:
                                    local_files_only=local_files_only)
         manifest = read_manifest(folder)
         directions = manifest["directions"]
-        if not directions or not set(directions) <= {"AtoB", "BtoA"}:
+        if not directions or not set(directions) <= set(GENERATOR_FOLDERS):
             raise ModelNotFoundError(f"{folder / 'manifest.json'}: directions must list 'AtoB' and/or 'BtoA', "
                                      f"got {directions!r}")
         G_AB, G_BA = (load_generator(folder / sub) if d in directions else None
-                      for d, sub in (("AtoB", "G_AB"), ("BtoA", "G_BA")))
+                      for d, sub in GENERATOR_FOLDERS.items())
         return cls(G_AB, G_BA, manifest, device, model_dir=folder, **options)
 
     # -- runners: what turns a padded 1x3xHxW batch into the generator's output -----------------------
@@ -245,7 +245,7 @@ class Translator:
             module = StatsGenerator(self.generators[direction]).eval()
             return lambda x: module.record(x)
         G, variant = self.generators[direction], ONNX_VARIANTS[self.backend]
-        label = "G_AB" if direction == "AtoB" else "G_BA"
+        label = GENERATOR_FOLDERS[direction]
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
