@@ -26,7 +26,6 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,10 +33,13 @@ from common import (ROOT, SHARED_DATA, ForeignLoad, Timer, busy_processes, clean
                     hardware, markdown_table, write_results)
 
 from cyclegan import Generator  # noqa: E402
-from cyclegan.export import ChannelNorm, _replace  # noqa: E402
+from cyclegan import export  # noqa: E402
+from cyclegan.export import ChannelNorm, _replace, fast_generator  # noqa: E402
 from cyclegan.translate import BACKENDS, Translator, to_tensor  # noqa: E402
 
-LIBRARY = ["eager", "channels_last", "compile", "winograd", "onnx-plain", "onnx-winograd"]
+# The product's backends, then the alternatives they were chosen over (issue 11: kept here, not in the library).
+PRODUCT = ["eager", "onnx"]
+ALTERNATIVES = ["channels_last", "compile", "winograd-torch", "onnx-plain", "onnx-winograd-all"]
 EXTRA = ["eager-1thread", "onnx-1thread", "onnx-spin", "eager-bf16", "nnpack"]
 ACCURACY = 1e-2  # the issue's bar: max abs difference of the outputs (in [-1, 1]) from eager fp32
 
@@ -55,13 +57,14 @@ def test_image(size: int):
     return Image.fromarray(img.clip(0, 255).astype("uint8")), "synthetic"
 
 
-def load_generators(model: str | None, ngf: int, n_blocks: int) -> tuple[nn.Module, nn.Module, str]:
+def load_generators(model: str | None, ngf: int, n_blocks: int, upsample: str = "transpose"
+                    ) -> tuple[nn.Module, nn.Module, str]:
     if model:
         t = Translator.from_pretrained(model, backend="eager")
         return t.generators["AtoB"], t.generators["BtoA"], f"weights of {model}"
     torch.manual_seed(0)
-    return (Generator(ngf=ngf, n_blocks=n_blocks).eval(), Generator(ngf=ngf, n_blocks=n_blocks).eval(),
-            f"random weights (seed 0), ngf {ngf}, {n_blocks} blocks")
+    G_AB, G_BA = (Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample).eval() for _ in range(2))
+    return G_AB, G_BA, f"random weights (seed 0), ngf {ngf}, {n_blocks} blocks, {upsample} upsampling"
 
 
 class NNPackConv(nn.Module):
@@ -87,11 +90,43 @@ def nnpack_generator(G: nn.Module) -> nn.Module:
     return _replace(G, swap).eval()
 
 
+class ChannelsLast(nn.Module):
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = copy.deepcopy(G).to(memory_format=torch.channels_last)
+
+    def forward(self, x):
+        return self.G(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
+@contextlib.contextmanager
+def winograd_min_channels(n: int):
+    """ONNX graphs exported in this context use Winograd from ``n`` input channels on (0: every 3x3 conv)."""
+    before = export.WINOGRAD_MIN_CHANNELS
+    export.WINOGRAD_MIN_CHANNELS = n
+    try:
+        yield
+    finally:
+        export.WINOGRAD_MIN_CHANNELS = before
+
+
 def make(variant: str, G_AB: nn.Module, G_BA: nn.Module, threads: int | None):
     """A Translator running ``variant`` and a factory of the context its calls run in (threads, autocast)."""
     context = contextlib.nullcontext
     if variant in BACKENDS:
         return Translator(G_AB, G_BA, backend=variant, threads=threads, tile_threshold=None), context
+    if variant == "channels_last":
+        return Translator(ChannelsLast(G_AB), ChannelsLast(G_BA), backend="eager", tile_threshold=None), context
+    if variant == "compile":
+        return Translator(torch.compile(G_AB, dynamic=True), torch.compile(G_BA, dynamic=True), backend="eager",
+                          tile_threshold=None), context
+    if variant == "winograd-torch":  # eager PyTorch with every residual 3x3 conv as Winograd
+        return Translator(fast_generator(G_AB, 0), fast_generator(G_BA, 0), backend="eager",
+                          tile_threshold=None), context
+    if variant in ("onnx-plain", "onnx-winograd-all"):  # the graph is exported on the first (timed) call
+        n = 10**9 if variant == "onnx-plain" else 0
+        return (Translator(G_AB, G_BA, backend="onnx", threads=threads, tile_threshold=None),
+                lambda: winograd_min_channels(n))
     if variant == "eager-1thread":
         return Translator(G_AB, G_BA, backend="eager", tile_threshold=None), lambda: torch_threads(1)
     if variant == "onnx-1thread":
@@ -179,9 +214,9 @@ import json, resource, sys, time, torch
 sys.path.insert(0, sys.argv[1])
 from cyclegan import Generator, Translator
 from PIL import Image
-backend, size, tile_threshold, ngf, n_blocks = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+backend, size, tile_threshold, ngf, n_blocks, upsample = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 torch.manual_seed(0)
-G_AB, G_BA = Generator(ngf=ngf, n_blocks=n_blocks).eval(), Generator(ngf=ngf, n_blocks=n_blocks).eval()
+G_AB, G_BA = (Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample).eval() for _ in range(2))
 kw = {} if tile_threshold == "default" else {"tile_threshold": None if tile_threshold == "none" else int(tile_threshold)}
 t = Translator(G_AB, G_BA, backend=backend, **kw)
 t(Image.new("RGB", (64, 64)), "AtoB")  # export / session set-up outside the timed run
@@ -202,7 +237,7 @@ def run_memory(args) -> dict:
         env = {**os.environ, "CYCLEGAN_CACHE": os.environ["CYCLEGAN_CACHE"]}
         with ForeignLoad() as load:
             r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), backend, str(size), threshold,
-                                str(args.ngf), str(args.n_blocks)],
+                                str(args.ngf), str(args.n_blocks), args.upsample],
                                capture_output=True, text=True, env=env, timeout=3600)
         row = {"backend": backend, "size": size, "tiling": "off" if threshold == "none" else "default (512 px tiles)",
                "other_load_cores": load.cores}
@@ -244,12 +279,15 @@ def run_tiling(args, G_AB, G_BA) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
-    p.add_argument("--backends", nargs="+", default=LIBRARY + EXTRA, help=f"of {LIBRARY + EXTRA}")
+    p.add_argument("--backends", nargs="+", default=PRODUCT + ALTERNATIVES,
+                   help=f"of {PRODUCT + ALTERNATIVES + EXTRA}")
     p.add_argument("--repeats", type=int, default=5, help="timed triptychs at 256 px (fewer at bigger sizes)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: its own choice)")
     p.add_argument("--model", default=None, help="a model folder to take the weights from")
     p.add_argument("--ngf", type=int, default=64)
     p.add_argument("--n-blocks", type=int, default=9)
+    p.add_argument("--upsample", choices=["transpose", "resize"], default="transpose",
+                   help="the generator's upsampling layers (the shipped models use resize)")
     p.add_argument("--memory", action="store_true", help="peak RSS of 2048x2048 (tiled) and 1024x1024 (untiled)")
     p.add_argument("--memory-backends", nargs="+", default=["eager", "onnx"])
     p.add_argument("--tiling", action="store_true", help="tiled vs untiled accuracy and time")
@@ -268,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     info = hardware("cpu")
     payload = {"hardware": info, "command": " ".join(sys.argv), "busy": busy, "time": time.strftime("%Y-%m-%d %H:%M")}
     print(f"# Inference on {describe(info)}\n")
-    G_AB, G_BA, weights = load_generators(args.model, args.ngf, args.n_blocks)
+    G_AB, G_BA, weights = load_generators(args.model, args.ngf, args.n_blocks, args.upsample)
     if args.speed:
         payload["speed"] = run_speed(args, G_AB, G_BA, weights)
         print(f"Full triptych (generate + reconstruct, PIL in and out), {weights}; image: "
@@ -280,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory:
         payload["memory"] = run_memory(args)
         print(f"\nPeak RSS of a full triptych in a fresh process (random weights, ngf {args.ngf}, "
-              f"{args.n_blocks} blocks).\n")
+              f"{args.n_blocks} blocks, {args.upsample} upsampling).\n")
         print(markdown_table(payload["memory"]["rows"], [
             ("backend", "backend"), ("size", "size"), ("tiling", "tiling"), ("peak_rss_mb", "peak RSS (MB)"),
             ("rss_before_mb", "RSS before (MB)"), ("seconds", "triptych (s)"), ("under_2GB", "< 2 GB"),

@@ -1,20 +1,18 @@
-"""Inference graphs of a generator: ONNX export (plain or Winograd), the ONNX cache, and the export CLI.
+"""The CPU inference graph of a generator, its ONNX export and cache, and the export CLI.
 
     python -m cyclegan.export --onnx MODEL_DIR           # writes MODEL_DIR/G_AB/model.onnx and G_BA/model.onnx
 
-``Translator`` (``cyclegan.translate``) runs generators through ONNX Runtime by default on CPU. It looks for
+``Translator`` (``cyclegan.translate``) runs generators through ONNX Runtime on CPU. It looks for
 ``G_xx/model.onnx`` in the model folder (written by this CLI, checked against the weights' hash in
 ``G_xx/onnx.json``); without one it exports the generator once into a user cache folder
 (``$CYCLEGAN_CACHE`` or ``~/.cache/cyclegan``, ``onnx/<hash>.onnx``), so read-only model folders such as the
 Hub cache are never written to. If that cache is not writable either, the graph is kept in memory.
 
-Two graph variants:
-
-- ``plain``: the generator as it is (ONNX ``Conv``, ``InstanceNormalization``, ...).
-- ``winograd``: the 3x3 convolutions of the residual blocks (87% of the generator's multiply-adds at any
-  size) computed with Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016) as batched matrix
-  products: 36 products of (C_out x C_in) by (C_in x tiles) instead of a 9-tap convolution, 4x fewer
-  multiplications. It is exact up to float rounding (about 3e-5 max abs on the tanh output).
+The graph is the generator itself, except that wide 3x3 convolutions (at least ``WINOGRAD_MIN_CHANNELS``
+input channels: the residual blocks of the reference's ngf-64 generator, 87% of its multiply-adds) are
+computed with Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016) as batched matrix products, 4x
+fewer multiplications, exact up to float rounding. On narrow layers (the shipped ngf-16 models) Winograd
+was slower than ONNX Runtime's own convolution, so they stay plain (docs/PERFORMANCE.md).
 
 The legacy TorchScript exporter (``dynamo=False``) is used: it needs no ``onnxscript`` and handles the
 dynamic height and width (the input may have any size that is a multiple of 4).
@@ -33,16 +31,14 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-Variant = Literal["plain", "winograd"]
-VARIANTS = ("plain", "winograd")
-DEFAULT_VARIANT: Variant = "winograd"
-ONNX_FORMAT = 1  # bump when the exported graphs change, so that caches are rebuilt
+# Measured on 2 cores: Winograd lost on 64-channel layers (0.49 s vs 0.32 s per 512-px triptych) and won on
+# 256-channel ones (3.6 s vs 4.7 s); the threshold sits between the two.
+WINOGRAD_MIN_CHANNELS = 128
+ONNX_FORMAT = 2  # bump when the exported graphs change, so that caches are rebuilt
 OPSET = 17
 ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"
 
@@ -140,17 +136,20 @@ def _replace(module: nn.Module, fn) -> nn.Module:
     return clone
 
 
-def fast_generator(generator: nn.Module, variant: Variant = DEFAULT_VARIANT, m: int = 4) -> nn.Module:
-    """The inference graph of a variant: ``plain`` is the generator itself; ``winograd`` swaps its residual
-    3x3 convolutions for ``WinogradConv3x3`` and its instance norms for ``ChannelNorm``."""
-    if variant == "plain":
+def fast_generator(generator: nn.Module, min_channels: int | None = None, m: int = 4) -> nn.Module:
+    """The inference graph: the generator with its stride-1 unpadded 3x3 convolutions of at least
+    ``min_channels`` (default ``WINOGRAD_MIN_CHANNELS``) input channels swapped for ``WinogradConv3x3`` and
+    then its instance norms for ``ChannelNorm``; the generator itself when no convolution is that wide."""
+    min_channels = WINOGRAD_MIN_CHANNELS if min_channels is None else min_channels
+
+    def wide(c: nn.Module) -> bool:
+        return isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3) and c.stride == (1, 1) \
+            and c.padding == (0, 0) and c.groups == 1 and c.dilation == (1, 1) and c.in_channels >= min_channels
+    if not any(wide(c) for c in generator.modules()):
         return generator
-    if variant != "winograd":
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
     def swap(c: nn.Module) -> nn.Module | None:
-        if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3) and c.stride == (1, 1) and c.padding == (0, 0) \
-                and c.groups == 1 and c.dilation == (1, 1):
+        if wide(c):
             return WinogradConv3x3(c, m)
         if isinstance(c, nn.InstanceNorm2d) and not c.affine and not c.track_running_stats:
             return ChannelNorm(c.num_features, c.eps)
@@ -196,7 +195,7 @@ class StatsGenerator(nn.Module):
     runs with those statistics frozen. The forward exports to ONNX with ``stats`` as a second input.
     """
 
-    def __init__(self, generator: nn.Module, variant: str = "plain"):
+    def __init__(self, generator: nn.Module, fast: bool = False):
         super().__init__()
         self.state, self.size = _NormStats(), 0
         self._lock = threading.Lock()  # the statistics are shared state: one call at a time
@@ -207,7 +206,8 @@ class StatsGenerator(nn.Module):
                 self.size += 2 * c.num_features
                 return norm
             return None
-        self.net = fast_generator(_replace(generator, swap), variant)
+        net = _replace(generator, swap)
+        self.net = fast_generator(net) if fast else net
 
     @torch.inference_mode()
     def record(self, x: torch.Tensor) -> torch.Tensor:
@@ -237,11 +237,10 @@ def _cpu_float(generator: nn.Module) -> nn.Module:
     return copy.deepcopy(generator).float().cpu().eval()
 
 
-def export_onnx(generator: nn.Module, f: str | Path | io.BytesIO, variant: Variant = DEFAULT_VARIANT,
-                sample_size: int = 64) -> None:
-    """Write the generator as an ONNX graph with dynamic batch, height and width (input ``input``, output
-    ``output``, 1x3xHxW in [-1, 1], H and W multiples of 4) to a path or a file object."""
-    graph = fast_generator(_cpu_float(generator), variant)
+def export_onnx(generator: nn.Module, f: str | Path | io.BytesIO, sample_size: int = 64) -> None:
+    """Write the generator's inference graph (``fast_generator``) as ONNX with dynamic batch, height and width
+    (input ``input``, output ``output``, 1x3xHxW in [-1, 1], H and W multiples of 4) to a path or file object."""
+    graph = fast_generator(_cpu_float(generator))
     x = torch.zeros(1, 3, sample_size, sample_size)
     axes = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings(), torch.no_grad():
@@ -250,9 +249,9 @@ def export_onnx(generator: nn.Module, f: str | Path | io.BytesIO, variant: Varia
                           dynamic_axes={"input": axes, "output": axes}, do_constant_folding=True, dynamo=False)
 
 
-def export_stats_onnx(generator: nn.Module, f: str | Path | io.BytesIO, variant: Variant = DEFAULT_VARIANT) -> None:
-    """Write ``StatsGenerator(generator, variant)`` as ONNX: inputs ``input`` (1x3xHxW) and ``stats``."""
-    graph = StatsGenerator(_cpu_float(generator), variant).eval()
+def export_stats_onnx(generator: nn.Module, f: str | Path | io.BytesIO) -> None:
+    """Write ``StatsGenerator(generator, fast=True)`` as ONNX: inputs ``input`` (1x3xHxW) and ``stats``."""
+    graph = StatsGenerator(_cpu_float(generator), fast=True).eval()
     x = torch.zeros(1, 3, 64, 64)
     stats = graph.record(x)
     axes = {2: "height", 3: "width"}
@@ -263,10 +262,10 @@ def export_stats_onnx(generator: nn.Module, f: str | Path | io.BytesIO, variant:
                           do_constant_folding=True, dynamo=False)
 
 
-def weights_key(generator: nn.Module, variant: Variant = DEFAULT_VARIANT) -> str:
-    """A hash of everything an exported graph depends on: weights, architecture, variant, export format."""
+def weights_key(generator: nn.Module, kind: str = "whole") -> str:
+    """A hash of everything an exported graph depends on: weights, architecture, graph kind, export format."""
     h = hashlib.sha256()
-    h.update(f"{ONNX_FORMAT}|{variant}|{OPSET}|{torch.__version__.split('+')[0]}|{generator!r}".encode())
+    h.update(f"{ONNX_FORMAT}|{kind}|{WINOGRAD_MIN_CHANNELS}|{OPSET}|{torch.__version__.split('+')[0]}|{generator!r}".encode())
     for name, t in generator.state_dict().items():
         h.update(name.encode())
         h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
@@ -317,33 +316,33 @@ def cached_graph(key: str, write, search: list[Path] = ()) -> str | bytes:
     return str(path)
 
 
-def onnx_model(generator: nn.Module, variant: Variant = DEFAULT_VARIANT, search: list[Path] = ()) -> str | bytes:
+def onnx_model(generator: nn.Module, search: list[Path] = ()) -> str | bytes:
     """The generator's ONNX graph for ``onnxruntime.InferenceSession`` (a path, or bytes), exported on first
     use; ``search``: model folders that may ship it (``python -m cyclegan.export --onnx``)."""
-    return cached_graph(weights_key(generator, variant), lambda f: export_onnx(generator, f, variant), search)
+    return cached_graph(weights_key(generator), lambda f: export_onnx(generator, f), search)
 
 
-def stats_onnx_model(generator: nn.Module, variant: Variant = DEFAULT_VARIANT) -> str | bytes:
+def stats_onnx_model(generator: nn.Module) -> str | bytes:
     """The frozen-statistics graph of ``StatsGenerator`` (inputs ``input`` and ``stats``), for tiles."""
-    return cached_graph(weights_key(generator, f"{variant}-stats"), lambda f: export_stats_onnx(generator, f, variant))
+    return cached_graph(weights_key(generator, "stats"), lambda f: export_stats_onnx(generator, f))
 
 
-def export_model_dir(folder: str | Path, variant: Variant = DEFAULT_VARIANT, check: bool = True) -> list[Path]:
+def export_model_dir(folder: str | Path, check: bool = True) -> list[Path]:
     """Write ``model.onnx`` and ``onnx.json`` next to each generator's weights in a model folder."""
-    from .hub import load_generator
+    from .hub import GENERATOR_FOLDERS, load_generator, read_manifest
     folder, written = Path(folder), []
-    for label in ("G_AB", "G_BA"):
+    for label in (GENERATOR_FOLDERS[d] for d in read_manifest(folder)["directions"]):  # one-direction: G_AB only
         generator = load_generator(folder / label)
         t0 = time.perf_counter()
-        export_onnx(generator, folder / label / ONNX_FILE, variant)
+        export_onnx(generator, folder / label / ONNX_FILE)
         seconds = time.perf_counter() - t0
-        meta = {"key": weights_key(generator, variant), "variant": variant, "format": ONNX_FORMAT,
+        meta = {"key": weights_key(generator), "format": ONNX_FORMAT,
                 "opset": OPSET, "torch": torch.__version__, "export_seconds": round(seconds, 2)}
         if check:
             meta["max_abs_diff_vs_eager_at_256"] = check_onnx(generator, folder / label / ONNX_FILE)
         (folder / label / ONNX_META).write_text(json.dumps(meta, indent=2) + "\n")
         written.append(folder / label / ONNX_FILE)
-        print(f"{label}: wrote {folder / label / ONNX_FILE} ({variant}, {seconds:.1f} s"
+        print(f"{label}: wrote {folder / label / ONNX_FILE} ({seconds:.1f} s"
               + (f", max abs diff vs eager {meta['max_abs_diff_vs_eager_at_256']:.1e})" if check else ")"))
     return written
 
@@ -365,14 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="model folder (with G_AB/ and G_BA/)")
     parser.add_argument("--onnx", action="store_true", required=True,
                         help="write G_AB/model.onnx and G_BA/model.onnx (ONNX Runtime graphs, dynamic H and W)")
-    parser.add_argument("--variant", choices=VARIANTS, default=DEFAULT_VARIANT,
-                        help="graph variant: winograd (fastest on CPU) or plain")
     parser.add_argument("--no-check", dest="check", action="store_false",
                         help="skip comparing the exported graphs with eager PyTorch")
     args = parser.parse_args(argv)
     from .hub import ModelNotFoundError
     try:
-        export_model_dir(args.model, args.variant, args.check)
+        export_model_dir(args.model, args.check)
     except (ModelNotFoundError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -3,19 +3,21 @@
     python -m cyclegan.translate --model checkpoints/emoji --input photos/ --output out/ --direction AtoB
     python -m cyclegan.translate --model checkpoints/emoji --input photo.png --output out/
 
-On CPU the generators run through ONNX Runtime by default (``backend="auto"``; the graph is exported once
-and cached, see ``cyclegan.export``), with eager PyTorch as the fallback. Big images are translated in
+On CPU the generators run through ONNX Runtime (``backend="auto"``; the graph is exported once and cached,
+see ``cyclegan.export``), with eager PyTorch as the fallback and on GPUs. Big images are translated in
 overlapping tiles that share the whole image's normalisation statistics (``Translator.generate_tiled``).
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import os
 import re
+import shutil
 import sys
 import threading
+import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .data import IMAGE_EXTENSIONS, DataError, list_images, load_image, to_rgb
-from .export import DEFAULT_VARIANT, StatsGenerator, fast_generator, onnx_model, stats_onnx_model
+from .export import StatsGenerator, onnx_model, stats_onnx_model
 from .hub import GENERATOR_FOLDERS, ModelNotFoundError, load_generator, read_manifest
 
 Direction = Literal["AtoB", "BtoA"]
@@ -56,6 +58,23 @@ def triptych(*images: Image.Image) -> Image.Image:
     return canvas
 
 
+def save_triptych(image: Image.Image, folder: Path, stem: str, max_age: float = 3600) -> Path:
+    """Write ``image`` as ``folder/<random>/<stem>.png`` (a fresh subfolder, so that concurrent requests never
+    overwrite each other's file); subfolders older than ``max_age`` s are deleted on the way."""
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in folder.iterdir():
+        try:
+            if now - old.stat().st_mtime > max_age:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    path = folder / uuid.uuid4().hex / f"{stem}.png"
+    path.parent.mkdir()
+    image.save(path)
+    return path
+
+
 def resolve_model_dir(path_or_repo_id: str | Path, *, revision: str | None = None, token: str | None = None,
                       cache_dir: str | None = None, local_files_only: bool = False) -> Path:
     """A local model folder as is, or a Hub repo's snapshot (from the cache when offline)."""
@@ -81,12 +100,10 @@ def resolve_model_dir(path_or_repo_id: str | Path, *, revision: str | None = Non
 
 
 # -- backends ---------------------------------------------------------------------------------------------
-# "auto" is ONNX Runtime on CPU (measured fastest, docs/PERFORMANCE.md) and eager PyTorch on CUDA; without
-# onnxruntime (or onnx) it is "winograd", eager PyTorch with Winograd convolutions. "onnx" is ONNX Runtime
-# with the default graph variant (export.DEFAULT_VARIANT); "onnx-plain" and "onnx-winograd" name a variant.
-Backend = Literal["auto", "eager", "channels_last", "compile", "winograd", "onnx", "onnx-plain", "onnx-winograd"]
-BACKENDS = ("auto", "eager", "channels_last", "compile", "winograd", "onnx", "onnx-plain", "onnx-winograd")
-ONNX_VARIANTS = {"onnx": DEFAULT_VARIANT, "onnx-plain": "plain", "onnx-winograd": "winograd"}
+# One path per device: ONNX Runtime on CPU (fastest within 1e-2 of eager on the shipped models,
+# docs/PERFORMANCE.md), eager PyTorch on CUDA and wherever onnxruntime is missing or fails. "auto" picks.
+Backend = Literal["auto", "eager", "onnx"]
+BACKENDS = ("auto", "eager", "onnx")
 
 
 def onnxruntime_available() -> bool:
@@ -99,15 +116,13 @@ def onnxruntime_available() -> bool:
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """The backend that ``backend`` means on ``device``: ``auto`` is ONNX Runtime on CPU, or eager PyTorch with
-    Winograd convolutions (nearly as fast, pure PyTorch) without it; eager PyTorch on CUDA."""
+    """The backend that ``backend`` means on ``device``: ``auto`` is ONNX Runtime on CPU when it is installed,
+    else eager PyTorch."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "auto":
-        if device.type != "cpu":
-            return "eager"
-        return "onnx" if onnxruntime_available() else "winograd"
-    if backend in ONNX_VARIANTS and device.type != "cpu":
+        return "onnx" if device.type == "cpu" and onnxruntime_available() else "eager"
+    if backend == "onnx" and device.type != "cpu":
         raise ValueError(f"backend {backend!r} runs on the CPU only; use backend='eager' on {device}")
     return backend
 
@@ -147,8 +162,8 @@ class Translator:
     """Both generators of a CycleGAN model, for translating and reconstructing single images.
 
     ``backend`` picks how the generators run (see ``BACKENDS``); the default, ``auto``, is ONNX Runtime on
-    CPU (about 3x faster than eager PyTorch, same outputs within 1e-4; docs/PERFORMANCE.md) and eager
-    PyTorch on CUDA or when onnxruntime is not installed.
+    CPU (1.3x faster than eager PyTorch on the shipped models at 512 px, same outputs within 1e-4;
+    docs/PERFORMANCE.md) and eager PyTorch on CUDA or when onnxruntime is not installed.
 
     Images with more than ``tile_threshold`` pixels are translated in ``tile_size`` tiles overlapping by
     ``tile_overlap`` pixels, so that memory stays bounded (a 2048x2048 image stays under 2 GB). The
@@ -214,29 +229,19 @@ class Translator:
 
     def _make_runner(self, direction: str, kind: str):
         G = self.generators[direction]
-        backend = self.backend
-        if backend in ONNX_VARIANTS:
+        if self.backend == "onnx":
             try:
                 return self._onnx_runner(direction, kind)
             except Exception as e:  # an exporter or runtime problem must not break translation
                 warnings.warn(f"ONNX Runtime backend unavailable ({type(e).__name__}: {str(e)[:200]}); "
                               "using eager PyTorch")
-                self.backend = backend = "eager"
+                self.backend = "eager"
         if kind == "tiles":
-            module = StatsGenerator(G, "winograd" if backend == "winograd" else "plain").eval()
+            module = StatsGenerator(G).eval()
             return lambda x, stats: module(x.to(self.device), stats.to(self.device))
         if kind == "stats":
             module = StatsGenerator(G).eval()
             return lambda x: module.record(x.to(self.device))
-        if backend == "channels_last":
-            module = copy.deepcopy(G).to(memory_format=torch.channels_last)
-            return lambda x: module(x.to(self.device).contiguous(memory_format=torch.channels_last)).contiguous()
-        if backend == "compile":
-            module = torch.compile(G, dynamic=True)
-            return lambda x: module(x.to(self.device))
-        if backend == "winograd":
-            module = fast_generator(G, "winograd")
-            return lambda x: module(x.to(self.device))
         return lambda x: G(x.to(self.device))
 
     def _onnx_runner(self, direction: str, kind: str):
@@ -244,7 +249,7 @@ class Translator:
         if kind == "stats":  # cheap (a downscaled image), eager is fine
             module = StatsGenerator(self.generators[direction]).eval()
             return lambda x: module.record(x)
-        G, variant = self.generators[direction], ONNX_VARIANTS[self.backend]
+        G = self.generators[direction]
         label = GENERATOR_FOLDERS[direction]
         options = ort.SessionOptions()
         if self.threads:
@@ -254,9 +259,9 @@ class Translator:
         providers = ["CPUExecutionProvider"]
         if kind == "whole":
             search = [self.model_dir / label] if self.model_dir else []
-            session = ort.InferenceSession(onnx_model(G, variant, search), options, providers=providers)
+            session = ort.InferenceSession(onnx_model(G, search), options, providers=providers)
             return lambda x: torch.from_numpy(session.run(None, {"input": x.float().contiguous().numpy()})[0])
-        session = ort.InferenceSession(stats_onnx_model(G, variant), options, providers=providers)
+        session = ort.InferenceSession(stats_onnx_model(G), options, providers=providers)
         return lambda x, stats: torch.from_numpy(session.run(None, {
             "input": x.float().contiguous().numpy(), "stats": stats.float().contiguous().numpy()})[0])
 

@@ -1,0 +1,172 @@
+"""Tests for cyclegan.catalog: which models the demo lists, how it labels them, and loading them once.
+
+No gradio here: the app's handling of ``CatalogError`` (toasts) is tested in test_app.py.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import free_port, make_tiny_model, prefill_hub_cache  # noqa: E402
+
+from cyclegan import catalog  # noqa: E402
+from cyclegan.catalog import (  # noqa: E402
+    CatalogError, ModelCache, ModelSpec, check_direction, direction_choices, discover_models, download_failure,
+    examples_cache_dir, load_examples, model_ids_from_env, model_info, reconstructed_label, zoo_reachable)
+from cyclegan.download import DownloadError  # noqa: E402
+from cyclegan.zoo import ZOO  # noqa: E402
+
+
+def test_discover_models(tmp_path):
+    make_tiny_model(tmp_path / "ckpt" / "b-model", "Bee", "bee", "wasp")
+    make_tiny_model(tmp_path / "ckpt" / "a-model", "Ant", "ant", "termite")
+    (tmp_path / "ckpt" / "empty").mkdir()
+    make_tiny_model(tmp_path / "ckpt" / ".hidden")
+    specs = discover_models(tmp_path / "ckpt", ["user/repo", "a-model"])
+    assert [s.key for s in specs[:3]] == ["a-model", "b-model", "user/repo"]
+    assert specs[0].label == "Ant (ant ↔ termite)" and specs[0].kind == "local"
+    assert specs[2].kind == "hub" and "Hub" in specs[2].label
+    zoo = [s for s in specs if s.kind == "zoo"]
+    assert zoo and zoo[0].key == "zoo:horse2zebra" and zoo[0].label == "Reference horse2zebra (download, ~90 MB)"
+    assert direction_choices(zoo[0]) == [("horse → zebra", "AtoB"), ("zebra → horse", "BtoA")]
+    assert [s.key for s in discover_models(tmp_path / "missing", [], zoo=False)] == []
+
+
+def test_zoo_models_offline(tmp_path):
+    """Offline, only the reference models already downloaded are listed, and without "(download)"."""
+    zoo_dir = tmp_path / "zoo"
+    assert len([s for s in discover_models(None, [], zoo_dir=zoo_dir, online=True) if s.kind == "zoo"]) == len(ZOO)
+    assert discover_models(None, [], zoo_dir=zoo_dir, online=False) == []
+    make_tiny_model(zoo_dir / "monet2photo-reference")
+    make_tiny_model(tmp_path / "ckpt" / "monet2photo", "monet2photo", "Monet painting", "photo")
+    specs = discover_models(tmp_path / "ckpt", [], zoo_dir=zoo_dir, online=False)
+    assert [s.label for s in specs] == ["monet2photo (Monet painting ↔ photo)",
+                                        "Reference monet2photo (Monet painting ↔ photo)"]
+    assert len({s.label for s in discover_models(tmp_path / "ckpt", [], zoo_dir=zoo_dir)}) == 1 + len(ZOO)
+
+
+def test_zoo_lists_the_one_direction_reference_models():
+    specs = {s.key: s for s in discover_models(None, [], zoo=True, online=True)}
+    for name in ("style_cezanne", "style_ukiyoe", "style_vangogh", "iphone2dslr_flower"):
+        assert specs[f"zoo:{name}"].directions == ("AtoB",) and "~45 MB" in specs[f"zoo:{name}"].label
+    assert direction_choices(specs["zoo:style_vangogh"]) == [("photo → Van Gogh painting", "AtoB")]
+    assert specs["zoo:horse2zebra"].directions == ("AtoB", "BtoA")
+
+
+def test_model_ids_from_env(monkeypatch):
+    monkeypatch.setenv("CYCLEGAN_MODELS", " a/b, c/d  e/f,")
+    assert model_ids_from_env() == ["a/b", "c/d", "e/f"]
+    monkeypatch.delenv("CYCLEGAN_MODELS")
+    assert model_ids_from_env() == []
+
+
+def test_download_failure_says_offline():
+    spec = ModelSpec("zoo:horse2zebra", "Reference horse2zebra", "zoo", "horse2zebra")
+    offline = DownloadError("could not download http://x.org/horse2zebra.pth: [Errno -2] Name or service not known")
+    message = download_failure(spec, offline)
+    assert message.startswith("Could not download the model horse2zebra: this machine looks offline ([Errno -2]")
+    assert "x.org" not in message
+    refused = DownloadError("could not download http://127.0.0.1:9/a.pth: [Errno 111] Connection refused")
+    assert download_failure(spec, refused) == "Could not download the model horse2zebra: [Errno 111] Connection refused"
+
+
+def test_zoo_reachable_gives_up_quickly(monkeypatch):
+    """A resolver that hangs (no network) costs the app's start-up at most the timeout."""
+    monkeypatch.setattr(catalog.socket, "getaddrinfo", lambda *a: time.sleep(5))
+    start = time.monotonic()
+    assert zoo_reachable(timeout=0.2) is False
+    assert time.monotonic() - start < 2
+    monkeypatch.setattr(catalog.socket, "getaddrinfo", lambda *a: [])
+    assert zoo_reachable(timeout=2) is True
+
+
+def test_model_cache_loads_once_and_hub_errors_are_fast(tmp_path, monkeypatch):
+    """No HF_HUB_OFFLINE, but the Hub is unreachable: a cached repo still loads, an uncached one fails fast."""
+    import huggingface_hub.constants as hf
+    prefill_hub_cache(tmp_path / "hub", "owner/cached", make_tiny_model(tmp_path / "m"))
+    monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hf, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hf, "ENDPOINT", f"http://127.0.0.1:{free_port()}")  # connection refused
+    cache = ModelCache(discover_models(None, ["owner/cached", "owner/gone"], zoo=False), tmp_path / "zoo")
+    assert not cache.loaded("owner/cached")
+    first = cache.get("owner/cached")
+    assert cache.get("owner/cached") is first and cache.specs["owner/cached"].domain_a == "apple"
+    assert cache.loaded("owner/cached (Hugging Face Hub)")  # the label works as the key too
+    start = time.monotonic()
+    with pytest.raises(CatalogError, match="Could not load model owner/gone .*not in the local cache") as excinfo:
+        cache.get("owner/gone")
+    assert time.monotonic() - start < 5
+    assert excinfo.value.__cause__ is None  # the user's to fix: no traceback wanted
+    with pytest.raises(CatalogError, match=r"Unknown model 'nope'\. Available: owner/cached, owner/gone"):
+        cache.spec("nope")
+
+
+def test_model_cache_reports_a_broken_model_with_its_cause(tmp_path):
+    """A corrupted download is no user error: the message names the exception, which stays chained for the log."""
+    folder = make_tiny_model(tmp_path / "broken")
+    (folder / "manifest.json").write_text("{half a manifest")
+    cache = ModelCache([ModelSpec("broken", "Broken model", "local", str(folder))], tmp_path / "zoo")
+    with pytest.raises(CatalogError, match=r"^Could not load model Broken model: JSONDecodeError: ") as excinfo:
+        cache.get("broken")
+    assert excinfo.value.__cause__ is not None and not cache.loaded("broken")
+
+
+def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp_path):
+    import torch
+    from cyclegan import Generator
+    from cyclegan.hub import export_model
+    torch.manual_seed(0)
+    export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "ckpt" / "style", name="style", domain_a="photo",
+                 domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    style, tiny = discover_models(tmp_path / "ckpt", [], zoo=False)
+    assert style.directions == ("AtoB",) and style.label == "style (photo → painting)"
+    assert direction_choices(style) == [("photo → painting", "AtoB")]
+    assert "no reconstruction" in model_info(style) and "no reconstruction" not in model_info(tiny)
+    assert reconstructed_label(style) == "Reconstructed: none (this model has no painting → photo generator)"
+    assert reconstructed_label(tiny) == "Reconstructed"
+    check_direction(style, "AtoB")
+    check_direction(tiny, "BtoA")
+    with pytest.raises(CatalogError, match=r"translates photo → painting only.*use direction 'AtoB'"):
+        check_direction(style, "BtoA")
+
+
+def test_load_examples(tmp_path):
+    assert load_examples(tmp_path / "nothing", ["m"]) == []
+    assert load_examples(tmp_path, ["m"]) == []  # no examples.json
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "examples.json").write_text(json.dumps([
+        {"file": "a.png", "model": "m", "direction": "BtoA"},
+        {"file": "a.png", "model": "m"},  # direction defaults to AtoB
+        {"file": "missing.png", "model": "m"},
+        {"file": "a.png", "model": "unknown"},
+        {"file": "a.png", "model": "m", "direction": "up"},
+        {"model": "m"},
+    ]))
+    with pytest.warns(UserWarning):
+        rows = load_examples(tmp_path, ["m"])
+    assert rows == [[str(tmp_path / "a.png"), "m", "BtoA"], [str(tmp_path / "a.png"), "m", "AtoB"]]
+    (tmp_path / "examples.json").write_text("{not json")
+    with pytest.warns(UserWarning):
+        assert load_examples(tmp_path, ["m"]) == []
+
+
+def test_examples_cache_dir_follows_the_weights(tmp_path, monkeypatch):
+    """A retrained model (new weights) gets a new cache folder, so that no stale example output is shown."""
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    specs = discover_models(tmp_path / "ckpt", [], zoo=False)
+    rows = [["a.png", "tiny", "AtoB"]]
+    before = examples_cache_dir(rows, specs, 512)
+    assert before.parent == tmp_path / "cache" and before == examples_cache_dir(rows, specs, 512)
+    assert examples_cache_dir(rows, specs, 256) != before
+    weights = tmp_path / "ckpt" / "tiny" / "G_AB" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b" ")
+    assert examples_cache_dir(rows, specs, 512) != before
