@@ -16,11 +16,9 @@ import argparse
 import contextlib
 import copy
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -234,11 +232,10 @@ def run_memory(args) -> dict:
     rows = []
     cases = [(b, 2048, "default") for b in args.memory_backends] + [(b, 1024, "none") for b in args.memory_backends]
     for backend, size, threshold in cases:
-        env = {**os.environ, "CYCLEGAN_CACHE": os.environ["CYCLEGAN_CACHE"]}
         with ForeignLoad() as load:
             r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), backend, str(size), threshold,
                                 str(args.ngf), str(args.n_blocks), args.upsample],
-                               capture_output=True, text=True, env=env, timeout=3600)
+                               capture_output=True, text=True, timeout=3600)
         row = {"backend": backend, "size": size, "tiling": "off" if threshold == "none" else "default (512 px tiles)",
                "other_load_cores": load.cores}
         if r.returncode == 0:
@@ -298,7 +295,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     warnings.filterwarnings("ignore")
-    os.environ.setdefault("CYCLEGAN_CACHE", tempfile.mkdtemp(prefix="cyclegan-bench-"))  # cold export cache
     busy = busy_processes()
     if busy:
         print("WARNING: other training processes are running; timings will be distorted:\n  " + "\n  ".join(busy),

@@ -1,12 +1,10 @@
-"""The CPU inference graph of a generator, its ONNX export and cache, and the export CLI.
+"""The CPU inference graph of a generator, its ONNX export, and the export CLI.
 
     python -m cyclegan.export --onnx MODEL_DIR           # writes MODEL_DIR/G_AB/model.onnx and G_BA/model.onnx
 
-``Translator`` (``cyclegan.translate``) runs generators through ONNX Runtime on CPU. It looks for
-``G_xx/model.onnx`` in the model folder (written by this CLI, checked against the weights' hash in
-``G_xx/onnx.json``); without one it exports the generator once into a user cache folder
-(``$CYCLEGAN_CACHE`` or ``~/.cache/cyclegan``, ``onnx/<hash>.onnx``), so read-only model folders such as the
-Hub cache are never written to. If that cache is not writable either, the graph is kept in memory.
+``Translator`` (``cyclegan.translate``) runs generators through ONNX Runtime on CPU: it exports each
+generator in memory on first use (under a second for the shipped models), and writes nothing to disk. The
+CLI writes the same graph for people who deploy with another ONNX runtime.
 
 The graph is the generator itself, except that wide 3x3 convolutions (at least ``WINOGRAD_MIN_CHANNELS``
 input channels: the residual blocks of the reference's ngf-64 generator, 87% of its multiply-adds) are
@@ -21,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import io
 import json
-import os
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,7 +34,7 @@ from torch import nn
 # Measured on 2 cores: Winograd lost on 64-channel layers (0.49 s vs 0.32 s per 512-px triptych) and won on
 # 256-channel ones (3.6 s vs 4.7 s); the threshold sits between the two.
 WINOGRAD_MIN_CHANNELS = 128
-ONNX_FORMAT = 2  # bump when the exported graphs change, so that caches are rebuilt
+ONNX_FORMAT = 2  # recorded in onnx.json: 2 = Winograd on wide layers only
 OPSET = 17
 ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"
 
@@ -262,69 +258,18 @@ def export_stats_onnx(generator: nn.Module, f: str | Path | io.BytesIO) -> None:
                           do_constant_folding=True, dynamo=False)
 
 
-def weights_key(generator: nn.Module, kind: str = "whole") -> str:
-    """A hash of everything an exported graph depends on: weights, architecture, graph kind, export format."""
-    h = hashlib.sha256()
-    h.update(f"{ONNX_FORMAT}|{kind}|{WINOGRAD_MIN_CHANNELS}|{OPSET}|{torch.__version__.split('+')[0]}|{generator!r}".encode())
-    for name, t in generator.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:32]
+def onnx_model(generator: nn.Module) -> bytes:
+    """The generator's ONNX graph, for ``onnxruntime.InferenceSession``."""
+    buffer = io.BytesIO()
+    export_onnx(generator, buffer)
+    return buffer.getvalue()
 
 
-def cache_dir() -> Path:
-    """``$CYCLEGAN_CACHE`` or ``$XDG_CACHE_HOME/cyclegan`` or ``~/.cache/cyclegan``."""
-    if os.environ.get("CYCLEGAN_CACHE"):
-        return Path(os.environ["CYCLEGAN_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cyclegan"
-
-
-def shipped_onnx(folder: Path, key: str) -> Path | None:
-    """``folder/model.onnx`` if ``folder/onnx.json`` says it was exported from these very weights."""
-    graph, meta = folder / ONNX_FILE, folder / ONNX_META
-    try:
-        if graph.is_file() and json.loads(meta.read_text()).get("key") == key:
-            return graph
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def cached_graph(key: str, write, search: list[Path] = ()) -> str | bytes:
-    """The graph with this key: shipped in one of the ``search`` folders, or in the cache (``write(path)``
-    exports it there once), or, when no cache folder is writable, ``write(buffer)``'s bytes in memory."""
-    for folder in search:
-        if (path := shipped_onnx(Path(folder), key)) is not None:
-            return str(path)
-    path = cache_dir() / "onnx" / f"{key}.onnx"
-    if path.is_file():
-        return str(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".export.", suffix=".onnx")
-        os.close(fd)
-    except OSError:  # read-only home or cache: keep the graph in memory
-        buffer = io.BytesIO()
-        write(buffer)
-        return buffer.getvalue()
-    try:
-        write(tmp)
-        os.replace(tmp, path)  # atomic: concurrent exports of the same weights write the same bytes
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return str(path)
-
-
-def onnx_model(generator: nn.Module, search: list[Path] = ()) -> str | bytes:
-    """The generator's ONNX graph for ``onnxruntime.InferenceSession`` (a path, or bytes), exported on first
-    use; ``search``: model folders that may ship it (``python -m cyclegan.export --onnx``)."""
-    return cached_graph(weights_key(generator), lambda f: export_onnx(generator, f), search)
-
-
-def stats_onnx_model(generator: nn.Module) -> str | bytes:
+def stats_onnx_model(generator: nn.Module) -> bytes:
     """The frozen-statistics graph of ``StatsGenerator`` (inputs ``input`` and ``stats``), for tiles."""
-    return cached_graph(weights_key(generator, "stats"), lambda f: export_stats_onnx(generator, f))
+    buffer = io.BytesIO()
+    export_stats_onnx(generator, buffer)
+    return buffer.getvalue()
 
 
 def export_model_dir(folder: str | Path, check: bool = True) -> list[Path]:
@@ -336,7 +281,7 @@ def export_model_dir(folder: str | Path, check: bool = True) -> list[Path]:
         t0 = time.perf_counter()
         export_onnx(generator, folder / label / ONNX_FILE)
         seconds = time.perf_counter() - t0
-        meta = {"key": weights_key(generator), "format": ONNX_FORMAT,
+        meta = {"format": ONNX_FORMAT,
                 "opset": OPSET, "torch": torch.__version__, "export_seconds": round(seconds, 2)}
         if check:
             meta["max_abs_diff_vs_eager_at_256"] = check_onnx(generator, folder / label / ONNX_FILE)

@@ -3,8 +3,8 @@
     python -m cyclegan.translate --model checkpoints/emoji --input photos/ --output out/ --direction AtoB
     python -m cyclegan.translate --model checkpoints/emoji --input photo.png --output out/
 
-On CPU the generators run through ONNX Runtime (``backend="auto"``; the graph is exported once and cached,
-see ``cyclegan.export``), with eager PyTorch as the fallback and on GPUs. Big images are translated in
+On CPU the generators run through ONNX Runtime (``backend="auto"``; each graph is exported in memory on first
+use, see ``cyclegan.export``), with eager PyTorch as the fallback and on GPUs. Big images are translated in
 overlapping tiles that share the whole image's normalisation statistics (``Translator.generate_tiled``).
 """
 from __future__ import annotations
@@ -175,7 +175,7 @@ class Translator:
     def __init__(self, G_AB: torch.nn.Module | None, G_BA: torch.nn.Module | None, manifest: dict | None = None,
                  device: str | torch.device = "cpu", *, backend: Backend = "auto", threads: int | None = None,
                  tile_size: int = 512, tile_overlap: int = 64, tile_threshold: int | None = 1024 * 1024,
-                 stats_pixels: int | None = None, model_dir: str | Path | None = None,
+                 stats_pixels: int | None = None,
                  onnx_config: dict[str, str] | None = None):
         self.device = torch.device(device)
         # A one-direction model (the reference's photo -> painting style_* models) has one generator and so
@@ -188,7 +188,7 @@ class Translator:
         if tile_overlap < 0 or tile_size < 16 or 2 * tile_overlap > tile_size:
             raise ValueError(f"need tile_size >= 16 and 0 <= 2 * tile_overlap <= tile_size; "
                              f"got {tile_size} and {tile_overlap}")
-        self.threads, self.model_dir = threads, Path(model_dir) if model_dir else None
+        self.threads = threads
         # ONNX Runtime session config entries. Idle threads sleep rather than spin: the two generators' sessions
         # take turns, and a spinning idle pool steals the cores from the working one (measured: 1.66x vs 1.43x
         # eager speed at 256 px on 2 cores).
@@ -214,7 +214,7 @@ class Translator:
                                      f"got {directions!r}")
         G_AB, G_BA = (load_generator(folder / sub) if d in directions else None
                       for d, sub in GENERATOR_FOLDERS.items())
-        return cls(G_AB, G_BA, manifest, device, model_dir=folder, **options)
+        return cls(G_AB, G_BA, manifest, device, **options)
 
     # -- runners: what turns a padded 1x3xHxW batch into the generator's output -----------------------
     def _runner(self, direction: str, kind: str = "whole"):
@@ -250,7 +250,6 @@ class Translator:
             module = StatsGenerator(self.generators[direction]).eval()
             return lambda x: module.record(x)
         G = self.generators[direction]
-        label = GENERATOR_FOLDERS[direction]
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
@@ -258,8 +257,7 @@ class Translator:
             options.add_session_config_entry(key, value)
         providers = ["CPUExecutionProvider"]
         if kind == "whole":
-            search = [self.model_dir / label] if self.model_dir else []
-            session = ort.InferenceSession(onnx_model(G, search), options, providers=providers)
+            session = ort.InferenceSession(onnx_model(G), options, providers=providers)
             return lambda x: torch.from_numpy(session.run(None, {"input": x.float().contiguous().numpy()})[0])
         session = ort.InferenceSession(stats_onnx_model(G), options, providers=providers)
         return lambda x, stats: torch.from_numpy(session.run(None, {

@@ -27,11 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_TOL, MEAN_TOL = 0.06, 2e-3
 
 
-@pytest.fixture(autouse=True)
-def onnx_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CYCLEGAN_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture
 def generators():
     torch.manual_seed(0)
@@ -207,7 +202,7 @@ def test_2048_image_in_bounded_memory_tiny_model(tmp_path):
     # The 2 GB bound is for the real generator (ngf 64, 9 blocks): benchmarks/inference_speed.py --memory
     # measures it. Here, a fast check of the tiled path itself with a tiny generator, in a fresh process.
     r = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(ROOT)], capture_output=True, text=True,
-                       timeout=120, env={"OMP_NUM_THREADS": "2", "CYCLEGAN_CACHE": str(tmp_path / "cache"),
+                       timeout=120, env={"OMP_NUM_THREADS": "2",
                                          "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr[-2000:]
     peak_kb = int(r.stdout.split()[-1])
