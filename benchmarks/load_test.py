@@ -6,7 +6,7 @@
 It starts `python app.py` on 127.0.0.1 (a free port, the models in checkpoints/, no zoo), waits until it
 answers, runs the clients in threads, and stops the app, all within --timeout seconds: a request that has
 not finished by then counts as a failure. Each client cycles through examples/examples.json (the shipped
-models, each example with its own direction), starting at its own offset, so the models are interleaved.
+models, each example with its own direction), the clients' starting points spread over the list.
 Prints a Markdown table and writes benchmarks/results/load_test.json.
 """
 from __future__ import annotations
@@ -122,11 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_up(url, app, deadline)
         startup = time.monotonic() - t0
         examples = uploads(args.size, tmp)
+        plan = [[examples[(c * len(examples) // args.clients + i) % len(examples)] for i in range(args.requests)]
+                for c in range(args.clients)]
         start = threading.Barrier(args.clients)
-        threads = []
-        for c in range(args.clients):
-            jobs = [examples[(c + i) % len(examples)] for i in range(args.requests)]
-            threads.append(threading.Thread(target=client_run, args=(url, jobs, results, start), daemon=True))
+        threads = [threading.Thread(target=client_run, args=(url, jobs, results, start), daemon=True) for jobs in plan]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -144,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     expected = args.clients * args.requests
     table = [summary("all", rows, expected)]
     for model in sorted({m for _, m, _ in examples}):
-        n = sum(1 for c in range(args.clients) for i in range(args.requests)
-                if examples[(c + i) % len(examples)][1] == model)
+        n = sum(1 for jobs in plan for _, m, _ in jobs if m == model)
         table.append(summary(model, [r for r in rows if r["model"] == model], n))
     info = hardware("cpu")
     errors = sorted({r["error"] for r in rows if not r["ok"] and "error" in r})[:5]
