@@ -64,12 +64,20 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
     a, b = manifest["domain_a"], manifest["domain_b"]
     hours = train_seconds / 3600
     progress = f"{epochs_done} full epochs" + (f", {steps_done:,} steps in all" if steps_done is not None else "")
+    if manifest.get("directions", ["AtoB", "BtoA"]) == ["AtoB"]:
+        what = (f"One ResNet generator trained with CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) "
+                f"on unpaired images: `G_AB` turns **{a}** into **{b}**. Only this direction is shipped, so there\n"
+                "is no reconstruction.")
+        arrow, samples = "→", f"{a} → {b}"
+    else:
+        what = (f"Two ResNet generators trained with CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) "
+                f"on\nunpaired images: `G_AB` turns **{a}** into **{b}**, `G_BA` turns **{b}** into **{a}**. Both are "
+                "shipped, so\neach translation can be reconstructed (cycle consistency).")
+        arrow, samples = "↔", f"in both directions ({a} → {b} → {a} and {b} → {a} → {b})"
     body = f"""
-# CycleGAN: {name} ({a} ↔ {b})
+# CycleGAN: {name} ({a} {arrow} {b})
 
-Two ResNet generators trained with CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) on
-unpaired images: `G_AB` turns **{a}** into **{b}**, `G_BA` turns **{b}** into **{a}**. Both are shipped, so
-each translation can be reconstructed (cycle consistency).
+{what}
 
 {manifest.get('summary', '')}
 
@@ -86,7 +94,7 @@ fake.save("output.png")
 
 ## Samples
 
-Triptychs of real | generated | reconstructed images, in both directions ({a} → {b} → {a} and {b} → {a} → {b}).
+Triptychs of real | generated | reconstructed images, {samples}.
 
 ![samples](samples.png)
 

@@ -39,6 +39,8 @@ def test_one_direction_model_fetches_one_file_and_has_no_reconstruction(server, 
     assert manifest["directions"] == ["AtoB"] and (manifest["domain_a"], manifest["domain_b"]) == (
         "photo", "Cézanne painting")
     assert "no reconstruction" in manifest["summary"]
+    card = (folder / "README.md").read_text()
+    assert "(photo → Cézanne painting)" in card and "`G_BA`" not in card and "Only this direction" in card
     (www / "style_cezanne.pth").unlink()
     assert fetch("style_cezanne", tmp_path / "checkpoints", base_url=url) == folder  # reused, no download
 
