@@ -229,9 +229,12 @@ class Translator:
 
     def _make_runner(self, direction: str, kind: str):
         G = self.generators[direction]
+        if kind == "stats":  # eager on every backend: it runs once per image, on a downscaled copy
+            module = StatsGenerator(G).eval()
+            return lambda x: module.record(x.to(self.device))
         if self.backend == "onnx":
             try:
-                return self._onnx_runner(direction, kind)
+                return self._onnx_runner(G, kind)
             except Exception as e:  # an exporter or runtime problem must not break translation
                 warnings.warn(f"ONNX Runtime backend unavailable ({type(e).__name__}: {str(e)[:200]}); "
                               "using eager PyTorch")
@@ -239,17 +242,10 @@ class Translator:
         if kind == "tiles":
             module = StatsGenerator(G).eval()
             return lambda x, stats: module(x.to(self.device), stats.to(self.device))
-        if kind == "stats":
-            module = StatsGenerator(G).eval()
-            return lambda x: module.record(x.to(self.device))
         return lambda x: G(x.to(self.device))
 
-    def _onnx_runner(self, direction: str, kind: str):
+    def _onnx_runner(self, G: torch.nn.Module, kind: str):
         import onnxruntime as ort
-        if kind == "stats":  # cheap (a downscaled image), eager is fine
-            module = StatsGenerator(self.generators[direction]).eval()
-            return lambda x: module.record(x)
-        G = self.generators[direction]
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
