@@ -177,13 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=15.0, help="CPU minutes of training (process time)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (fixed, so that CPU minutes compare)")
-    p.add_argument("--out", type=Path, default=OUT, help="folder of the runs and their JSON results")
+    p.add_argument("--out", type=Path, default=None, help="folder of the runs and their JSON results "
+                   "(default: ~/runs/quality)")
     p.add_argument("--list", action="store_true", help="print the recipes and their flags")
     p.add_argument("--table", action="store_true", help="print the Markdown table of all results so far")
     p.add_argument("--figure", type=Path, help="write the side-by-side picture of --data's recipes here")
     args = p.parse_args(argv)
     global OUT
-    OUT = args.out
+    OUT = args.out or OUT
     if args.list:
         for name in RECIPES:
             _, m = configs("emoji", name, 0, OUT)
