@@ -7,6 +7,7 @@ from cyclegan.config import parse_args
 def main(argv: list[str] | None = None) -> int:
     train_cfg, model_cfg = parse_args(argv)
     # Imported only now: they load torch (seconds), which --help and argument errors do not need.
+    from cyclegan.checkpoint import CheckpointError
     from cyclegan.data import DataError
     from cyclegan.distributed import distributed
     from cyclegan.download import DownloadError
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: the model card and the app will call the domains {names[0]!r} and {names[1]!r}; "
                       "name them with --name-a and --name-b", file=sys.stderr)
             trainer.fit()
-    except (DataError, DownloadError, ModelNotFoundError) as e:
+    except (CheckpointError, DataError, DownloadError, ModelNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 130 if trainer.stop_requested else 0  # interrupted: the shell's code for Ctrl-C

