@@ -10,8 +10,6 @@ Hub repo id whose root holds ``checkpoint.pt`` (pushed there by ``--push-checkpo
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -45,7 +43,7 @@ def load(path: str | Path) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or "nets" not in state:
             raise ValueError("not a training checkpoint")
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+    except Exception as e:  # noqa: BLE001 - damaged bytes fail in many ways (zip, pickle, EOF, ...): all mean corrupt
         previous = path.with_name(PREVIOUS)
         hint = (f"; the previous checkpoint is kept beside it: resume from that one with --resume {previous}"
                 if previous.is_file() and previous != path else "")
