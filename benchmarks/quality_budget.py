@@ -11,6 +11,7 @@ run gets), then evaluates with ``cyclegan.evaluate`` on the data's test split:
     python benchmarks/quality_budget.py --list                 # the recipes and their flags
     python benchmarks/quality_budget.py --table                # Markdown table of every result so far
     python benchmarks/quality_budget.py --figure docs/quality_emoji.png --data emoji
+    python benchmarks/quality_budget.py --figure docs/x.jpg --data monet --size 512 --recipes projected,both
 
 Results go to ~/runs/quality/DATA-RECIPE-sSEED.json (``--out`` changes the folder; the run folder beside it
 keeps the checkpoint, samples and model). The learning rate stays constant during a budgeted run (the budget ends
@@ -133,25 +134,28 @@ def table(results: list[dict]) -> str:
     return markdown_table(rows, cols)
 
 
-def figure(data: str, path: Path, n: int = 6, seed: int = 0) -> None:
-    """The same test images under each recipe: one row per recipe, the inputs on top."""
-    from PIL import Image, ImageDraw
+def figure(data: str, path: Path, n: int = 6, seed: int = 0, recipes: list[str] | None = None,
+           size: int | None = None) -> None:
+    """The same test images under each recipe: one row per recipe, the inputs on top.
+
+    ``recipes`` limits the rows (default: every recipe with a finished run); ``size`` translates at that size
+    instead of the training size (for monet, the example photos fitted to size x size: what the app shows)."""
+    from PIL import Image, ImageDraw, ImageOps
     from cyclegan import Translator
     from cyclegan.data import list_images, load_image
-    from PIL import ImageOps
     d = DATASETS[data]
     if data == "monet":  # the test photos may not be redistributed: use the CC0 / public-domain example photos
         files = sorted((ROOT / "examples").glob("photo_*.jpg"))
     else:
         files = list_images(SHARED_DATA / d["folder"] / f"test{d['direction'][0]}")
         files = [files[i * len(files) // n] for i in range(n)]
-    n, size = len(files), d["crop_size"]
+    n, size = len(files), size or d["crop_size"]
     inputs = [ImageOps.fit(load_image(f), (size, size), Image.BICUBIC) for f in files]
     rows = [("input", inputs)]
     if data == "emoji":  # the set is paired: show the true target too
         target_dir = SHARED_DATA / d["folder"] / f"test{d['direction'][-1]}"
         rows.append(("target", [load_image(target_dir / f.name).resize((size, size)) for f in files]))
-    for recipe in RECIPES:
+    for recipe in recipes or RECIPES:
         model = OUT / f"{data}-{recipe}-s{seed}" / "model"
         if not (OUT / f"{data}-{recipe}-s{seed}.json").is_file():  # a run still going, or never run
             continue
@@ -166,7 +170,7 @@ def figure(data: str, path: Path, n: int = 6, seed: int = 0) -> None:
         for c, im in enumerate(images):
             grid.paste(im, (label_w + c * (size + 4), r * (size + 4)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(path)
+    grid.save(path, quality=88) if path.suffix.lower() in (".jpg", ".jpeg") else grid.save(path)
     print(f"wrote {path} ({len(rows) - 1} recipes)")
 
 
@@ -182,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="print the recipes and their flags")
     p.add_argument("--table", action="store_true", help="print the Markdown table of all results so far")
     p.add_argument("--figure", type=Path, help="write the side-by-side picture of --data's recipes here")
+    p.add_argument("--recipes", help="with --figure: the rows, comma-separated (default: every finished recipe)")
+    p.add_argument("--size", type=int, help="with --figure: translate at this size (default: the training size)")
     args = p.parse_args(argv)
     global OUT
     OUT = args.out or OUT
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results))
         return 0
     if args.figure:
-        figure(args.data, args.figure, seed=args.seed)
+        figure(args.data, args.figure, seed=args.seed, recipes=args.recipes.split(",") if args.recipes else None,
+               size=args.size)
         return 0
     if not (SHARED_DATA / DATASETS[args.data]["folder"]).is_dir():
         print(f"error: {SHARED_DATA / DATASETS[args.data]['folder']} is missing (see ../shared/data/README.md)",
