@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    from cyclegan.device import resolve_device
+    device = resolve_device(args.device)
     cuda = device.type == "cuda"
     steps = args.steps or (20 if cuda else 4)
     warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +95,8 @@ class TrainConfig:
         """--workers, or the default for this machine's CPU cores (see its help)."""
         if self.workers is not None:
             return self.workers
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from .device import cpu_cores  # imports torch: not at the top, where --help needs only this module
+        cores = cpu_cores()
         return 0 if cores <= 2 else min(4, cores // 2)
 
     def domain_names(self) -> tuple[str, str]:

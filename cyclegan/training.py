@@ -30,6 +30,7 @@ from .augment import diff_augment
 from .config import ModelConfig, TrainConfig
 from .data import (DataError, Domains, UnpairedDataset, UnpairedSampler, eval_transform, list_images, load_image,
                    readable_images, train_transform)
+from .device import resolve_device
 from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from .networks import Discriminator, Generator, complexity
 from .pool import ImagePool
@@ -122,15 +123,6 @@ def lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
     trains at exactly 0, a wasted epoch (see the README's "Parity with the reference").
     """
     return 1.0 - max(0, epoch + 1 - epochs) / (decay_epochs + 1)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DataError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
-    return device
 
 
 def resolve_domains(cfg: TrainConfig) -> Domains:
