@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest decoded image in pixels (decompression bomb guard)")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="translations that run at once; the others wait in the queue and see their place in "
-                             "it. On a 2-core CPU keep 1: two at once share the same cores, so each takes about "
-                             "twice as long and nobody is served sooner")
+                             "it. Keep 1 on a small CPU, where one translation already uses every core and two at "
+                             "once only share them; raise it with more cores or a GPU")
     parser.add_argument("--queue-size", type=int, default=64,
                         help="requests that may wait in the queue; beyond that, new ones are turned away at once "
                              "with a 'queue is full' error rather than waiting minutes")
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    # --help and argument errors exit here, within a second: importing torch and gradio below takes ~10 s.
+    # --help and argument errors exit here, at once: importing torch and gradio below takes seconds.
     build_parser().parse_args()
 
 import tempfile  # noqa: E402

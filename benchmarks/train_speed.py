@@ -60,12 +60,11 @@ def tolerance(options: dict) -> tuple[str, float]:
     batches in the same order as the baseline, so their losses must follow it step by step: at most 5%
     relative deviation per step. Not less: Adam's first update moves every weight by about lr whatever the
     size of its gradient, so a rounding-level difference in a near-zero gradient element that flips its sign
-    is at once an lr-sized weight difference (measured on CPU: channels_last alone deviates ~2% by step 3,
-    the fused optimiser, which does not change the convolutions, 2e-7). bf16 rounds every matmul input to
-    8 mantissa bits: 10%. A larger batch or another augmentation pipeline sees other images, so only the
-    mean losses over the run can be compared, and a short run's mean is noisy: 25% catches breakage
-    (divergence, a wrong loss scale), not subtle quality changes; those need a full run and
-    ``python -m cyclegan.evaluate`` (FID/KID).
+    is at once an lr-sized weight difference (docs/PERFORMANCE.md gives the deviations seen on the CPU).
+    bf16 rounds every matmul input to 8 mantissa bits: 10%. A larger batch or another augmentation pipeline
+    sees other images, so only the mean losses over the run can be compared, and a short run's mean is
+    noisy: 25% catches breakage (divergence, a wrong loss scale), not subtle quality changes; those need a
+    full run and ``python -m cyclegan.evaluate`` (FID/KID).
     """
     if options.get("batch", 1) != 1 or options.get("gpu_data"):
         return "mean", 0.25
