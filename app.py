@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest decoded image in pixels (decompression bomb guard)")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="translations that run at once; the others wait in the queue and see their place in "
-                             "it. On a 2-core CPU keep 1: two at once share the same cores, so each takes about "
-                             "twice as long and nobody is served sooner")
+                             "it. Keep 1 on a small CPU, where one translation already uses every core and two at "
+                             "once only share them; raise it with more cores or a GPU")
     parser.add_argument("--queue-size", type=int, default=64,
                         help="requests that may wait in the queue; beyond that, new ones are turned away at once "
                              "with a 'queue is full' error rather than waiting minutes")
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    # --help and argument errors exit here, within a second: importing torch and gradio below takes ~10 s.
+    # --help and argument errors exit here, at once: importing torch and gradio below takes seconds.
     build_parser().parse_args()
 
 import tempfile  # noqa: E402
@@ -72,11 +72,14 @@ import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
 from cyclegan.catalog import (  # noqa: E402
-    DIRECTIONS, CatalogError, ModelCache, ModelSpec, check_direction, direction_choices, discover_models,
-    examples_cache_dir, load_examples, model_ids_from_env, model_info, reconstructed_label, zoo_reachable)
-from cyclegan.evaluate import psnr  # noqa: E402
-from cyclegan.translate import save_triptych, to_tensor, triptych  # noqa: E402
-from cyclegan.uploads import BadImage, decode_upload, fit, parse_size  # noqa: E402
+    CatalogError, ModelCache, ModelSpec, direction_choices, discover_models, examples_cache_dir, load_examples,
+    model_ids_from_env, model_info, reconstructed_label, zoo_reachable)
+from cyclegan.data import DataError  # noqa: E402
+from cyclegan.device import cpu_cores, resolve_device  # noqa: E402
+from cyclegan.direction import Direction  # noqa: E402
+from cyclegan.images import to_tensor, triptych  # noqa: E402
+from cyclegan.metrics import psnr  # noqa: E402
+from cyclegan.uploads import BadImage, decode_upload, fit, parse_size, save_triptych  # noqa: E402
 
 # Small results (a 64 px emoji) are scaled up to fill their box.
 CSS = ".result img { width: 100%; height: 100%; object-fit: contain; }"
@@ -127,15 +130,14 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         """Translate an image: real, generated and reconstructed PNGs, seconds taken, PSNR (dB), triptych PNG."""
         start = time.perf_counter()
         model = model or models[0].key
-        direction = direction or "AtoB"
-        if direction not in DIRECTIONS:
-            raise gr.Error(f"Unknown direction {direction!r}: use 'AtoB' or 'BtoA'.", print_exception=False)
+        try:
+            direction = Direction.parse(direction or Direction.AtoB)  # the request's one direction check
+        except ValueError as e:
+            raise gr.Error(str(e), print_exception=False) from None
         with as_toast():
             spec = cache.spec(model)
-            check_direction(spec, direction)  # before any download, where the directions are known
             picture = fit(read_upload(image, **limits), max_side)
-            translator = cache.get(spec.key)
-            check_direction(spec, direction)  # a Hub model's directions are known only now
+            translator = cache.get(spec.key, direction)  # CatalogError if the model lacks this direction
         with torch.inference_mode():
             real, fake, rec = translator(picture, direction)
         # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
@@ -163,7 +165,8 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                 return (gr.update(choices=direction_choices(spec)), f"⚠️ {e}", gr.update(),
                         gr.update())
         one_way = len(spec.directions) == 1
-        direction = gr.update(choices=direction_choices(spec), **({"value": spec.directions[0]} if one_way else {}))
+        only = {"value": Direction(spec.directions[0]).value} if one_way else {}
+        direction = gr.update(choices=direction_choices(spec), **only)
         return (direction, model_info(spec), gr.update(label=reconstructed_label(spec)),
                 gr.update(visible=not one_way))
 
@@ -176,7 +179,8 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                 model_in = gr.Dropdown([(s.label, s.key) for s in models], value=first.key, label="Model",
                                        elem_id="model")
                 info = gr.Markdown(model_info(first), elem_id="model-info")
-                direction_in = gr.Radio(direction_choices(first), value="AtoB", label="Direction", elem_id="direction")
+                direction_in = gr.Radio(direction_choices(first), value=Direction.AtoB.value, label="Direction",
+                                        elem_id="direction")
                 button = gr.Button("Translate", variant="primary", elem_id="translate")
             with gr.Column(scale=1):
                 image_in = gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"], image_mode=None,
@@ -239,13 +243,17 @@ def make_theme() -> gr.themes.Base:
 
 
 def default_threads(concurrency: int) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, concurrency))
+    """Torch threads per translation: the cores shared out between the translations that run at once."""
+    return max(1, cpu_cores() // max(1, concurrency))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    device = args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = resolve_device(args.device)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     online = not args.no_zoo and zoo_reachable()
     if not args.no_zoo and not online:
@@ -256,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo = build_demo(models, max_side=args.max_side, max_file_size=args.max_file_size,
                           max_pixels=args.max_pixels, examples_dir=args.examples, zoo_dir=args.zoo_dir,
-                          device=device)
+                          device=str(device))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

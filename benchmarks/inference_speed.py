@@ -31,11 +31,13 @@ from common import (ROOT, SHARED_DATA, ForeignLoad, Timer, busy_processes, clean
                     hardware, markdown_table, write_results)
 
 from cyclegan import Generator  # noqa: E402
-from cyclegan import export  # noqa: E402
-from cyclegan.export import ChannelNorm, _replace, fast_generator  # noqa: E402
-from cyclegan.translate import BACKENDS, Translator, to_tensor  # noqa: E402
+from cyclegan.backends import BACKENDS  # noqa: E402
+from cyclegan.cpu_graph import ChannelNorm, fast_generator, replace_modules  # noqa: E402
+from cyclegan.direction import Direction  # noqa: E402
+from cyclegan.images import to_tensor  # noqa: E402
+from cyclegan.translate import Translator  # noqa: E402
 
-# The product's backends, then the alternatives they were chosen over (issue 11: kept here, not in the library).
+# The product's backends, then the alternatives they were chosen over: they are built here, not in the library.
 PRODUCT = ["eager", "onnx"]
 ALTERNATIVES = ["channels_last", "compile", "winograd-torch", "onnx-plain", "onnx-winograd-all"]
 EXTRA = ["eager-1thread", "onnx-1thread", "onnx-spin", "eager-bf16", "nnpack"]
@@ -59,7 +61,7 @@ def load_generators(model: str | None, ngf: int, n_blocks: int, upsample: str = 
                     ) -> tuple[nn.Module, nn.Module, str]:
     if model:
         t = Translator.from_pretrained(model, backend="eager")
-        return t.generators["AtoB"], t.generators["BtoA"], f"weights of {model}"
+        return t.generators[Direction.AtoB], t.generators[Direction.BtoA], f"weights of {model}"
     torch.manual_seed(0)
     G_AB, G_BA = (Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample).eval() for _ in range(2))
     return G_AB, G_BA, f"random weights (seed 0), ngf {ngf}, {n_blocks} blocks, {upsample} upsampling"
@@ -85,7 +87,7 @@ def nnpack_generator(G: nn.Module) -> nn.Module:
         if isinstance(c, nn.InstanceNorm2d):
             return ChannelNorm(c.num_features, c.eps)
         return None
-    return _replace(G, swap).eval()
+    return replace_modules(G, swap).eval()
 
 
 class ChannelsLast(nn.Module):
@@ -95,17 +97,6 @@ class ChannelsLast(nn.Module):
 
     def forward(self, x):
         return self.G(x.contiguous(memory_format=torch.channels_last)).contiguous()
-
-
-@contextlib.contextmanager
-def winograd_min_channels(n: int):
-    """ONNX graphs exported in this context use Winograd from ``n`` input channels on (0: every 3x3 conv)."""
-    before = export.WINOGRAD_MIN_CHANNELS
-    export.WINOGRAD_MIN_CHANNELS = n
-    try:
-        yield
-    finally:
-        export.WINOGRAD_MIN_CHANNELS = before
 
 
 def make(variant: str, G_AB: nn.Module, G_BA: nn.Module, threads: int | None):
@@ -122,9 +113,9 @@ def make(variant: str, G_AB: nn.Module, G_BA: nn.Module, threads: int | None):
         return Translator(fast_generator(G_AB, 0), fast_generator(G_BA, 0), backend="eager",
                           tile_threshold=None), context
     if variant in ("onnx-plain", "onnx-winograd-all"):  # the graph is exported on the first (timed) call
-        n = 10**9 if variant == "onnx-plain" else 0
-        return (Translator(G_AB, G_BA, backend="onnx", threads=threads, tile_threshold=None),
-                lambda: winograd_min_channels(n))
+        n = 10**9 if variant == "onnx-plain" else 0  # Winograd from n input channels on: never, or everywhere
+        return Translator(G_AB, G_BA, backend="onnx", threads=threads, tile_threshold=None,
+                          winograd_min_channels=n), context
     if variant == "eager-1thread":
         return Translator(G_AB, G_BA, backend="eager", tile_threshold=None), lambda: torch_threads(1)
     if variant == "onnx-1thread":
@@ -154,14 +145,14 @@ def torch_threads(n: int):
 
 def triptych_seconds(t: Translator, image, context) -> float:
     with context(), Timer() as timer:
-        t(image, "AtoB")
+        t(image, Direction.AtoB)
     return timer.seconds
 
 
 def outputs(t: Translator, x: torch.Tensor, context) -> tuple[torch.Tensor, torch.Tensor]:
     with context(), torch.inference_mode():
-        fake = t.generate(x, "AtoB").float()
-        return fake, t.generate(fake, "BtoA").float()
+        fake = t.generate(x, Direction.AtoB).float()
+        return fake, t.generate(fake, Direction.BtoA).float()
 
 
 def repeats_for(size: int, repeats: int) -> int:
@@ -254,7 +245,7 @@ def run_tiling(args, G_AB, G_BA) -> dict:
     x = to_tensor(image)
     whole_t = Translator(G_AB, G_BA, backend=args.tiling_backend, tile_threshold=None)
     with Timer() as timer:
-        whole = whole_t.generate(x, "AtoB")
+        whole = whole_t.generate(x, Direction.AtoB)
     rows.append({"case": f"untiled {args.tiling_size}px", "seconds": timer.seconds})
     n = args.tiling_size
     for tile, overlap, stats in [(512, 64, n * n), (512, 128, n * n), (512, 64, None), (512, 128, None),
@@ -262,7 +253,7 @@ def run_tiling(args, G_AB, G_BA) -> dict:
         t = Translator(G_AB, G_BA, backend=args.tiling_backend, tile_size=tile, tile_overlap=overlap, tile_threshold=0,
                        stats_pixels=stats)
         with Timer() as timer, ForeignLoad() as load:
-            tiled = t.generate(x, "AtoB")
+            tiled = t.generate(x, Direction.AtoB)
         e = (tiled - whole).abs()
         rows.append({"case": f"tiles {tile}/{overlap}, statistics from "
                              + ("the whole image" if stats else f"{tile}x{tile} downscale"),

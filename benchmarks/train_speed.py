@@ -60,12 +60,11 @@ def tolerance(options: dict) -> tuple[str, float]:
     batches in the same order as the baseline, so their losses must follow it step by step: at most 5%
     relative deviation per step. Not less: Adam's first update moves every weight by about lr whatever the
     size of its gradient, so a rounding-level difference in a near-zero gradient element that flips its sign
-    is at once an lr-sized weight difference (measured on CPU: channels_last alone deviates ~2% by step 3,
-    the fused optimiser, which does not change the convolutions, 2e-7). bf16 rounds every matmul input to
-    8 mantissa bits: 10%. A larger batch or another augmentation pipeline sees other images, so only the
-    mean losses over the run can be compared, and a short run's mean is noisy: 25% catches breakage
-    (divergence, a wrong loss scale), not subtle quality changes; those need a full run and
-    ``python -m cyclegan.evaluate`` (FID/KID).
+    is at once an lr-sized weight difference (docs/PERFORMANCE.md gives the deviations seen on the CPU).
+    bf16 rounds every matmul input to 8 mantissa bits: 10%. A larger batch or another augmentation pipeline
+    sees other images, so only the mean losses over the run can be compared, and a short run's mean is
+    noisy: 25% catches breakage (divergence, a wrong loss scale), not subtle quality changes; those need a
+    full run and ``python -m cyclegan.evaluate`` (FID/KID).
     """
     if options.get("batch", 1) != 1 or options.get("gpu_data"):
         return "mean", 0.25
@@ -130,6 +129,7 @@ def worker(spec: dict) -> dict:
     """Run one (setting, size) and return its measurements (in a fresh process)."""
     warnings.filterwarnings("ignore")
     from cyclegan.config import ModelConfig, TrainConfig
+    from cyclegan.pool import ImagePool
     from cyclegan.training import Trainer, train_step
     options, size, device = spec["options"], spec["size"], spec["device"]
     load = round(size * 286 / 256)
@@ -138,21 +138,17 @@ def worker(spec: dict) -> dict:
                       channels_last=bool(options.get("channels_last")), compile=bool(options.get("compile")),
                       seed=0, workers=spec["workers"], out=tempfile.mkdtemp(prefix="bench-train-"))
     model = ModelConfig(ngf=spec["ngf"], ndf=spec["ndf"], n_blocks=spec["n_blocks"])
-    trainer = Trainer(cfg, model)
-    dev = trainer.device
-    params_G = [*trainer.nets.G_AB.parameters(), *trainer.nets.G_BA.parameters()]
-    params_D = [*trainer.nets.D_A.parameters(), *trainer.nets.D_B.parameters()]
     fused = bool(options.get("fused"))  # the baseline: PyTorch's default (for-each) Adam, as the reference
-    trainer.opt_G = torch.optim.Adam(params_G, lr=cfg.lr, betas=(cfg.beta1, 0.999), fused=fused or None)
-    trainer.opt_D = torch.optim.Adam(params_D, lr=cfg.lr, betas=(cfg.beta1, 0.999), fused=fused or None)
+    adam = lambda params: torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, 0.999), fused=fused or None)  # noqa: E731
+    pool = TensorPool if options.get("gpu_data") else ImagePool
+    trainer = Trainer(cfg, model, optimizer=adam, pool=pool)
+    dev, nets = trainer.device, trainer.nets
     if options.get("cuda_graphs"):
-        trainer.G_AB, trainer.G_BA, trainer.D_A, trainer.D_B = (
-            torch.compile(m, mode="reduce-overhead") for m in (trainer.nets.G_AB, trainer.nets.G_BA,
-                                                                trainer.nets.D_A, trainer.nets.D_B))
+        for name in ("G_AB", "G_BA", "D_A", "D_B"):
+            setattr(nets, name, torch.compile(getattr(nets, name), mode="reduce-overhead"))
     if options.get("gpu_data"):
         data = DeviceData(trainer.dataset.files_a, trainer.dataset.files_b, load, size, dev, seed=0)
         batches = (data.batch(cfg.batch_size) for _ in range(spec["steps"]))
-        trainer.pool_A, trainer.pool_B = TensorPool(cfg.pool_size), TensorPool(cfg.pool_size)
     else:
         trainer.sampler.set_epoch(0)
         batches = iter(trainer.loader)
@@ -165,7 +161,7 @@ def worker(spec: dict) -> dict:
             real_A, real_B = batch["A"].to(dev, non_blocking=True), batch["B"].to(dev, non_blocking=True)
             if cfg.channels_last:
                 real_A, real_B = (x.contiguous(memory_format=torch.channels_last) for x in (real_A, real_B))
-            out = train_step(trainer.G_AB, trainer.G_BA, trainer.D_A, trainer.D_B, trainer.opt_G, trainer.opt_D,
+            out = train_step(nets.G_AB, nets.G_BA, nets.D_A, nets.D_B, trainer.opt_G, trainer.opt_D,
                              trainer.pool_A, trainer.pool_B, real_A, real_B, cfg, trainer.autocast)
         losses.append([out["G"], out["D_A"] + out["D_B"]])
         times.append(timer.seconds)
@@ -226,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    from cyclegan.device import resolve_device
+    device = resolve_device(args.device)
     cuda = device.type == "cuda"
     steps = args.steps or (20 if cuda else 4)
     warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)

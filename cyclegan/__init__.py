@@ -1,7 +1,8 @@
 """CycleGAN (Zhu et al. 2017): unpaired image-to-image translation in PyTorch."""
 from .config import ModelConfig, TrainConfig
+from .direction import Direction
 
-__all__ = ["Discriminator", "Generator", "ModelConfig", "ResnetBlock", "TrainConfig", "Translator"]
+__all__ = ["Direction", "Discriminator", "Generator", "ModelConfig", "ResnetBlock", "TrainConfig", "Translator"]
 __version__ = "0.1.0"
 
 

@@ -16,12 +16,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .direction import Direction
 from .download import DownloadError
-from .hub import GENERATOR_FOLDERS, ModelNotFoundError, read_manifest
+from .hub import GENERATOR_FOLDERS, ModelNotFoundError, is_complete, read_manifest
 from .translate import Translator
-from .zoo import ZOO, ZOO_URL, fetch as fetch_zoo_model
-
-DIRECTIONS = ("AtoB", "BtoA")
+from .zoo import ZOO, ZOO_URL, fetch as fetch_zoo_model, zoo_folder
 
 
 class CatalogError(ValueError):
@@ -39,18 +38,12 @@ class ModelSpec:
     domain_b: str = "B"
     license: str = ""
     summary: str = ""
-    # The generators the model has: ("AtoB",) for a one-direction model (no reconstruction), such as the
+    # The generators the model has: (AtoB,) for a one-direction model (no reconstruction), such as the
     # reference's style_* models. A Hub model's are known once it is loaded.
-    directions: tuple[str, ...] = DIRECTIONS
+    directions: tuple[Direction, ...] = tuple(Direction)
 
 
-def is_model_folder(path: Path) -> bool:
-    """Whether ``path`` holds a generator for every direction its manifest lists (both, unless it says otherwise)."""
-    directions = read_manifest(path)["directions"] if (path / "G_AB").is_dir() else ["AtoB"]
-    return all((path / GENERATOR_FOLDERS.get(d, d)).is_dir() for d in directions)
-
-
-def arrow(directions: tuple[str, ...]) -> str:
+def arrow(directions: tuple[Direction, ...]) -> str:
     """↔ for a two-way model, → for a one-direction one."""
     return "↔" if len(directions) == 2 else "→"
 
@@ -58,16 +51,14 @@ def arrow(directions: tuple[str, ...]) -> str:
 def local_spec(folder: Path, key: str) -> ModelSpec:
     """The picker entry of a model folder, from its manifest."""
     m = read_manifest(folder)
-    directions = tuple(d for d in DIRECTIONS if d in m["directions"])
+    directions = tuple(d for d in Direction if d in m["directions"])
     return ModelSpec(key, f"{m['name']} ({m['domain_a']} {arrow(directions)} {m['domain_b']})", "local", str(folder),
                      m["domain_a"], m["domain_b"], m["license"], m["summary"], directions)
 
 
 def zoo_downloaded(zoo_dir: str | Path | None, name: str) -> bool:
     """Whether ``cyclegan.zoo.fetch`` has already saved this reference model (so it works offline)."""
-    folder = Path(zoo_dir) / f"{name}-reference" if zoo_dir else None
-    subs = ("G_AB", "G_BA") if ZOO[name][1] else ("G_AB",)  # one-direction models have G_AB/ only
-    return bool(folder) and all((folder / g / "model.safetensors").is_file() for g in subs)
+    return bool(zoo_dir) and is_complete(zoo_folder(name, zoo_dir))
 
 
 def zoo_reachable(timeout: float = 2.0) -> bool:
@@ -100,7 +91,7 @@ def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: 
     specs: list[ModelSpec] = []
     if checkpoints and Path(checkpoints).is_dir():
         for folder in sorted(p for p in Path(checkpoints).iterdir() if not p.name.startswith(".")):
-            if folder.is_dir() and is_model_folder(folder):
+            if folder.is_dir() and is_complete(folder):
                 specs.append(local_spec(folder, folder.name))
     for name in extra:
         if any(s.key == name for s in specs):
@@ -115,7 +106,7 @@ def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: 
             here = zoo_downloaded(zoo_dir, name)
             if not (here or online):
                 continue
-            directions = DIRECTIONS if file_ba else ("AtoB",)
+            directions = tuple(Direction) if file_ba else (Direction.AtoB,)
             # "Reference" first, so that it never reads like the shipped model of the same name (monet2photo).
             size = "~90 MB" if file_ba else "~45 MB"
             label = (f"Reference {name} ({a} {arrow(directions)} {b})" if here
@@ -167,10 +158,17 @@ class ModelCache:
     def loaded(self, key: str) -> bool:
         return self.spec(key).key in self._models
 
-    def get(self, key: str) -> Translator:
-        """The model, loaded (and for the zoo, downloaded) on first use; ``CatalogError`` says why it cannot be."""
+    def get(self, key: str, direction: Direction | None = None) -> Translator:
+        """The model, loaded (and for the zoo, downloaded) on first use; ``CatalogError`` says why it cannot be.
+
+        With ``direction``, also ``CatalogError`` unless the model has that generator: checked before any
+        download where the model's directions are known already, else (a Hub model) once it is loaded.
+        """
         spec = self.spec(key)
         key = spec.key
+        known = spec.kind != "hub" or key in self._models
+        if direction is not None and known:
+            check_direction(spec, direction)
         with self._locks[key]:
             if key not in self._models:
                 try:
@@ -186,16 +184,18 @@ class ModelCache:
                     raise CatalogError(f"Could not load model {spec.label}: {type(e).__name__}: {first_line}") from e
                 m = translator.manifest
                 spec.domain_a, spec.domain_b = m.get("domain_a", "A"), m.get("domain_b", "B")
-                spec.directions = tuple(d for d in DIRECTIONS if d in translator.generators)
+                spec.directions = tuple(d for d in Direction if d in translator.generators)
                 spec.license, spec.summary = m.get("license", spec.license), m.get("summary") or spec.summary
                 self._models[key] = translator
-            return self._models[key]
+        if direction is not None and not known:
+            check_direction(spec, direction)
+        return self._models[key]
 
 
 def direction_choices(spec: ModelSpec) -> list[tuple[str, str]]:
     """Only the directions the model has: a one-direction model offers just A → B."""
-    choices = [(f"{spec.domain_a} → {spec.domain_b}", "AtoB"), (f"{spec.domain_b} → {spec.domain_a}", "BtoA")]
-    return [(label, d) for label, d in choices if d in spec.directions]
+    return [("{} → {}".format(*d.ends(spec.domain_a, spec.domain_b)), d.value) for d in Direction
+            if d in spec.directions]
 
 
 def model_info(spec: ModelSpec) -> str:
@@ -212,7 +212,7 @@ def reconstructed_label(spec: ModelSpec) -> str:
     return f"Reconstructed: none (this model has no {spec.domain_b} → {spec.domain_a} generator)"
 
 
-def check_direction(spec: ModelSpec, direction: str) -> None:
+def check_direction(spec: ModelSpec, direction: Direction) -> None:
     """``CatalogError`` unless the model has a generator for ``direction``."""
     if direction not in spec.directions:
         raise CatalogError(f"{spec.label} translates {spec.domain_a} → {spec.domain_b} only (a one-direction model): "
@@ -232,14 +232,14 @@ def load_examples(folder: str | Path | None, keys: list[str]) -> list[list[str]]
     rows = []
     for entry in entries if isinstance(entries, list) else []:
         try:
-            file, model, direction = folder / entry["file"], entry["model"], entry.get("direction", "AtoB")
+            file, model, direction = folder / entry["file"], entry["model"], entry.get("direction", Direction.AtoB)
         except (TypeError, KeyError):
             warnings.warn(f"ignoring example {entry!r}: needs 'file' and 'model'")
             continue
-        if not file.is_file() or model not in keys or direction not in DIRECTIONS:
+        if not file.is_file() or model not in keys or direction not in [d.value for d in Direction]:
             warnings.warn(f"ignoring example {entry!r}: file missing, model not listed or bad direction")
             continue
-        rows.append([str(file), model, direction])
+        rows.append([str(file), model, Direction(direction).value])
     return rows
 
 
@@ -248,7 +248,7 @@ def examples_cache_dir(rows: list[list[str]], specs: list[ModelSpec], max_side: 
     h = hashlib.sha256(json.dumps([rows, max_side]).encode())
     for spec in specs:
         h.update(spec.key.encode())
-        for sub in ("G_AB", "G_BA") if spec.kind == "local" else ():
+        for sub in GENERATOR_FOLDERS.values() if spec.kind == "local" else ():
             for f in sorted((Path(spec.source) / sub).glob("*")):
                 st = f.stat()
                 h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,15 +76,16 @@ class TrainConfig:
         "fp32", "bf16 autocast (losses and optimiser state stay fp32). A GPU option: on the CPU it runs but is "
         "usually slower than fp32")
     channels_last: bool = _f(
-        False, "channels_last memory format. A GPU option (faster convolutions on recent GPUs): on a 2-core CPU "
-        "the training step got 1.23x slower")
+        False, "channels_last memory format. A GPU option (faster convolutions on recent GPUs): leave it off on "
+        "the CPU, where it slows the training step (docs/PERFORMANCE.md)")
     compile: bool = _f(
-        False, "torch.compile the generators. A GPU option: on a 2-core CPU compiling took minutes and the "
-        "step got slower (1.22x)")
+        False, "torch.compile the generators. A GPU option: leave it off on the CPU, where compiling takes "
+        "minutes and the step gets slower (docs/PERFORMANCE.md)")
     seed: int = _f(0, "random seed")
     workers: int | None = _f(None, "data loader worker processes; default: 0 (load in the training process) on up "
-                             "to 2 CPU cores, where loading a 64px pair takes ~3 ms of a ~400 ms step and worker "
-                             "processes would compete with the training for the cores; else min(4, cores / 2)")
+                             "to 2 CPU cores, where loading is a small part of a step and worker processes would "
+                             "take cores from the training; else min(4, cores / 2). Raise it when the GPU waits "
+                             "for data")
     out: str | None = _f(None, "output folder (default runs/NAME)", "--checkpoint_dir", "--results_dir")
     resume: str | None = field(default=None, metadata={
         "help": "continue a run: bare --resume continues from OUT/checkpoint.pt; --resume FROM continues from a "
@@ -115,7 +115,8 @@ class TrainConfig:
         """--workers, or the default for this machine's CPU cores (see its help)."""
         if self.workers is not None:
             return self.workers
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from .device import cpu_cores  # imports torch: not at the top, where --help needs only this module
+        cores = cpu_cores()
         return 0 if cores <= 2 else min(4, cores // 2)
 
     def domain_names(self) -> tuple[str, str]:

@@ -22,22 +22,36 @@ class DataError(Exception):
     """A problem with the user's data, reported as one line without a traceback."""
 
 
-def list_images(folder: str | Path) -> list[Path]:
+def list_images(folder: str | Path, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
     """The image files in ``folder`` and its subfolders, sorted by path; a clear error if there are none.
 
     Like the reference's ``make_dataset`` this walks subfolders (without following symlinked folders, so
     a link loop cannot hang it), but hidden files and folders (``.name``) are skipped: they are tool
     debris such as macOS ``._photo.jpg`` resource forks or ``.ipynb_checkpoints/``, not training data.
+    Pass a list as ``skipped`` to have every entry passed over appended to it as (path, why), for telling
+    the user what was left out.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"folder not found: {folder}")
-    files = []
+    files, left_out = [], []
     for root, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]  # pruned in place: os.walk does not descend
-        files += [Path(root) / n for n in names
-                  if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
-    files = sorted(p for p in files if p.is_file())  # is_file: drops dangling links and odd entries
+        left_out += [(Path(root) / d, "hidden folder, not searched") for d in sorted(dirs) if d.startswith(".")]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # pruned in place: os.walk does not descend
+        for name in sorted(names):
+            path = Path(root) / name
+            if name.startswith("."):
+                left_out.append((path, "hidden file"))
+            elif not path.is_file():  # dangling links and odd entries
+                left_out.append((path, "not a file"))
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                left_out.append((path, f"not an image type ({path.suffix or 'no extension'}; "
+                                       f"reads {', '.join(sorted(IMAGE_EXTENSIONS))})"))
+            else:
+                files.append(path)
+    files.sort()
+    if skipped is not None:
+        skipped += left_out
     if not files:
         raise DataError(f"no images in {folder} or its subfolders "
                         f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")

@@ -36,6 +36,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .data import DataError, list_images, load_image
+from .device import resolve_device
+from .direction import Direction
+from .metrics import l1, psnr, ssim
 
 INSTALL_HINT = "pip install -r requirements-eval.txt"
 ImageLike = Image.Image | torch.Tensor  # PIL image, or uint8 tensor (3,H,W)
@@ -53,45 +56,6 @@ def to_uint8(img: ImageLike) -> torch.Tensor:
 def to_float(img: ImageLike) -> torch.Tensor:
     """-> float64 (3,H,W) in [0,1]; float64 so paired metrics match skimage to ~1e-12."""
     return to_uint8(img).double() / 255.0
-
-# -----------------------------------------------------------------------------
-# paired metrics, on float tensors in [0,1] of shape (3,H,W) or (N,3,H,W); batches are averaged per image
-
-def _batch(x: torch.Tensor) -> torch.Tensor:
-    return x.unsqueeze(0) if x.ndim == 3 else x
-
-def l1(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean absolute difference, on the [0,1] intensity scale."""
-    return (x.double() - y.double()).abs().mean().item()
-
-def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> float:
-    """Mean over images of 10 log10(range^2 / MSE). MSE is floored at 1e-10 (range 1), so identical
-    images give 100 dB instead of inf, which would swallow the mean and is not valid JSON."""
-    x, y = _batch(x).double(), _batch(y).double()
-    mse = ((x - y) ** 2).flatten(1).mean(1).clamp_min(1e-10 * data_range ** 2)
-    return (10 * torch.log10(data_range ** 2 / mse)).mean().item()
-
-def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
-    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - (size - 1) / 2) ** 2) / (2 * sigma ** 2))
-    return g / g.sum()
-
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, win_size: int = 11, sigma: float = 1.5) -> float:
-    """SSIM of Wang et al. 2004: 11x11 gaussian window (sigma 1.5), K1=0.01, K2=0.03, population
-    covariances, averaged over the 'valid' region (no padding), channels and images. Equals
-    skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=1, channel_axis=-1)."""
-    x, y = _batch(x).double(), _batch(y).double()
-    if min(x.shape[-2:]) < win_size:
-        raise ValueError(f"ssim needs images at least {win_size}x{win_size}, got {tuple(x.shape[-2:])}")
-    g = _gaussian_window(win_size, sigma).tolist()
-    # separable 'valid' gaussian blur as shifted sums: float64 conv2d on CPU is oddly slow for small images
-    blur_w = lambda t: sum(gk * t[..., k:t.shape[-1] - win_size + 1 + k] for k, gk in enumerate(g))
-    blur_h = lambda t: sum(gk * t[..., k:t.shape[-2] - win_size + 1 + k, :] for k, gk in enumerate(g))
-    mx, my, xx, yy, xy = blur_h(blur_w(torch.stack([x, y, x * x, y * y, x * y])))  # all five in one pass
-    vx, vy, cxy = xx - mx ** 2, yy - my ** 2, xy - mx * my
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
-    return s.flatten(1).mean(1).mean().item()
 
 # -----------------------------------------------------------------------------
 # distribution metrics on (N, D) feature arrays
@@ -256,7 +220,7 @@ def pair_by_name(input_files: list[Path], target_files: list[Path]) -> dict[str,
         return None
     return {p.stem: p for p in target_files}
 
-def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, target_dir: str | Path, *,
+def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: str | Path, target_dir: str | Path, *,
              max_images: int | None = None, size: int | None = None, kid_subsets: int = 100,
              kid_subset_size: int = 1000, features: FeatureFn | None = None, batch_size: int = 32,
              seed: int = 0, progress: bool = False, json_path: str | Path | None = None,
@@ -275,8 +239,7 @@ def evaluate(translator: TranslatorFn, direction: str, input_dir: str | Path, ta
     kid_std, and, if the folders are paired by name, l1 ([0,1] scale), psnr (dB) and ssim.
     """
     t0 = time.time()
-    if direction not in ("AtoB", "BtoA"):
-        raise ValueError(f"direction must be AtoB or BtoA, not {direction!r}")
+    direction = Direction.parse(direction)
     input_files, target_files = list_images(input_dir), list_images(target_dir)  # DataError if missing or empty
     pairs = pair_by_name(input_files, target_files)
     input_files = input_files[:max_images]
@@ -358,7 +321,7 @@ def format_table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m cyclegan.evaluate", description=__doc__.strip().split("\n")[0])
     p.add_argument("--model", required=True, help="checkpoint path or Hugging Face repo id (Translator.from_pretrained)")
-    p.add_argument("--direction", required=True, choices=["AtoB", "BtoA"])
+    p.add_argument("--direction", required=True, choices=[d.value for d in Direction])
     p.add_argument("--dataroot", help="shorthand: input/target = ROOT/testA and ROOT/testB (swapped for BtoA)")
     p.add_argument("--input", help="folder of test images of the source domain")
     p.add_argument("--target", help="folder of test images of the target domain")
@@ -370,14 +333,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
     p.add_argument("--size", type=int, help="resize inputs to SxS before translating, for the baseline too (default: native size)")
     p.add_argument("--batch-size", type=int, default=32, help="Inception batch size")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for the model and Inception")
+    p.add_argument("--device", default="auto", help="device for the model and Inception: cpu, cuda, cuda:N or auto "
+                   "(CUDA when present)")
     p.add_argument("--seed", type=int, default=0, help="seed of the KID subset sampling")
     args = p.parse_args(argv)
+    direction = Direction(args.direction)  # one of the choices
 
     # check everything cheap before loading any model, so mistakes fail in a second with one line
     if args.dataroot:
         a, b = Path(args.dataroot) / "testA", Path(args.dataroot) / "testB"
-        src, tgt = (a, b) if args.direction == "AtoB" else (b, a)
+        src, tgt = direction.ends(a, b)
         args.input, args.target = args.input or src, args.target or tgt
     if not args.input or not args.target:
         p.error("give --input and --target folders, or --dataroot")
@@ -388,23 +353,24 @@ def main(argv: list[str] | None = None) -> dict:
             p.error(f"{name} {e}")
     try:
         inception_weights_path()
-    except ImportError as e:
+        device = resolve_device(args.device)
+    except (ImportError, DataError) as e:
         p.error(str(e))
 
     from cyclegan import Translator  # imported late: the metric code above needs none of the model code
     from cyclegan.hub import ModelNotFoundError
     try:
-        translator = Translator.from_pretrained(args.model, device=args.device)
+        translator = Translator.from_pretrained(args.model, device=device)
     except ModelNotFoundError as e:
         p.error(str(e))
-    results = evaluate(translator, args.direction, args.input, args.target, max_images=args.max_images,
+    results = evaluate(translator, direction, args.input, args.target, max_images=args.max_images,
                        size=args.size, kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
-                       features=InceptionFeatures(args.device, args.batch_size), batch_size=args.batch_size,
+                       features=InceptionFeatures(device, args.batch_size), batch_size=args.batch_size,
                        seed=args.seed, progress=True)
     results["model"] = args.model
     print(format_table(results))
     if args.json is not None:
-        path = args.json or Path("runs") / "eval" / f"{Path(str(args.model).rstrip('/')).name}-{args.direction}.json"
+        path = args.json or Path("runs") / "eval" / f"{Path(str(args.model).rstrip('/')).name}-{direction}.json"
         write_json(results, path)  # makes the folder
         print(f"wrote {path}")
     return results

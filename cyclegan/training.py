@@ -33,6 +33,7 @@ from .augment import diff_augment
 from .config import ModelConfig, TrainConfig
 from .data import (DataError, Domains, UnpairedDataset, UnpairedSampler, eval_transform, list_images, load_image,
                    readable_images, train_transform)
+from .device import resolve_device
 from .discriminators import build_discriminators, frozen_parameters
 from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from .networks import Generator, complexity
@@ -109,7 +110,7 @@ class GradInput(nn.Module):
 
     In a training step a generator sees real images (no grad) and fakes (grad); torch.compile guards on
     ``requires_grad`` and would compile a second graph for each. The throwaway leaf only adds the first
-    convolution's input gradient to the backward pass, under 1% of a generator's work.
+    convolution's input gradient to the backward pass, a small part of a generator's work.
     """
 
     def __init__(self, compiled: nn.Module):
@@ -131,15 +132,6 @@ def lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
     trains at exactly 0, a wasted epoch (see the README's "Parity with the reference").
     """
     return 1.0 - max(0, epoch + 1 - epochs) / (decay_epochs + 1)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DataError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
-    return device
 
 
 def resolve_domains(cfg: TrainConfig) -> Domains:
@@ -166,8 +158,7 @@ def pretrained_generators(source: str, model_cfg: ModelConfig) -> tuple[Generato
     """(G_AB, G_BA) of the model that ``--init-from`` names: a model folder, a Hub repo id or a zoo name.
 
     Its generator settings must be this run's; a model folder holds the EMA weights where training kept them."""
-    from .hub import ModelNotFoundError, load_generator, read_manifest
-    from .translate import resolve_model_dir
+    from .hub import ModelNotFoundError, load_generator, read_manifest, resolve_model_dir
     from .zoo import ZOO, fetch
     try:
         folder = fetch(source) if source in ZOO else resolve_model_dir(source)

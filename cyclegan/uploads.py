@@ -1,7 +1,9 @@
-"""Uploaded pictures: size limits, decoding any image file into RGB, and a clear one-line reason when that fails.
+"""The app's files: uploaded pictures in (size limits, decoding any image file into RGB, a clear one-line reason
+when that fails), and the results offered for download out (a temp-file store that prunes itself).
 
 The app's image input sends its raw payload (a FileData dict, a path or a data: URL); ``decode_upload`` turns
 it into a PIL image or raises ``BadImage``, whose message is meant for the person who uploaded the file.
+``save_triptych`` writes a result where the download button can serve it.
 """
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ import binascii
 import io
 import os
 import re
+import shutil
+import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -108,3 +113,20 @@ def decode_upload(payload: dict[str, Any] | str | Path | None, **limits: Any) ->
     if not path:
         raise BadImage("No image: upload, paste or take a picture first.")
     return decode_image(path, name=repr(name or Path(path).name), **limits)
+
+
+def save_triptych(image: Image.Image, folder: Path, stem: str, max_age: float = 3600) -> Path:
+    """Write ``image`` as ``folder/<random>/<stem>.png`` (a fresh subfolder, so that concurrent requests never
+    overwrite each other's file); subfolders older than ``max_age`` s are deleted on the way."""
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in folder.iterdir():
+        try:
+            if now - old.stat().st_mtime > max_age:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    path = folder / uuid.uuid4().hex / f"{stem}.png"
+    path.parent.mkdir()
+    image.save(path)
+    return path

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .download import DownloadError, download
-from .hub import export_model
+from .hub import export_model, is_complete
 from .networks import Generator
 
 # The mirror that the reference's scripts/download_cyclegan_model.sh uses.
@@ -50,6 +50,11 @@ def reference_generator(path: str | Path) -> Generator:
     return generator.eval()
 
 
+def zoo_folder(name: str, out_dir: str | Path) -> Path:
+    """Where ``fetch`` saves the reference model ``name`` under ``out_dir``."""
+    return Path(out_dir) / f"{name}-reference"
+
+
 def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None = None, timeout: float = 30.0) -> Path:
     """Download a zoo model's generators (both directions, or the one there is) as ``out_dir/NAME-reference``.
 
@@ -58,12 +63,11 @@ def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None =
     """
     if name not in ZOO:
         raise DownloadError(f"unknown zoo model {name!r}; known: {', '.join(ZOO)}")
-    target = Path(out_dir) / f"{name}-reference"
+    target = zoo_folder(name, out_dir)
+    if is_complete(target):
+        return target
     file_ab, file_ba, domain_a, domain_b = ZOO[name]
     files = [f for f in (file_ab, file_ba) if f is not None]
-    subs = ("G_AB", "G_BA")[:len(files)]
-    if all((target / sub / "model.safetensors").is_file() for sub in subs):
-        return target
     cache = Path(out_dir) / ".downloads"
     base = (base_url or ZOO_URL).rstrip("/")
     G_AB, *rest = (reference_generator(download(f"{base}/{f}.pth", cache / f"{f}.pth", timeout)) for f in files)

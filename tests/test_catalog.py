@@ -138,6 +138,32 @@ def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp
         check_direction(style, "BtoA")
 
 
+def test_model_cache_checks_the_direction_once_where_it_is_known(tmp_path, monkeypatch):
+    """A zoo model's directions are known before its download: a missing one is refused without fetching anything.
+    A Hub model's are known once it is loaded: it is checked then."""
+    import huggingface_hub.constants as hf
+    import torch
+    from cyclegan import Direction, Generator
+    from cyclegan.hub import export_model
+    fetched = []
+    monkeypatch.setattr(catalog, "fetch_zoo_model", lambda *a, **k: fetched.append(a))
+    cache = ModelCache(discover_models(None, [], zoo=True, online=True), tmp_path / "zoo")
+    with pytest.raises(CatalogError, match=r"translates photo → Van Gogh painting only"):
+        cache.get("zoo:style_vangogh", Direction.BtoA)
+    assert fetched == [] and not cache.loaded("zoo:style_vangogh")
+    torch.manual_seed(0)
+    style = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "style", name="style", domain_a="photo",
+                         domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    prefill_hub_cache(tmp_path / "hub", "owner/style", style)
+    monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hf, "HF_HUB_OFFLINE", True)
+    cache = ModelCache(discover_models(None, ["owner/style"], zoo=False), tmp_path / "zoo")
+    with pytest.raises(CatalogError, match=r"translates photo → painting only"):
+        cache.get("owner/style", Direction.BtoA)
+    assert cache.loaded("owner/style") and cache.specs["owner/style"].directions == ("AtoB",)
+    assert cache.get("owner/style", Direction.AtoB) is cache.get("owner/style")
+
+
 def test_load_examples(tmp_path):
     assert load_examples(tmp_path / "nothing", ["m"]) == []
     assert load_examples(tmp_path, ["m"]) == []  # no examples.json

@@ -33,6 +33,26 @@ def test_list_images_walks_subfolders_and_reads_the_reference_formats(tmp_path):
     assert [load_image(p).getpixel((0, 0)) for p in files] == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 
+def test_list_images_says_what_it_passed_over(tmp_path):
+    """The folder CLI lists what it left out: hidden folders and files, other file types, dangling links."""
+    write_images(tmp_path / "sub", 1, (0, 0, 0))
+    (tmp_path / "notes.txt").write_text("hi")
+    (tmp_path / "README").write_text("hi")
+    (tmp_path / ".hidden.png").write_bytes(b"x")
+    (tmp_path / ".cache").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / ".cache" / "d.png")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "missing.png")
+    skipped = []
+    assert list_images(tmp_path, skipped) == [tmp_path / "sub" / "000.png"]
+    why = {path.relative_to(tmp_path).as_posix(): reason for path, reason in skipped}
+    assert why.pop(".cache") == "hidden folder, not searched" and why.pop(".hidden.png") == "hidden file"
+    assert why.pop("gone.png") == "not a file"
+    assert why.pop("notes.txt").startswith("not an image type (.txt; reads .bmp, .jpeg")
+    assert why.pop("README").startswith("not an image type (no extension;")
+    assert why == {}
+    assert list_images(tmp_path) == [tmp_path / "sub" / "000.png"]  # the same files without the report
+
+
 def test_transparent_tiff_in_a_subfolder_goes_on_white(tmp_path):
     (tmp_path / "x").mkdir()
     Image.new("RGBA", (4, 4), (255, 0, 0, 0)).save(tmp_path / "x" / "clear.tiff")

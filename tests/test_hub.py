@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from cyclegan import Generator
-from cyclegan.hub import ModelNotFoundError, export_model, push_model, read_manifest
+from cyclegan.hub import (ModelNotFoundError, export_model, generator_folders, is_complete, missing_files, push_model,
+                          read_manifest)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,6 +94,29 @@ def test_push_refuses_an_incomplete_folder(model_folder):
     shutil.rmtree(model_folder / "G_BA")
     with pytest.raises(ModelNotFoundError, match="G_BA"):
         push_model(model_folder, "me/x")
+
+
+def test_what_makes_a_model_folder_complete(model_folder, tmp_path):
+    """One rule for the app's discovery, the zoo's reuse and the push: weights and config for each direction the
+    manifest lists."""
+    assert is_complete(model_folder) and missing_files(model_folder) == []
+    assert list(generator_folders(model_folder)) == ["AtoB", "BtoA"]
+    (model_folder / "G_BA" / "model.safetensors").unlink()
+    assert not is_complete(model_folder)
+    assert missing_files(model_folder) == [model_folder / "G_BA" / "model.safetensors"]
+    # a one-direction model is complete with G_AB alone, because its manifest says so
+    one = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "one", name="one", domain_a="a", domain_b="b",
+                       train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    assert is_complete(one) and list(generator_folders(one)) == ["AtoB"]
+    # a manifest listing no known direction is refused with the reason
+    (one / "manifest.json").write_text(json.dumps({"directions": ["sideways"]}))
+    assert not is_complete(one)
+    with pytest.raises(ModelNotFoundError, match="directions must list 'AtoB' and/or 'BtoA'"):
+        generator_folders(one)
+    # a folder without generator subfolders is not a model folder, whatever else it holds
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "manifest.json").write_text("{not json")
+    assert not is_complete(tmp_path / "other")
 
 
 def fill_cache(cache, repo_id, model_folder, commit="0123456789abcdef0123456789abcdef01234567"):

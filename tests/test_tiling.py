@@ -21,7 +21,9 @@ from PIL import Image
 from torch import nn
 
 from cyclegan import Generator, Translator
-from cyclegan.translate import blend_ramp, onnxruntime_available, tile_spans, to_tensor
+from cyclegan.backends import onnxruntime_available
+from cyclegan.images import to_tensor
+from cyclegan.tiling import StatsGenerator, blend_ramp, blend_tiles, downscale, tile_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_TOL, MEAN_TOL = 0.06, 2e-3
@@ -67,19 +69,33 @@ def test_tiles_cover_the_image_aligned_and_overlapping(length, tile, overlap):
     assert torch.allclose(total, torch.ones(length))  # weights sum to 1: a cross-fade, no bright or dark bands
 
 
+def test_blending_tiles_of_an_exact_run_gives_the_image_back():
+    x = scene(70, 90)
+    seen = []
+    out = blend_tiles(lambda tile: seen.append(tile.shape[-2:]) or tile.clone(), x, 32, 8)
+    assert len(seen) == len(tile_spans(70, 32, 8)) * len(tile_spans(90, 32, 8)) > 1
+    assert torch.allclose(out, x, atol=1e-6)
+
+
+def test_statistics_copy_is_downscaled_to_the_pixel_budget():
+    x = scene(200, 100)
+    assert downscale(x, 200 * 100) is x  # small enough: as it is
+    small = downscale(x, 50 * 25)
+    assert small.shape[-2] * small.shape[-1] <= 50 * 25 and abs(small.shape[-2] / small.shape[-1] - 2) < 0.1
+
+
 needs_ort = pytest.mark.skipif(not onnxruntime_available(), reason="needs onnxruntime")
 
 
 @pytest.mark.parametrize("backend,min_channels", [("eager", None), pytest.param("onnx", None, marks=needs_ort),
                                                   pytest.param("onnx", 0, marks=needs_ort, id="onnx-winograd")])
-def test_tiled_matches_untiled(generators, monkeypatch, backend, min_channels):
-    if min_channels is not None:  # the tiny test generators are too narrow for Winograd: force it
-        from cyclegan import export
-        monkeypatch.setattr(export, "WINOGRAD_MIN_CHANNELS", min_channels)
+def test_tiled_matches_untiled(generators, backend, min_channels):
+    # The tiny test generators are too narrow for Winograd: min_channels 0 forces it.
+    winograd = {} if min_channels is None else {"winograd_min_channels": min_channels}
     x = scene(160, 150)
     whole = Translator(*generators, backend="eager", tile_threshold=None).generate(x, "AtoB")
     t = Translator(*generators, backend=backend, tile_size=96, tile_overlap=48, tile_threshold=0,
-                   stats_pixels=160 * 150)
+                   stats_pixels=160 * 150, **winograd)
     tiled = t.generate(x, "AtoB")
     error = (tiled - whole).abs()
     assert error.max() < MAX_TOL and error.mean() < MEAN_TOL
@@ -150,7 +166,6 @@ def test_tiles_of_a_big_image_share_statistics_from_a_downscaled_copy():
     # Above stats_pixels the statistics come from a downscaled copy: the output then differs from the untiled
     # one in tone, but every tile uses the same statistics, so the tiles still agree with each other: the
     # tiled output equals one whole-image pass with those statistics, and shows no seam.
-    from cyclegan.export import StatsGenerator
     gens = smooth_generator(0), smooth_generator(1)
     t = Translator(*gens, backend="eager", tile_size=64, tile_overlap=32, tile_threshold=0, stats_pixels=48 * 48)
     x = smooth(192, 176)
@@ -169,8 +184,8 @@ def test_tiles_of_a_big_image_share_statistics_from_a_downscaled_copy():
 def test_generate_tiles_above_the_threshold_only(generators, monkeypatch):
     t = Translator(*generators, backend="eager", tile_size=32, tile_overlap=8, tile_threshold=40 * 40)
     calls = []
-    original = t.generate_tiled
-    monkeypatch.setattr(t, "generate_tiled", lambda x, d, stats=None: calls.append(x.shape) or original(x, d))
+    original = t._generate_tiled  # what generate calls with a direction it has checked
+    monkeypatch.setattr(t, "_generate_tiled", lambda x, d, stats=None: calls.append(x.shape) or original(x, d))
     t.generate(scene(40, 40), "AtoB")
     assert calls == []
     out = t.generate(scene(41, 40), "AtoB")

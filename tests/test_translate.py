@@ -141,27 +141,3 @@ def test_folder_cli_mirrors_subfolders(model_dir, tmp_path):
                            "--output", str(tmp_path / "out")]) == 0
     outs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
     assert outs == ["a/000.png", "b/000.png"]
-
-
-def test_save_triptych_writes_unique_files_and_prunes_old_ones(tmp_path):
-    import os
-    from cyclegan.translate import save_triptych, triptych
-    image = triptych(Image.new("RGB", (8, 6), "red"), Image.new("RGB", (8, 4), "blue"))
-    assert image.size == (16, 6)
-    old = tmp_path / "stale"
-    old.mkdir()
-    os.utime(old, (0, 0))  # older than max_age: removed by the next save
-    first, second = (save_triptych(image, tmp_path, "cyclegan-x-AtoB") for _ in range(2))
-    assert first != second and first.name == second.name == "cyclegan-x-AtoB.png"  # concurrent requests never clash
-    assert Image.open(first).size == (16, 6)
-    assert not old.exists()
-
-
-def test_psnr_of_images_in_model_range_is_the_8_bit_psnr():
-    # The app scores reconstructions with evaluate.psnr on to_tensor's [-1, 1] values: data_range 2 is 255 levels.
-    import numpy as np
-    from cyclegan.evaluate import psnr
-    from cyclegan.translate import to_tensor
-    a, b = Image.new("RGB", (4, 4), (100, 100, 100)), Image.new("RGB", (4, 4), (110, 100, 100))
-    assert psnr(to_tensor(a), to_tensor(b), data_range=2.0) == pytest.approx(10 * np.log10(255**2 / (100 / 3)))
-    assert psnr(to_tensor(a), to_tensor(a), data_range=2.0) == pytest.approx(100.0)

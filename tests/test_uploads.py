@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cyclegan.uploads import BadImage, decode_image, decode_upload, fit, human_size, parse_size
+from cyclegan.images import triptych
+from cyclegan.uploads import BadImage, decode_image, decode_upload, fit, human_size, parse_size, save_triptych
 
 
 def noise(w: int, h: int, seed: int = 0) -> Image.Image:
@@ -67,3 +69,15 @@ def test_decode_upload_payloads(tmp_path):
     for nothing in (None, "", {"path": None, "url": None}):
         with pytest.raises(BadImage, match=r"^No image: upload, paste or take a picture first\.$"):
             decode_upload(nothing)
+
+
+def test_save_triptych_writes_unique_files_and_prunes_old_ones(tmp_path):
+    image = triptych(Image.new("RGB", (8, 6), "red"), Image.new("RGB", (8, 4), "blue"))
+    assert image.size == (16, 6)
+    old = tmp_path / "stale"
+    old.mkdir()
+    os.utime(old, (0, 0))  # older than max_age: removed by the next save
+    first, second = (save_triptych(image, tmp_path, "cyclegan-x-AtoB") for _ in range(2))
+    assert first != second and first.name == second.name == "cyclegan-x-AtoB.png"  # concurrent requests never clash
+    assert Image.open(first).size == (16, 6)
+    assert not old.exists()

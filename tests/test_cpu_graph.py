@@ -1,9 +1,8 @@
-"""The CPU inference path: Winograd convolutions for wide layers, ONNX export (in memory and by the CLI), Translator
-backends and their fallbacks. Tiny generators (ngf 8, 2 blocks) on images of at most 64 px."""
+"""The CPU inference graph: Winograd convolutions for wide layers, ONNX export (in memory and by the CLI).
+Tiny generators (ngf 8, 2 blocks) on images of at most 64 px; the backends that run the graph: test_backends.py."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
@@ -11,9 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cyclegan import Generator, Translator
-from cyclegan import export
-from cyclegan.export import WinogradConv3x3, fast_generator, main as export_main
-from cyclegan.translate import onnxruntime_available
+from cyclegan import cpu_graph
+from cyclegan.backends import onnxruntime_available
+from cyclegan.cpu_graph import WinogradConv3x3, fast_generator, main as export_main
 
 needs_ort = pytest.mark.skipif(not onnxruntime_available(), reason="needs onnxruntime")
 TOL = 1e-4  # float32 rounding of a different summation order; outputs are tanh values in [-1, 1]
@@ -75,13 +74,11 @@ def test_winograd_only_on_wide_layers():
 
 @needs_ort
 @pytest.mark.parametrize("min_channels", [None, 0], ids=["default", "winograd"])
-def test_onnx_graph_has_dynamic_height_width_and_batch(generators, tmp_path, monkeypatch, min_channels):
+def test_onnx_graph_has_dynamic_height_width_and_batch(generators, tmp_path, min_channels):
     import onnxruntime as ort
     G = generators[0]
     path = tmp_path / "g.onnx"
-    if min_channels is not None:
-        monkeypatch.setattr(export, "WINOGRAD_MIN_CHANNELS", min_channels)
-    export.export_onnx(G, path)
+    cpu_graph.export_onnx(G, path, **({} if min_channels is None else {"min_channels": min_channels}))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for x in (image(64, 64), image(36, 52), image(20, 28, batch=2)):
         with torch.no_grad():
@@ -96,7 +93,7 @@ def test_export_cli_writes_both_generators(model_dir, capsys):
     assert export_main([str(model_dir), "--onnx"]) == 0
     for label, G in (("G_AB", 0), ("G_BA", 1)):
         meta = json.loads((model_dir / label / "onnx.json").read_text())
-        assert meta["format"] == export.ONNX_FORMAT and meta["max_abs_diff_vs_eager_at_256"] < TOL
+        assert meta["format"] == cpu_graph.ONNX_FORMAT and meta["max_abs_diff_vs_eager_at_256"] < TOL
         session = ort.InferenceSession(str(model_dir / label / "model.onnx"), providers=["CPUExecutionProvider"])
         x = image()
         generator = Translator.from_pretrained(model_dir, backend="eager").generators["AtoB" if G == 0 else "BtoA"]
@@ -110,81 +107,9 @@ def test_export_cli_errors_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
-@pytest.mark.parametrize("backend,min_channels", [("eager", None), pytest.param("onnx", None, marks=needs_ort),
-                                                  pytest.param("onnx", 0, marks=needs_ort, id="onnx-winograd")])
-def test_backends_agree_with_eager(generators, monkeypatch, backend, min_channels):
-    G_AB, G_BA = generators
-    if min_channels is not None:
-        monkeypatch.setattr(export, "WINOGRAD_MIN_CHANNELS", min_channels)
-    t = Translator(G_AB, G_BA, backend=backend)
-    assert t.backend == backend
-    for x in (image(), image(9, 5), image(64, 64)):
-        with torch.no_grad():
-            ref = Translator(G_AB, G_BA, backend="eager").generate(x, "BtoA")
-        assert (t.generate(x, "BtoA") - ref).abs().max() < TOL
-
-
-@needs_ort
-def test_auto_is_onnx_on_cpu_and_exports_each_graph_once(generators, monkeypatch):
-    G_AB, G_BA = generators
-    t = Translator(G_AB, G_BA)
-    assert t.backend == "onnx"
-    calls = []
-    real_export = export.export_onnx
-    monkeypatch.setattr(export, "export_onnx", lambda *a, **k: calls.append(1) or real_export(*a, **k))
-    for _ in range(2):
-        t.generate(image(), "AtoB")
-        t.generate(image(), "BtoA")
-    assert len(calls) == 2  # one graph per generator, kept in the Translator
-
-
-@pytest.mark.parametrize("missing", ["onnxruntime", "onnx"])
-def test_auto_falls_back_to_pure_pytorch_without_onnx(generators, monkeypatch, missing):
-    monkeypatch.setitem(sys.modules, missing, None)  # makes `import onnxruntime` (or finding onnx) fail
-    t = Translator(*generators)
-    assert t.backend == "eager"
-    x = image()
-    with torch.no_grad():
-        assert (t.generate(x, "AtoB") - generators[0](x)).abs().max() < TOL
-
-
-def test_auto_is_eager_off_the_cpu(generators):
-    from cyclegan.translate import resolve_backend
-    assert resolve_backend("auto", torch.device("cuda")) == "eager"
-    with pytest.raises(ValueError, match="CPU only"):
-        resolve_backend("onnx", torch.device("cuda"))
-
-
-@needs_ort
-def test_export_failure_falls_back_to_eager(generators, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("exporter exploded")
-    monkeypatch.setattr(export, "export_onnx", broken)
-    t = Translator(*generators)
-    x = image()
-    with pytest.warns(UserWarning, match="exporter exploded"):
-        out = t.generate(x, "AtoB")
-    assert t.backend == "eager"
-    with torch.no_grad():
-        assert torch.equal(out, generators[0](x))
-
-
-@needs_ort
-def test_model_folder_is_never_written(model_dir):
-    before = sorted(p.relative_to(model_dir) for p in model_dir.rglob("*"))
-    t = Translator.from_pretrained(model_dir)
-    t.generate(image(), "AtoB")
-    assert sorted(p.relative_to(model_dir) for p in model_dir.rglob("*")) == before
-
-
-def test_bad_backend_is_a_clear_error(generators):
-    with pytest.raises(ValueError, match="backend must be one of"):
-        Translator(*generators, backend="tensorrt")
-
-
 def test_export_never_moves_the_callers_module(generators, tmp_path):
     G = generators[0].train()
-    export.export_onnx(G, tmp_path / "g.onnx")
+    cpu_graph.export_onnx(G, tmp_path / "g.onnx")
     assert G.training  # exported from an eval-mode copy
 
 
@@ -195,3 +120,10 @@ def test_fast_path_keeps_odd_sizes_exact():
     x = F.pad(torch.randn(1, 8, 7, 9), (1, 1, 1, 1), mode="reflect")
     with torch.no_grad():
         assert torch.allclose(WinogradConv3x3(conv)(x), conv(x), atol=1e-4)
+
+
+def test_the_old_export_module_still_runs_the_cli():
+    """``python -m cyclegan.export MODEL_DIR --onnx`` (the README's command before the CPU graph had its own module)
+    runs the same CLI."""
+    from cyclegan import export
+    assert export.main is export_main

@@ -1,0 +1,76 @@
+"""How a generator runs: eager PyTorch, or its CPU graph in ONNX Runtime; ``auto`` picks per device.
+
+A runner turns a padded 1x3xHxW batch into the generator's output. Each generator has up to three:
+``whole`` (a whole image), ``tiles`` (a tile, with the whole image's frozen statistics as a second input) and
+``stats`` (records those statistics; always eager: it runs once per image, on a downscaled copy).
+A new backend is a name in ``BACKENDS``, a rule in ``resolve_backend`` and a runner builder here.
+"""
+from __future__ import annotations
+
+import importlib.util
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+
+from .cpu_graph import WINOGRAD_MIN_CHANNELS, onnx_model
+from .tiling import StatsGenerator, stats_onnx_model
+
+Backend = Literal["auto", "eager", "onnx"]
+BACKENDS = ("auto", "eager", "onnx")
+RunnerKind = Literal["whole", "tiles", "stats"]
+Runner = Callable[..., torch.Tensor]
+
+
+def onnxruntime_available() -> bool:
+    """Whether the ONNX backends can run: onnxruntime, and the onnx package that torch's exporter needs."""
+    try:
+        import onnxruntime  # noqa: F401
+        return importlib.util.find_spec("onnx") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend that ``backend`` means on ``device``: ``auto`` is ONNX Runtime on CPU when it is installed,
+    else eager PyTorch."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if backend == "auto":
+        return "onnx" if device.type == "cpu" and onnxruntime_available() else "eager"
+    if backend == "onnx" and device.type != "cpu":
+        raise ValueError(f"backend {backend!r} runs on the CPU only; use backend='eager' on {device}")
+    return backend
+
+
+def eager_runner(generator: nn.Module, kind: RunnerKind, device: torch.device) -> Runner:
+    """The generator in eager PyTorch on ``device``."""
+    if kind == "whole":
+        return lambda x: generator(x.to(device))
+    module = StatsGenerator(generator).eval()
+    if kind == "stats":
+        return lambda x: module.record(x.to(device))
+    return lambda x, stats: module(x.to(device), stats.to(device))
+
+
+def onnx_runner(generator: nn.Module, kind: RunnerKind, *, threads: int | None = None,
+                config: dict[str, str] | None = None, min_channels: int = WINOGRAD_MIN_CHANNELS) -> Runner:
+    """The generator's CPU graph (Winograd on layers of at least ``min_channels`` input channels), exported in
+    memory and run by ONNX Runtime with ``threads`` intra-op threads (its own choice when None) and the
+    session config entries ``config``. Raises whatever the exporter or the runtime raise."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, value)
+    providers = ["CPUExecutionProvider"]
+    if kind == "whole":
+        session = ort.InferenceSession(onnx_model(generator, min_channels=min_channels), options, providers=providers)
+        return lambda x: torch.from_numpy(session.run(None, {"input": x.float().contiguous().numpy()})[0])
+    if kind == "tiles":
+        session = ort.InferenceSession(stats_onnx_model(generator, min_channels=min_channels), options,
+                                       providers=providers)
+        return lambda x, stats: torch.from_numpy(session.run(None, {
+            "input": x.float().contiguous().numpy(), "stats": stats.float().contiguous().numpy()})[0])
+    raise ValueError(f"the ONNX backend has no {kind!r} runner (statistics are recorded eagerly)")

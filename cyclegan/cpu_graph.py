@@ -1,0 +1,252 @@
+"""The CPU inference graph of a generator (Winograd convolutions on wide layers), its ONNX export, and a CLI
+that writes it next to a model folder's weights.
+
+    python -m cyclegan.cpu_graph MODEL_DIR --onnx       # writes MODEL_DIR/G_AB/model.onnx and G_BA/model.onnx
+
+``Translator`` (``cyclegan.translate``) runs generators through ONNX Runtime on the CPU: it exports each graph
+in memory on first use (``onnx_model``) and writes nothing to disk. The CLI writes the same graph for people
+who deploy with another ONNX runtime; nothing in this project reads those files.
+
+The graph is the generator itself, except that stride-1 3x3 convolutions with at least ``min_channels``
+input channels are computed with Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016) as batched
+matrix products: 4x fewer multiplications, exact up to float rounding. Narrow layers stay plain, where
+ONNX Runtime's own convolution is the faster one; docs/PERFORMANCE.md has the measurements behind the
+default, ``WINOGRAD_MIN_CHANNELS``.
+
+The legacy TorchScript exporter (``dynamo=False``) is used: it needs no ``onnxscript`` and handles the
+dynamic height and width (the input may have any size that is a multiple of 4).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .hub import ModelNotFoundError, generator_folders, load_generator
+
+# The default for ``min_channels``: between the layer width where Winograd lost (64, the shipped models) and
+# where it won (256, the reference's); docs/PERFORMANCE.md.
+WINOGRAD_MIN_CHANNELS = 128
+ONNX_FORMAT = 2  # recorded in onnx.json: 2 = Winograd on wide layers only
+OPSET = 17
+ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"
+
+
+# -- module surgery ----------------------------------------------------------------------------------------
+def replace_modules(module: nn.Module, fn: Callable[[nn.Module], nn.Module | None]) -> nn.Module:
+    """A copy of ``module`` with each descendant ``c`` for which ``fn(c)`` returns a module replaced by it.
+
+    The copy is shallow where nothing changes: untouched layers, and their parameters, are shared.
+    """
+    new = fn(module)
+    if new is not None:
+        return new
+    clone = copy.copy(module)
+    clone._modules = {name: replace_modules(child, fn) if child is not None else None
+                      for name, child in module._modules.items()}
+    return clone
+
+
+# -- Winograd F(m x m, 3 x 3) ------------------------------------------------------------------------------
+# Transform matrices of Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016), with the
+# interpolation points 0, +-1, +-2 (and infinity). Y = A^T [(G g G^T) * (B^T d B)] A on each tile.
+_WINOGRAD = {
+    2: dict(
+        BT=[[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        G=[[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+        AT=[[1, 1, 1, 0], [0, 1, -1, -1]]),
+    4: dict(
+        BT=[[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+            [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+        G=[[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+           [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+        AT=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
+}
+
+
+def _plain_3x3(c: nn.Module) -> bool:
+    """Whether ``c`` is a convolution that ``WinogradConv3x3`` computes: 3x3, stride 1, unpadded, ungrouped."""
+    return isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3) and c.stride == (1, 1) and c.padding == (0, 0) \
+        and c.groups == 1 and c.dilation == (1, 1)
+
+
+class WinogradConv3x3(nn.Module):
+    """A stride-1, unpadded 3x3 ``nn.Conv2d`` computed with Winograd F(m x m, 3 x 3); same output.
+
+    Three steps, each one well-optimised op in PyTorch and in ONNX Runtime:
+
+    1. input transform: a grouped convolution with stride m whose 36 fixed 6x6 kernels per channel are the
+       rows of B^T (x) B^T, giving each (m+2)x(m+2) input tile in the Winograd domain;
+    2. the (m+2)^2 matrix products (C_out x C_in) @ (C_in x tiles): the bulk of the work, 4x fewer
+       multiplications than the direct convolution for m = 4;
+    3. output transform A^T (x) A^T as a matrix product, then ``pixel_shuffle`` (ONNX ``DepthToSpace``) to
+       put each tile's m x m outputs in place.
+
+    Inputs of any size work: tiles that overhang the bottom or right edge read zeros and their extra outputs
+    are cropped. The layout changes in between move whole rows of tiles, never single elements.
+    """
+
+    def __init__(self, conv: nn.Conv2d, m: int = 4):
+        super().__init__()
+        if not _plain_3x3(conv):
+            raise ValueError("WinogradConv3x3 replaces only stride-1, unpadded, ungrouped 3x3 convolutions")
+        mats = {k: torch.tensor(v, dtype=torch.float64) for k, v in _WINOGRAD[m].items()}
+        a = m + 2
+        self.m, self.a, self.in_channels, self.out_channels = m, a, conv.in_channels, conv.out_channels
+        w = conv.weight.detach().double()
+        U = torch.einsum("ik,ockl,jl->ijoc", mats["G"], w, mats["G"]).reshape(a * a, w.shape[0], w.shape[1])
+        self.register_buffer("U", U.float().contiguous())  # (a*a, C_out, C_in): the transformed filters
+        KB = torch.kron(mats["BT"], mats["BT"]).float().reshape(a * a, 1, a, a)
+        self.register_buffer("KB", KB.repeat(conv.in_channels, 1, 1, 1))  # (C_in*a*a, 1, a, a)
+        self.register_buffer("KA", torch.kron(mats["AT"], mats["AT"]).float())  # (m*m, a*a)
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+        self.register_buffer("bias", bias.float().view(1, -1, 1, 1).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, a, ci, co = self.m, self.a, self.in_channels, self.out_channels
+        n, _, hp, wp = x.shape
+        h, w = hp - 2, wp - 2
+        th, tw = (h + m - 1) // m, (w + m - 1) // m
+        x = F.pad(x, (0, tw * m + 2 - wp, 0, th * m + 2 - hp))
+        V = F.conv2d(x, self.KB, stride=m, groups=ci)  # (n, C_in*a*a, th, tw): every tile, transformed
+        V = V.reshape(n, ci, a * a, th * tw).permute(2, 1, 0, 3).reshape(a * a, ci, n * th * tw)
+        M = torch.matmul(self.U, V)  # (a*a, C_out, tiles)
+        Y = torch.matmul(self.KA, M.transpose(0, 1))  # (C_out, m*m, tiles)
+        Y = Y.reshape(co, m * m, n, th * tw).permute(2, 0, 1, 3).reshape(n, co * m * m, th, tw)
+        return F.pixel_shuffle(Y, m)[:, :, :h, :w] + self.bias
+
+
+class ChannelNorm(nn.Module):
+    """Affine-free instance norm written as ``group_norm`` with one group per channel.
+
+    Same output as ``nn.InstanceNorm2d(affine=False)``; faster in eager PyTorch on CPU, and it exports with a
+    static channel count even when the input's shape is only known at run time (after a Winograd layer).
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.channels, self.eps = channels, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.group_norm(x, self.channels, eps=self.eps)
+
+
+def fast_generator(generator: nn.Module, min_channels: int = WINOGRAD_MIN_CHANNELS, m: int = 4) -> nn.Module:
+    """The inference graph: the generator with its stride-1 unpadded 3x3 convolutions of at least
+    ``min_channels`` input channels swapped for ``WinogradConv3x3`` and then its instance norms for
+    ``ChannelNorm``; the generator itself when no convolution is that wide.
+
+    Use ``min_channels=0`` to put Winograd on every such convolution (tests force it on tiny generators)."""
+    def wide(c: nn.Module) -> bool:
+        return _plain_3x3(c) and c.in_channels >= min_channels
+    if not any(wide(c) for c in generator.modules()):
+        return generator
+
+    def swap(c: nn.Module) -> nn.Module | None:
+        if wide(c):
+            return WinogradConv3x3(c, m)
+        if isinstance(c, nn.InstanceNorm2d) and not c.affine and not c.track_running_stats:
+            return ChannelNorm(c.num_features, c.eps)
+        return None
+    return replace_modules(generator, swap).eval()
+
+
+# -- ONNX export ---------------------------------------------------------------------------------------------
+def cpu_float(generator: nn.Module) -> nn.Module:
+    """The generator itself if it is an fp32 CPU module in eval mode, else such a copy (never moved in place)."""
+    params = list(generator.parameters()) + list(generator.buffers())
+    if not generator.training and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params):
+        return generator
+    return copy.deepcopy(generator).float().cpu().eval()
+
+
+def export_graph(graph: nn.Module, inputs: dict[str, torch.Tensor], f: str | Path | io.BytesIO,
+                 dynamic_axes: dict[int, str]) -> None:
+    """Write ``graph`` as ONNX: its inputs named as in ``inputs`` (example tensors, in call order), one output
+    ``output``; ``dynamic_axes`` of the first input and of the output are left free."""
+    first = next(iter(inputs))
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
+        torch.onnx.export(graph, tuple(inputs.values()), f, input_names=list(inputs), output_names=["output"],
+                          opset_version=OPSET, dynamic_axes={first: dynamic_axes, "output": dynamic_axes},
+                          do_constant_folding=True, dynamo=False)
+
+
+def export_onnx(generator: nn.Module, f: str | Path | io.BytesIO, *, min_channels: int = WINOGRAD_MIN_CHANNELS,
+                sample_size: int = 64) -> None:
+    """Write the generator's inference graph (``fast_generator``) as ONNX with dynamic batch, height and width
+    (input ``input``, output ``output``, 1x3xHxW in [-1, 1], H and W multiples of 4) to a path or file object."""
+    graph = fast_generator(cpu_float(generator), min_channels)
+    export_graph(graph, {"input": torch.zeros(1, 3, sample_size, sample_size)}, f,
+                 {0: "batch", 2: "height", 3: "width"})
+
+
+def onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNELS) -> bytes:
+    """The generator's ONNX graph, for ``onnxruntime.InferenceSession``."""
+    buffer = io.BytesIO()
+    export_onnx(generator, buffer, min_channels=min_channels)
+    return buffer.getvalue()
+
+
+# -- the on-disk export CLI ----------------------------------------------------------------------------------
+def export_model_dir(folder: str | Path, check: bool = True) -> list[Path]:
+    """Write ``model.onnx`` and ``onnx.json`` next to each generator's weights in a model folder."""
+    written = []
+    for sub in generator_folders(folder).values():  # one-direction: G_AB only
+        generator = load_generator(sub)
+        t0 = time.perf_counter()
+        export_onnx(generator, sub / ONNX_FILE)
+        seconds = time.perf_counter() - t0
+        meta = {"format": ONNX_FORMAT,
+                "opset": OPSET, "torch": torch.__version__, "export_seconds": round(seconds, 2)}
+        if check:
+            meta["max_abs_diff_vs_eager_at_256"] = check_onnx(generator, sub / ONNX_FILE)
+        (sub / ONNX_META).write_text(json.dumps(meta, indent=2) + "\n")
+        written.append(sub / ONNX_FILE)
+        print(f"{sub.name}: wrote {sub / ONNX_FILE} ({seconds:.1f} s"
+              + (f", max abs diff vs eager {meta['max_abs_diff_vs_eager_at_256']:.1e})" if check else ")"))
+    return written
+
+
+def check_onnx(generator: nn.Module, path: str | Path, size: int = 256, seed: int = 0) -> float:
+    """Max abs difference between ONNX Runtime and eager PyTorch on a random image."""
+    import onnxruntime as ort
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.inference_mode():
+        ref = generator.float().cpu().eval()(x)
+    out = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    return float((out - ref).abs().max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cyclegan.cpu_graph",
+                                     description="Write a model folder's generators as ONNX graphs, for deploying "
+                                                 "them with another ONNX runtime (the app and Translator do not "
+                                                 "need these files: they export in memory).")
+    parser.add_argument("model", help="model folder (with G_AB/ and G_BA/)")
+    parser.add_argument("--onnx", action="store_true", required=True,
+                        help="write G_AB/model.onnx and G_BA/model.onnx (ONNX Runtime graphs, dynamic H and W)")
+    parser.add_argument("--no-check", dest="check", action="store_false",
+                        help="skip comparing the exported graphs with eager PyTorch (saves a run of each graph)")
+    args = parser.parse_args(argv)
+    try:
+        export_model_dir(args.model, args.check)
+    except (ModelNotFoundError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
