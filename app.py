@@ -2,6 +2,7 @@
 
     python app.py                                   # http://127.0.0.1:7860, no network needed
     python app.py --model user/cyclegan-horse2zebra --port 8000
+    python app.py --mcp                             # also an MCP server: the translate tool, for LLM clients
     python app.py --help
 
 Models: every folder in checkpoints/ with G_AB/ and G_BA/, then the Hub repo ids given with --model
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", "7860")),
                         help="port (env GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
+    parser.add_argument("--mcp", action="store_true",
+                        default=env("GRADIO_MCP_SERVER", "").lower() in ("1", "true"),
+                        help="also serve the translation as an MCP tool at /gradio_api/mcp/, for LLM clients that "
+                             "speak the Model Context Protocol (env GRADIO_MCP_SERVER=true; needs gradio[mcp])")
     parser.add_argument("--model", action="append", default=[],
                         help="a Hub repo id (or model folder) to list too; repeatable (env CYCLEGAN_MODELS)")
     parser.add_argument("--checkpoints", default=env("CYCLEGAN_CHECKPOINTS", str(ROOT / "checkpoints")),
@@ -61,6 +66,7 @@ if __name__ == "__main__":
     # --help and argument errors exit here, at once: importing torch and gradio below takes seconds.
     build_parser().parse_args()
 
+import importlib.util  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -126,8 +132,17 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
     # Gradio's temp dir (GRADIO_TEMP_DIR) holds the triptychs for the download button; save_triptych prunes it.
     downloads = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio") / "cyclegan-triptychs"
 
-    def translate(image, model, direction):
-        """Translate an image: real, generated and reconstructed PNGs, seconds taken, PSNR (dB), triptych PNG."""
+    def translate(image, model, direction, progress=gr.Progress(track_tqdm=True)):
+        """Translate a picture with a CycleGAN model, and translate the result back (cycle consistency).
+
+        Args:
+            image: the picture to translate (any image file; the long side is resized to the app's limit).
+            model: the model, by its key or label; default: the first one listed.
+            direction: 'AtoB' (domain A to domain B, as the model's name says) or 'BtoA'; default 'AtoB'.
+        Returns:
+            real, generated and reconstructed PNGs, seconds taken, PSNR (dB) of reconstructed vs real, triptych PNG.
+        """
+        # progress: a reference model's first use downloads it; Gradio shows the download's tqdm bar.
         start = time.perf_counter()
         model = model or models[0].key
         try:
@@ -149,8 +164,12 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
     def show_stats() -> gr.Row:
         return gr.Row(visible=True)
 
-    def clear_results() -> tuple[None, None, gr.Row]:
-        return None, None, gr.Row(visible=False)
+    def clear_results() -> tuple[None, None, None, gr.Row]:
+        return None, None, None, gr.Row(visible=False)
+
+    def compare(real, fake):
+        """Real against Generated in the compare slider (none while either is missing)."""
+        return None if real is None or fake is None else (real, fake)
 
     def select_model(model):
         """Direction choices, model info, and the Reconstructed and PSNR boxes as fit the model (a one-direction
@@ -191,6 +210,9 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                          elem_id=label.lower(), elem_classes="result")
                 for label in ("Real", "Generated", "Reconstructed"))
             rec_out.label = reconstructed_label(first)  # after the loop: elem_id stays "reconstructed"
+            compare_out = gr.ImageSlider(type="pil", format="png", label="Real ↔ Generated",
+                                         interactive=False, max_height=300, elem_id="compare",
+                                         elem_classes="result")
         # Hidden until a first result: Gradio's Number shows 0 when it has no value, which reads as a result.
         with gr.Row(equal_height=True, visible=False, elem_id="result-stats") as stats:
             seconds_out = gr.Number(label="Seconds", precision=2, interactive=False, elem_id="seconds")
@@ -209,8 +231,11 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         event = button.click(translate, inputs, outputs, api_name="translate", preprocess=False,
                              show_progress_on=fake_out, js=CLOSE_TOASTS)
         event.success(show_stats, None, stats, api_visibility="private", queue=False)
-        event.failure(clear_results, None, [real_out, rec_out, stats], api_visibility="private", queue=False,
-                      show_progress="hidden")
+        event.failure(clear_results, None, [real_out, rec_out, compare_out, stats], api_visibility="private",
+                      queue=False, show_progress="hidden")
+        # On every new Generated image, from a translation or an example; not part of the /translate API.
+        fake_out.change(compare, [real_out, fake_out], compare_out, api_visibility="private", queue=False,
+                        show_progress="hidden")
         model_in.change(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
         if first.kind == "hub":  # its domain names are known only once it is fetched
             demo.load(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
@@ -249,6 +274,9 @@ def default_threads(concurrency: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.mcp and importlib.util.find_spec("mcp") is None:
+        print('error: --mcp needs the MCP extra of Gradio: pip install "gradio[mcp]"', file=sys.stderr)
+        return 2
     try:
         device = resolve_device(args.device)
     except DataError as e:
@@ -275,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 max_file_size=parse_size(args.max_file_size), theme=make_theme(), css=CSS, ssr_mode=False,
                 allowed_paths=[str(Path(args.examples).resolve())], footer_links=["api", "gradio"],
-                quiet=True, prevent_thread_lock=True)
+                quiet=True, prevent_thread_lock=True, mcp_server=args.mcp)
     print(f"* Running on local URL:  {demo.local_url}")
     if demo.share_url:
         print(f"* Running on public URL: {demo.share_url}")

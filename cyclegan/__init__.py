@@ -4,6 +4,10 @@ from .direction import Direction
 
 __all__ = ["Direction", "Discriminator", "Generator", "ModelConfig", "ResnetBlock", "TrainConfig", "Translator"]
 __version__ = "0.1.0"
+# Where the code and its documentation live: every model card links to them (cyclegan.hub, networks.HUB_KWARGS).
+REPOSITORY_URL = "https://github.com/cyclegan-project/cyclegan"
+DOCS_URL = f"{REPOSITORY_URL}#readme"
+PAPER_URL = "https://arxiv.org/abs/1703.10593"
 
 
 def __getattr__(name: str):

@@ -110,6 +110,10 @@ class TrainConfig:
     license: str = _f("unknown", "license of the trained weights, written to the model card and shown in the app: a "
                       "Hub license id such as apache-2.0, cc-by-4.0 or cc-by-nc-4.0. Weights derive from their "
                       "training images, so give the data's terms; the default, unknown, says that nobody stated them")
+    license_name: str = _f("", "with --license other, for terms that have no Hub license id: a short name for them "
+                           "(lowercase, dashes), e.g. my-data-research-only; every card of the model carries it")
+    license_link: str = _f("", "with --license other: the URL where the terms can be read; every card of the model "
+                           "carries it")
 
     def num_workers(self) -> int:
         """--workers, or the default for this machine's CPU cores (see its help)."""

@@ -16,6 +16,9 @@ against the target, so "did the model help at all" can be read off the table dir
 
     python -m cyclegan.evaluate --model M --direction AtoB --dataroot data/emoji --json   # runs/eval/M-AtoB.json
     python -m cyclegan.evaluate --model M --direction BtoA --input DIR --target DIR
+    python -m cyclegan.evaluate --model checkpoints/emoji --direction AtoB --dataroot data/emoji --card
+
+--card writes the figures into the model folder's card, as its ``model-index`` metadata (cyclegan.hub).
 """
 
 from __future__ import annotations
@@ -328,6 +331,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", nargs="?", const="", metavar="FILE",
                    help="also write the results as JSON to FILE; --json alone writes "
                         "runs/eval/MODEL-DIRECTION.json (not the current folder, often the repository root)")
+    p.add_argument("--card", action="store_true",
+                   help="also write the results into the model card (MODEL/README.md) as its model-index metadata, "
+                        "which the Hub shows as evaluation results; they replace the card's earlier results for this "
+                        "direction and keep the other direction's. Needs --model to be a local model folder")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=1000)
     p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
@@ -351,6 +358,8 @@ def main(argv: list[str] | None = None) -> dict:
             list_images(folder)
         except DataError as e:
             p.error(f"{name} {e}")
+    if args.card and not (Path(args.model) / "README.md").is_file():
+        p.error(f"--card writes into a local model folder's README.md, and {args.model} has none")
     try:
         inception_weights_path()
         device = resolve_device(args.device)
@@ -373,6 +382,10 @@ def main(argv: list[str] | None = None) -> dict:
         path = args.json or Path("runs") / "eval" / f"{Path(str(args.model).rstrip('/')).name}-{direction}.json"
         write_json(results, path)  # makes the folder
         print(f"wrote {path}")
+    if args.card:
+        from cyclegan.hub import write_eval_results
+        write_eval_results(args.model, results)
+        print(f"wrote the results into {Path(args.model) / 'README.md'} (model-index)")
     return results
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Model folders: their layout and what makes one complete, loading, resolving Hub repo ids to folders, export
-(generators, manifest, model card), and pushing to the Hugging Face Hub.
+(generators, manifest, model cards), and pushing to the Hugging Face Hub.
 
 A model folder holds ``G_AB/`` and ``G_BA/`` (each ``config.json`` + ``model.safetensors``, as written by
-``PyTorchModelHubMixin.save_pretrained``), ``manifest.json`` (what the app shows), ``README.md`` (the
-model card) and ``samples.png``. A one-direction model holds ``G_AB/`` only, and its manifest says so.
+``PyTorchModelHubMixin.save_pretrained``, and a ``README.md`` card of its own), ``manifest.json`` (what the app
+shows), ``README.md`` (the model card) and ``samples.png``. A one-direction model holds ``G_AB/`` only, and its
+manifest says so. Every card carries the model's license; the model card's ``model-index`` holds the evaluation
+results (``write_eval_results``).
 """
 from __future__ import annotations
 
@@ -13,19 +15,26 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
+from typing import Sequence
 
 import torch
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors.torch import load_file
 
+from . import DOCS_URL, REPOSITORY_URL
 from .direction import Direction
 from .networks import Generator, complexity
 
 MANIFEST = "manifest.json"
+CARD = "README.md"
 GENERATOR_FOLDERS = {Direction.AtoB: "G_AB", Direction.BtoA: "G_BA"}  # the subfolder of each direction's generator
 CONFIG, WEIGHTS = "config.json", "model.safetensors"  # in each generator's subfolder
 # A Hub repo id is "name" or "owner/name"; anything else that does not exist locally is a wrong path.
 REPO_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+TAGS = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch", "gan"]
+LINKS = f"Made with the [`cyclegan`]({REPOSITORY_URL}) package ([docs]({DOCS_URL}))."
 
 
 class ModelNotFoundError(Exception):
@@ -112,15 +121,22 @@ def resolve_model_dir(path_or_repo_id: str | Path, *, revision: str | None = Non
         raise ModelNotFoundError(f"could not fetch Hub model {name!r}: {str(e).splitlines()[0]}") from None
 
 
+def license_metadata(manifest: dict) -> dict:
+    """The card fields of the model's license: ``license``, and for ``other`` (terms without a Hub license id) the
+    ``license_name`` and ``license_link`` that the Hub's model-card spec asks for beside it."""
+    fields = {"license": manifest.get("license") or "unknown", "license_name": None, "license_link": None}
+    if fields["license"] == "other":
+        fields.update({key: manifest.get(key) or None for key in ("license_name", "license_link")})
+    return fields
+
+
 def model_card(*, name: str, manifest: dict, train_config: dict, model_config: dict, train_seconds: float,
                hardware: str, epochs_done: int, dataset: str | None, extra: str | None, steps_done: int | None = None,
                complexity_line: str = "") -> str:
-    tags = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch", "gan"]
-    yaml = ["---", "library_name: cyclegan", f"license: {manifest['license']}", "pipeline_tag: image-to-image",
-            "tags:", *[f"- {t}" for t in tags]]
-    if dataset:
-        yaml += ["datasets:", f"- {dataset}"]
-    yaml.append("---")
+    data = ModelCardData(library_name="cyclegan", **license_metadata(manifest), pipeline_tag="image-to-image",
+                         tags=TAGS, datasets=[dataset] if dataset else None)
+    yaml = ["---", data.to_yaml(original_order=["library_name", "license", "license_name", "license_link",
+                                                  "pipeline_tag", "tags"]), "---"]
     a, b = manifest["domain_a"], manifest["domain_b"]
     hours = train_seconds / 3600
     progress = f"{epochs_done} full epochs" + (f", {steps_done:,} steps in all" if steps_done is not None else "")
@@ -138,6 +154,8 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
 # CycleGAN: {name} ({a} {arrow} {b})
 
 {what}
+
+{LINKS}
 
 {manifest.get('summary', '')}
 
@@ -186,12 +204,21 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
                  train_seconds: float = 0.0, hardware: str = "", epochs_done: int = 0, steps_done: int | None = None,
                  dataset: str | None = None,
                  license: str = "unknown", summary: str | None = None, extra: str | None = None,
-                 dtype: torch.dtype = torch.float16) -> Path:
+                 dtype: torch.dtype = torch.float16, license_name: str | None = None,
+                 license_link: str | None = None) -> Path:
     """Write a complete model folder; it replaces ``folder`` only once fully written.
 
     ``license`` is the Hub license id of the weights, which follow their training data's terms: "unknown"
-    unless the caller states them (train.py --license).
+    unless the caller states them (train.py --license). With ``other``, ``license_name`` (a short id) and
+    ``license_link`` (a URL) say what the terms are; they default to ``train_config``'s (train.py
+    --license-name, --license-link). Every card of the folder, the generators' included, carries them.
     """
+    license_name = license_name or train_config.get("license_name") or None
+    license_link = license_link or train_config.get("license_link") or None
+    if license == "other" and not (license_name and license_link):
+        # A warning, not an error: this runs at the end of a training run, whose result must not be lost.
+        warnings.warn("license 'other' without a license name and link: the model card cannot say what the terms "
+                      "are (train.py --license-name NAME --license-link URL)", stacklevel=2)
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
@@ -209,9 +236,12 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
             summary = (f"Trained for {done} at {size}px (ngf {model_config['ngf']}, {model_config['n_blocks']} "
                        f"{model_config.get('block', 'resnet')} blocks).")
         manifest = {"name": name, "domain_a": domain_a, "domain_b": domain_b, "license": license, "summary": summary}
+        if license == "other":
+            manifest.update({k: v for k, v in (("license_name", license_name), ("license_link", license_link)) if v})
         if G_BA is None:
             manifest["directions"] = [Direction.AtoB.value]
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_generator_cards(staging, {"AtoB": G_AB, "BtoA": G_BA})  # over the mixin's, which has no license
         if sample is not None:
             shutil.copyfile(sample, staging / "samples.png")
         (staging / "README.md").write_text(model_card(
@@ -228,6 +258,134 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def generator_card(generator: Generator, manifest: dict, direction: str) -> ModelCard:
+    """The card of one generator's subfolder: the mixin's own (library, tags, code, paper and docs links) with the
+    model's license, and where to read the rest: the model's card one folder up."""
+    card = generator.generate_model_card()
+    for key, value in {**license_metadata(manifest), "pipeline_tag": "image-to-image"}.items():
+        card.data[key] = value
+    a, b = manifest["domain_a"], manifest["domain_b"]
+    source, target = (a, b) if direction == "AtoB" else (b, a)
+    card.text = card.text.rstrip() + (
+        f"\n\n`{GENERATOR_FOLDERS[direction]}` turns **{source}** into **{target}**: it is a generator of the CycleGAN "
+        f"model **{manifest['name']}**. The model's card ([../README.md](../README.md)) gives its data, training, "
+        "evaluation and license terms; load the model with `cyclegan.Translator.from_pretrained`.\n")
+    return card
+
+
+def write_generator_cards(folder: str | Path, generators: dict[str, torch.nn.Module | None] | None = None) -> None:
+    """(Re)write ``G_AB/README.md`` (and ``G_BA/README.md``) from the folder's manifest.
+
+    Without ``generators`` each is built from its ``config.json`` (no weights are read), as for a folder written
+    before the generators' cards carried the model's license.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    for direction in manifest["directions"]:
+        sub = folder / GENERATOR_FOLDERS[direction]
+        generator = (generators or {}).get(direction)
+        if generator is None:
+            generator = Generator(**json.loads((sub / "config.json").read_text()))
+        generator_card(generator, manifest, direction).save(sub / CARD)
+
+
+def _save_card(card: ModelCard, path: Path) -> None:
+    """Replace a card file whole, so that an interrupted write leaves the old one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    card.save(tmp)
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def load_card(folder: str | Path) -> ModelCard:
+    """The model card of a model folder; ``ModelNotFoundError`` if it has none."""
+    path = Path(folder) / CARD
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} is missing: not a model folder written by cyclegan")
+    return ModelCard.load(path)
+
+
+def update_cards(folder: str | Path) -> None:
+    """Bring the cards of an existing model folder in line with its manifest: each generator's card (license,
+    links), the license fields of the model card, and its code and docs links."""
+    folder = Path(folder)
+    card = load_card(folder)
+    write_generator_cards(folder)
+    for key, value in license_metadata(read_manifest(folder)).items():
+        card.data[key] = value
+    if REPOSITORY_URL not in card.text:  # after the title's first paragraph, where model_card() puts it
+        title = re.search(r"^# .*\n\n(.+\n)+", card.text, re.MULTILINE)
+        at = title.end() if title else 0
+        card.text = f"{card.text[:at]}\n{LINKS}\n{'' if title else chr(10)}{card.text[at:]}"
+    _save_card(card, folder / CARD)
+
+
+# -- evaluation results in the card's metadata -----------------------------------------------------------------
+# (key in cyclegan.evaluate's results, metric id, name, scale, decimals): the figures as the evaluation's table
+# prints them, so that card and table agree digit for digit.
+CARD_METRICS = (("fid", "fid", "FID", 1, 2), ("kid_mean", "kid", "KID ×10³", 1e3, 2),
+                ("l1", "l1", "paired L1 (pixels in [0,1])", 1, 4))
+BASELINE = "identity baseline (the untranslated input)"
+
+
+def eval_results(results: dict, manifest: dict, dataset: str) -> list[EvalResult]:
+    """The ``EvalResult`` entries of one ``cyclegan.evaluate.evaluate`` run: FID, KID and (paired folders only)
+    L1 of the translations, each with the identity baseline beside it (``metric_config`` translated / identity)."""
+    direction = results["direction"]
+    a, b = manifest["domain_a"], manifest["domain_b"]
+    source, target = (a, b) if direction == "AtoB" else (b, a)
+    test = {"inputs": results["num_input"], "targets": results["num_target"], "paired": results["paired"]}
+    if results.get("size"):
+        test["size"] = results["size"]
+    common = dict(task_type="image-to-image", task_name=f"{source} → {target}", dataset_type=dataset,
+                  dataset_name=f"{dataset} test split, {source} → {target}", dataset_config=direction,
+                  dataset_split="test", dataset_args=test)
+    entries = []
+    for key, metric, name, scale, digits in CARD_METRICS:
+        for kind in ("translated", "identity"):
+            value = results[kind].get(key)
+            if value is None:  # L1 of unpaired folders
+                continue
+            args = None
+            if metric == "kid":
+                args = {"std": round(scale * results[kind]["kid_std"], digits), "subsets": results["kid_subsets"],
+                        "subset_size": results["kid_subset_size"]}
+            entries.append(EvalResult(**common, metric_type=metric, metric_value=round(scale * value, digits),
+                                      metric_name=name if kind == "translated" else f"{name}, {BASELINE}",
+                                      metric_config=kind, metric_args=args))
+    return entries
+
+
+def write_eval_results(model_dir: str | Path, results: dict | Sequence[dict], dataset: str | None = None) -> ModelCard:
+    """Write evaluation results into the ``model-index`` of ``model_dir/README.md``; returns the card written.
+
+    ``results``: what ``cyclegan.evaluate.evaluate`` returns, or a list of them (one per direction). Each
+    replaces the card's earlier results for the same direction and dataset; the others are kept, so the two
+    directions can be evaluated one at a time. ``dataset`` names the test data (a Hub dataset id where there is
+    one); default: the card's training dataset, else the folder that holds the input and target folders
+    (``ROOT`` of ``ROOT/testA`` and ``ROOT/testB``).
+    """
+    folder = Path(model_dir)
+    card = load_card(folder)
+    manifest = read_manifest(folder)
+    new: list[EvalResult] = []
+    for r in [results] if isinstance(results, dict) else results:
+        name = dataset or (card.data.datasets or [None])[0] or _data_root_name(r)
+        new += eval_results(r, manifest, name)
+    replaced = {e.unique_identifier for e in new}
+    kept = [e for e in card.data.eval_results or [] if e.unique_identifier not in replaced]
+    card.data.eval_results = sorted(kept + new, key=lambda e: (e.dataset_type, e.dataset_config or ""))
+    card.data.model_name = card.data.model_name or manifest["name"]
+    _save_card(card, folder / CARD)
+    return card
+
+
+def _data_root_name(results: dict) -> str:
+    """``emoji`` for ``data/emoji/testA`` against ``data/emoji/testB``; else both folders' names."""
+    source, target = Path(results["input_dir"]).resolve(), Path(results["target_dir"]).resolve()
+    return source.parent.name if source.parent == target.parent else f"{source.name}-{target.name}"
 
 
 def push_model(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:

@@ -17,14 +17,18 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from . import DOCS_URL, PAPER_URL, REPOSITORY_URL
+
 Norm = Literal["instance", "batch"]
 Upsample = Literal["transpose", "resize"]
 Block = Literal["resnet", "mobile"]
+# No license here: weights follow their training data's terms, which cyclegan.hub writes into each card.
 HUB_KWARGS = dict(
     library_name="cyclegan",
     tags=["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch"],
-    license="mit",
-    paper_url="https://arxiv.org/abs/1703.10593",
+    repo_url=REPOSITORY_URL,
+    paper_url=PAPER_URL,
+    docs_url=DOCS_URL,
 )
 
 

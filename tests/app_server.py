@@ -1,11 +1,15 @@
-"""Helpers for the app tests: a tiny model, a pre-filled Hub cache, and `python app.py` in a subprocess."""
+"""Helpers for the app tests: a tiny model, a pre-filled Hub cache, a slow file server, and `python app.py` in a
+subprocess."""
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,11 +44,42 @@ def prefill_hub_cache(cache: Path, repo_id: str, model_folder: Path, commit: str
     return repo
 
 
+class SlowFileServer:
+    """Serves a folder on 127.0.0.1 in ``chunk``-byte pieces with a pause after each, so that a download lasts long
+    enough (a few seconds) for its progress to be watched. A context manager; ``url`` is its address."""
+
+    def __init__(self, folder: Path, chunk: int = 1 << 20, pause: float = 0.05):
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def copyfile(self, source, outputfile):
+                while data := source.read(chunk):
+                    outputfile.write(data)
+                    time.sleep(pause)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     functools.partial(Handler, directory=str(folder)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "SlowFileServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class AppServer:
-    """`python app.py ARGS` on a free 127.0.0.1 port, stopped (and its log shown on failure) by ``close``."""
+    """`python app.py ARGS` on a free 127.0.0.1 port, stopped (and its log shown on failure) by ``close``.
+
+    ``timeout`` is generous: importing torch and gradio took 80-90 s on a 2-core machine that other jobs loaded.
+    """
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path, port: int | None = None,
-                 port_from_env: bool = False, timeout: float = 90):
+                 port_from_env: bool = False, timeout: float = 240):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log

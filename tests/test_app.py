@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, AppServer, free_port, make_tiny_model, prefill_hub_cache  # noqa: E402
+from app_server import ROOT, AppServer, SlowFileServer, free_port, make_tiny_model, prefill_hub_cache  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 import app  # noqa: E402
@@ -125,7 +125,7 @@ def server(tmp_path_factory):
         "GRADIO_EXAMPLES_CACHE": str(tmp / "examples-cache"), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
     }
     args = ["--checkpoints", str(checkpoints), "--examples", str(examples), "--model", "owner/cached",
-            "--max-side", str(MAX_SIDE), "--max-file-size", "200kb", "--threads", "1"]
+            "--max-side", str(MAX_SIDE), "--max-file-size", "200kb", "--threads", "1", "--mcp"]
     srv = AppServer(args, env, tmp / "server.log", port_from_env=True)  # GRADIO_SERVER_PORT picks the port
     srv.inputs = tmp / "inputs"
     srv.inputs.mkdir()
@@ -280,6 +280,96 @@ def test_no_analytics_and_queue_settings(server):
     generated = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "generated")
     assert translate_dep["show_progress"] == "full" and translate_dep["show_progress_on"] == [generated]
     assert "Running on local URL:  http://127.0.0.1:" in server.output()  # the default host
+
+
+def test_mcp_lists_the_translate_tool_with_its_input_schema(server):
+    """--mcp: the translation is an MCP tool, listed with its inputs (Gradio's schema endpoint, and the protocol)."""
+    tools = {t["name"]: t for t in httpx.get(server.url + "/gradio_api/mcp/schema").json()}
+    assert list(tools) == ["translate"]  # the UI's private events are no tools
+    schema = tools["translate"]["inputSchema"]
+    assert schema["required"] == ["image"] and list(schema["properties"]) == ["image", "model", "direction"]
+    image, model, direction = (schema["properties"][k] for k in ("image", "model", "direction"))
+    assert image["type"] == "string" and "picture to translate" in image["description"]
+    assert model["enum"][:3] == ["tiny", "owner/cached", "owner/missing"] and model["default"] == "tiny"
+    assert direction["enum"] == ["AtoB", "BtoA"] and "'BtoA'" in direction["description"]
+    assert tools["translate"]["description"].startswith("Translate a picture with a CycleGAN model")
+
+
+def test_mcp_client_lists_and_calls_the_tool(server):
+    """An MCP client (the `mcp` SDK that gradio[mcp] installs) lists the tool and translates a picture with it."""
+    import asyncio
+    import base64
+    mcp = pytest.importorskip("mcp", reason='needs gradio[mcp] (pip install "gradio[mcp]")')
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def session():
+        async with streamablehttp_client(server.url + "/gradio_api/mcp/") as (read, write, _):
+            async with mcp.ClientSession(read, write) as s:
+                await s.initialize()
+                listed = await s.list_tools()
+                url = "data:image/png;base64," + base64.b64encode(png_bytes(noise(40, 20))).decode()
+                return listed, await s.call_tool("translate", {"image": url, "direction": "BtoA"})
+
+    listed, result = asyncio.run(session())
+    assert [t.name for t in listed.tools] == ["translate"]
+    assert listed.tools[0].inputSchema["properties"]["direction"]["enum"] == ["AtoB", "BtoA"]
+    assert not result.isError
+    assert "cyclegan-tiny-BtoA.png" in " ".join(c.text for c in result.content if c.type == "text")
+
+
+def test_reference_model_download_shows_progress(tmp_path):
+    """The first use of a reference model downloads it, here from a slow server on 127.0.0.1: the download's
+    progress (bytes of the .pth file) reaches the client, as it reaches the browser's progress bar on Generated."""
+    import torch
+    from test_networks import reference_layout
+    www = tmp_path / "www"
+    www.mkdir()
+    torch.manual_seed(0)
+    torch.save({k: torch.randn(s) * 0.02 for k, s in reference_layout(64, 9).items()}, www / "style_cezanne.pth")
+    size = (www / "style_cezanne.pth").stat().st_size
+    make_tiny_model(tmp_path / "checkpoints" / "tiny")
+    noise(60, 30).save(tmp_path / "x.png")
+    seen = []
+    with SlowFileServer(www) as zoo:
+        env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"), "CYCLEGAN_ZOO_URL": zoo.url,
+               "CYCLEGAN_ZOO_DIR": str(tmp_path / "zoo"), "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
+        srv = AppServer(["--checkpoints", str(tmp_path / "checkpoints"), "--examples", str(tmp_path / "none"),
+                         "--max-side", str(MAX_SIDE), "--threads", "1"], env, tmp_path / "server.log")
+        try:
+            client = Client(srv.url, verbose=False, download_files=str(tmp_path / "downloads"))
+            job = client.submit(handle_file(str(tmp_path / "x.png")), model="zoo:style_cezanne", api_name="/translate")
+            while not job.done():
+                seen += job.status().progress_data or []
+                time.sleep(0.05)
+            real, fake, rec, seconds, score, trip = job.result()
+        finally:
+            srv.close()
+    assert Image.open(fake).size == (60, 30) and rec is None  # photo -> Cézanne only: no reconstruction
+    downloads = [unit for unit in seen if unit.desc == "style_cezanne.pth"]
+    assert downloads, f"no download progress among {seen}"
+    assert {(unit.unit, unit.length) for unit in downloads} == {("B", size)}
+    assert any(0 < unit.index < size for unit in downloads)  # seen part-way, not only at the end
+
+
+def test_mcp_flag_and_env(tmp_path, monkeypatch, capsys):
+    """--mcp (or GRADIO_MCP_SERVER=true, Gradio's own variable) turns the MCP server on; it is off by default.
+    Without the MCP package it stops at once with a one-line error."""
+    import torch
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    launched = {}
+    monkeypatch.setattr(app.gr.Blocks, "launch", lambda self, **kw: launched.update(kw))
+    monkeypatch.delenv("GRADIO_MCP_SERVER", raising=False)
+    args = ["--checkpoints", str(tmp_path / "ckpt"), "--no-zoo", "--threads", str(torch.get_num_threads()),
+            "--examples", str(tmp_path / "none")]
+    assert app.main(args) == 0 and launched["mcp_server"] is False
+    assert app.main([*args, "--mcp"]) == 0 and launched["mcp_server"] is True
+    monkeypatch.setenv("GRADIO_MCP_SERVER", "true")
+    assert app.main(args) == 0 and launched["mcp_server"] is True
+    find_spec = app.importlib.util.find_spec
+    monkeypatch.setattr(app.importlib.util, "find_spec", lambda name, *a: None if name == "mcp" else find_spec(name, *a))
+    launched.clear()
+    assert app.main([*args, "--mcp"]) == 2 and not launched
+    assert capsys.readouterr().err == 'error: --mcp needs the MCP extra of Gradio: pip install "gradio[mcp]"\n'
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A real-browser test of app.py: Playwright drives Debian's Chromium (no `playwright install`).
 
 It opens the page, uploads an image, picks a direction, clicks Translate, checks that the three output
-images appear, clicks an example, and saves a screenshot to artifacts/app_browser.png. The page must not
+images and the Real | Generated compare slider appear, clicks an example, and saves a screenshot to
+artifacts/app_browser.png. The page must not
 request anything outside 127.0.0.1 (the app works offline).
 """
 from __future__ import annotations
@@ -81,6 +82,12 @@ def test_upload_translate_and_example_in_chromium(server):
                 const img = document.querySelector('#' + id + ' img');
                 return [img.naturalWidth, img.naturalHeight]; })""")
             assert sizes == [[96, 48]] * 3  # 120x60 with the long side limited to 96
+            # the compare slider beside them: Real and Generated, one over the other, split by a draggable handle
+            page.wait_for_function("() => document.querySelectorAll('#compare img').length === 2", timeout=10_000)
+            compare = page.evaluate("""() => [...document.querySelectorAll('#compare img')].map(
+                img => [img.naturalWidth, img.naturalHeight, img.getAttribute('src')])""")
+            assert [size for *size, _ in compare] == [[96, 48]] * 2 and compare[0][2] != compare[1][2]
+            assert page.locator("#compare").get_by_text("Real ↔ Generated").is_visible()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shot = ARTIFACTS / "app_browser.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -95,6 +102,9 @@ def test_upload_translate_and_example_in_chromium(server):
                 " return img && img.getAttribute('src') !== before; }", arg=before, timeout=30_000)
             assert page.locator("#direction input[value=BtoA]").is_checked()
             page.wait_for_function("() => document.querySelector('#real img').naturalWidth === 60", timeout=10_000)
+            # the slider follows the example's result
+            page.wait_for_function("() => [...document.querySelectorAll('#compare img')].every("
+                                   "img => img.naturalWidth === 60)", timeout=10_000)
         finally:
             browser.close()
     assert external == [], f"the page fetched from outside 127.0.0.1: {external}"
@@ -132,6 +142,7 @@ def test_examples_errors_and_empty_results_in_chromium(server):
                       for elem_id in ("real", "generated", "reconstructed")}
             assert badges == {"real": 0, "generated": 1, "reconstructed": 0}
             assert not page.locator("#seconds").is_visible() and page.locator("#real img").count() == 0
+            assert page.locator("#compare img").count() == 0  # the slider is cleared too
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "app_browser_error.png"), full_page=True)
         finally:

@@ -279,3 +279,31 @@ def test_cli_json_goes_under_runs_not_the_current_folder(tmp_path, monkeypatch, 
     assert not list(tmp_path.glob("*.json"))
     ev.main(["--model", "m", "--direction", "AtoB", "--dataroot", str(root), "--json", "out/x.json"])
     assert (tmp_path / "out" / "x.json").is_file()
+
+
+def test_cli_card_writes_the_model_index(tmp_path, monkeypatch, capsys):
+    """--card puts the figures into the model folder's card (model-index); it needs a local model folder."""
+    import cyclegan.translate
+    from huggingface_hub import ModelCard
+    from cyclegan import Generator
+    from cyclegan.hub import export_model
+    root = make_dataset(tmp_path / "data", 3)
+    model = export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model", name="m",
+                         domain_a="a", domain_b="b", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    fake = {"direction": "BtoA", "input_dir": str(root / "testB"), "target_dir": str(root / "testA"), "num_input": 3,
+            "num_target": 3, "paired": True, "size": None, "kid_subsets": 1, "kid_subset_size": 3,
+            **{k: {"fid": 12.345, "kid_mean": 0.0123, "kid_std": 0.0, "l1": 0.25, "psnr": 9.0, "ssim": 0.5}
+               for k in ("translated", "identity")}}
+    monkeypatch.setattr(ev, "inception_weights_path", lambda: "unused")
+    monkeypatch.setattr(ev, "InceptionFeatures", lambda *a: None)
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **kw: dict(fake))
+    monkeypatch.setattr(cyclegan.translate.Translator, "from_pretrained", classmethod(lambda cls, *a, **kw: None))
+    ev.main(["--model", str(model), "--direction", "BtoA", "--dataroot", str(root), "--card"])
+    assert f"wrote the results into {model / 'README.md'}" in capsys.readouterr().out
+    results = ModelCard.load(model / "README.md").data.eval_results
+    assert {(e.metric_type, e.metric_config, e.metric_value) for e in results} == {
+        (m, kind, v) for m, v in (("fid", 12.35), ("kid", 12.3), ("l1", 0.25)) for kind in ("translated", "identity")}
+    assert {(e.dataset_type, e.dataset_config, e.task_type) for e in results} == {("data", "BtoA", "image-to-image")}
+    with pytest.raises(SystemExit) as e:  # a Hub repo id: no card here to write into
+        ev.main(["--model", "user/repo", "--direction", "AtoB", "--dataroot", str(root), "--card"])
+    assert e.value.code == 2 and "--card writes into a local model folder's README.md" in capsys.readouterr().err

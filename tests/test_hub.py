@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -153,3 +154,157 @@ def test_uncached_repo_id_offline_fails_clearly(tmp_path):
     assert r.returncode == 2
     assert "error: Hub model 'someone/not-cached' is not in the local cache" in r.stdout
     assert seconds < 30  # no waiting on the network: most of this is Python start-up
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The cards: every card of a model folder carries the model's license; links; evaluation results in model-index
+# ------------------------------------------------------------------------------------------------------------------
+
+from huggingface_hub import ModelCard  # noqa: E402
+
+from cyclegan import DOCS_URL, REPOSITORY_URL  # noqa: E402
+from cyclegan.hub import LINKS, update_cards, write_eval_results  # noqa: E402
+
+CHECKPOINTS = sorted(p for p in (Path(ROOT) / "checkpoints").iterdir() if (p / "manifest.json").is_file())
+
+
+def cards(folder: Path) -> dict[str, ModelCard]:
+    """Every card of a model folder, read back with huggingface_hub: the model's and each generator's."""
+    found = {str(p.relative_to(folder)): ModelCard.load(p) for p in sorted(folder.rglob("README.md"))}
+    assert "README.md" in found and "G_AB/README.md" in found
+    return found
+
+
+def check_cards(folder: Path, license: str, name: str | None = None, link: str | None = None) -> None:
+    for path, card in cards(folder).items():
+        assert card.data.license == license, path
+        assert (card.data.license_name, card.data.license_link) == (name, link), path
+        assert card.data.library_name == "cyclegan" and card.data.pipeline_tag == "image-to-image", path
+        assert "More Information Needed" not in card.content, path
+        assert REPOSITORY_URL in card.text and DOCS_URL in card.text, path
+
+
+def export_tiny(folder: Path, **kw) -> Path:
+    return export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), folder, name="horse2zebra",
+                        domain_a="horse", domain_b="zebra", train_config={"crop_size": 32},
+                        model_config={"ngf": 8, "n_blocks": 2}, **kw)
+
+
+def test_every_card_carries_the_models_license_and_links(tmp_path):
+    """The generators' own cards (written by PyTorchModelHubMixin) said `license: mit` whatever the weights'."""
+    check_cards(export_tiny(tmp_path / "cc", license="cc-by-4.0"), "cc-by-4.0")
+    folder = export_tiny(tmp_path / "other", license="other", license_name="my-data-research-only",
+                         license_link="https://example.org/terms")
+    check_cards(folder, "other", "my-data-research-only", "https://example.org/terms")
+    assert read_manifest(folder)["license_link"] == "https://example.org/terms"
+    g_ba = ModelCard.load(folder / "G_BA" / "README.md")
+    assert "`G_BA` turns **zebra** into **horse**" in g_ba.text and "(../README.md)" in g_ba.text
+
+
+def test_license_name_and_link_come_from_train_py(tmp_path):
+    """train.py's --license-name / --license-link reach the cards through the training config."""
+    train_config = {"crop_size": 32, "license": "other", "license_name": "kaggle-rules", "license_link": "https://x.y/r"}
+    folder = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "m", name="m", domain_a="a", domain_b="b",
+                          train_config=train_config, model_config={"ngf": 8, "n_blocks": 2}, license="other")
+    check_cards(folder, "other", "kaggle-rules", "https://x.y/r")
+    with pytest.warns(UserWarning, match="license 'other' without a license name and link"):
+        export_tiny(tmp_path / "unnamed", license="other")
+
+
+def test_update_cards_fixes_a_folder_written_before(model_folder):
+    """A folder exported by an older version: generator cards with `license: mit` and no code or docs links."""
+    old = "---\nlibrary_name: cyclegan\nlicense: mit\n---\n\n- Code: [More Information Needed]\n"
+    for sub in ("G_AB", "G_BA"):
+        (model_folder / sub / "README.md").write_text(old)
+    manifest = read_manifest(model_folder)
+    manifest.update(license="other", license_name="n", license_link="https://l")
+    (model_folder / "manifest.json").write_text(json.dumps(manifest))
+    card = model_folder / "README.md"
+    card.write_text(card.read_text().replace(f"{LINKS}\n\n", ""))  # no code or docs links either
+    assert REPOSITORY_URL not in card.read_text()
+    weights = (model_folder / "G_AB" / "model.safetensors").read_bytes()
+    update_cards(model_folder)
+    check_cards(model_folder, "other", "n", "https://l")
+    assert (model_folder / "G_AB" / "model.safetensors").read_bytes() == weights
+
+
+def eval_run(direction: str, fid: float, paired: bool = True) -> dict:
+    """What cyclegan.evaluate.evaluate returns, with made-up figures."""
+    return {"direction": direction, "input_dir": "/data/emoji/testA", "target_dir": "/data/emoji/testB",
+            "num_input": 9, "num_target": 9, "paired": paired, "size": None, "kid_subsets": 100, "kid_subset_size": 9,
+            "translated": {"fid": fid, "kid_mean": 0.0260712, "kid_std": 0.001234, "l1": 0.155449 if paired else None},
+            "identity": {"fid": 93.581, "kid_mean": 0.00821, "kid_std": 0.0, "l1": 0.166949 if paired else None}}
+
+
+def metrics(card: ModelCard, direction: str) -> dict[tuple[str, str], float]:
+    """(metric, translated | identity) -> value, for one direction of the card's model-index."""
+    return {(e.metric_type, e.metric_config): e.metric_value for e in card.data.eval_results
+            if e.dataset_config == direction}
+
+
+def test_eval_results_go_into_the_model_index(model_folder):
+    text = ModelCard.load(model_folder / "README.md").text
+    write_eval_results(model_folder, eval_run("AtoB", 120.344))
+    write_eval_results(model_folder, eval_run("BtoA", 117.6, paired=False))  # keeps AtoB's
+    card = ModelCard.load(model_folder / "README.md")
+    assert card.text == text  # the card's body is left as it was
+    assert card.data.model_name == "horse2zebra" and card.data.license == "unknown"
+    for e in card.data.eval_results:
+        assert (e.task_type, e.dataset_type, e.dataset_split) == ("image-to-image", "horse2zebra", "test")
+    # the figures as the evaluation's table prints them, each with its identity baseline beside it
+    assert metrics(card, "AtoB") == {("fid", "translated"): 120.34, ("fid", "identity"): 93.58,
+                                     ("kid", "translated"): 26.07, ("kid", "identity"): 8.21,
+                                     ("l1", "translated"): 0.1554, ("l1", "identity"): 0.1669}
+    assert metrics(card, "BtoA") == {("fid", "translated"): 117.6, ("fid", "identity"): 93.58,
+                                     ("kid", "translated"): 26.07, ("kid", "identity"): 8.21}  # unpaired: no L1
+    names = {e.task_name for e in card.data.eval_results}
+    assert names == {"horse → zebra", "zebra → horse"}
+    kid = next(e for e in card.data.eval_results if e.metric_type == "kid" and e.metric_config == "translated")
+    assert kid.metric_name == "KID ×10³" and kid.metric_args == {"std": 1.23, "subsets": 100, "subset_size": 9}
+    write_eval_results(model_folder, [eval_run("AtoB", 99.0)])  # a new evaluation replaces the old one
+    card = ModelCard.load(model_folder / "README.md")
+    assert len(card.data.eval_results) == 10 and metrics(card, "AtoB")[("fid", "translated")] == 99.0
+
+
+def test_eval_results_dataset_name(tmp_path):
+    """No training dataset on the card: the folder that holds testA/ and testB/ names the test data."""
+    folder = export_tiny(tmp_path / "m")
+    write_eval_results(folder, eval_run("AtoB", 1.0))
+    assert {e.dataset_type for e in ModelCard.load(folder / "README.md").data.eval_results} == {"emoji"}
+    write_eval_results(folder, eval_run("AtoB", 1.0), dataset="user/my-test-set")
+    assert {e.dataset_type for e in ModelCard.load(folder / "README.md").data.eval_results} == {
+        "emoji", "user/my-test-set"}
+    with pytest.raises(ModelNotFoundError, match="README.md is missing"):
+        write_eval_results(tmp_path, eval_run("AtoB", 1.0))
+
+
+def table_figures(card: ModelCard, direction: str) -> dict[tuple[str, str], float]:
+    """The figures of the card's own evaluation table for a direction (as cyclegan.evaluate prints it)."""
+    section = card.text[card.text.index(f"\n{direction}: "):]
+    rows = {"FID": "fid", "KID": "kid", "L1": "l1"}
+    found = {}
+    for line in section.split("\n\n", 2)[1].splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        metric = rows.get(cells[0].split()[0])
+        if metric and not cells[1].startswith("n/a"):
+            for kind, cell in zip(("translated", "identity"), cells[1:]):
+                found[(metric, kind)] = float(cell.split()[0])
+    return found
+
+
+@pytest.mark.parametrize("folder", CHECKPOINTS, ids=lambda p: p.name)
+def test_shipped_cards(folder):
+    """The shipped models' cards: the model's license on every card, and the evaluation in the model-index, with
+    the same figures as the card's tables."""
+    manifest = read_manifest(folder)
+    if manifest["license"] == "other":
+        assert manifest["license_link"].startswith("https://") and manifest["license_name"]
+    check_cards(folder, manifest["license"], manifest.get("license_name"), manifest.get("license_link"))
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.eval_results, "no model-index: run python -m cyclegan.evaluate ... --card"
+    assert card.data.model_name == manifest["name"]
+    for direction in {e.dataset_config for e in card.data.eval_results}:
+        figures = metrics(card, direction)
+        assert {"fid", "kid"} <= {metric for metric, _ in figures}
+        assert {kind for _, kind in figures} == {"translated", "identity"}
+        assert figures == table_figures(card, direction), direction
