@@ -106,7 +106,7 @@ class TrainConfig:
     push_checkpoints: bool = _f(False, "with --push-to-hub, also upload OUT/checkpoint.pt at every save, so that "
                                 "another machine can --resume USER/NAME")
     private: bool = _f(False, "create the Hub repo as private")
-    hub_token: str | None = _f(None, "Hub token (default: HF_TOKEN or the saved login)")
+    hub_token: str | None = _f(None, "Hub token (default: HF_TOKEN or the saved login of `hf auth login`)")
     license: str = _f("unknown", "license of the trained weights, written to the model card and shown in the app: a "
                       "Hub license id such as apache-2.0, cc-by-4.0 or cc-by-nc-4.0. Weights derive from their "
                       "training images, so give the data's terms; the default, unknown, says that nobody stated them")

@@ -130,6 +130,20 @@ def license_metadata(manifest: dict) -> dict:
     return fields
 
 
+DISCRIMINATORS = {
+    "patch": "the reference's 70x70 PatchGAN on pixels",
+    "projected": "projected: trainable heads on frozen ImageNet features of EfficientNet-Lite0 (Projected GAN)",
+    "both": "the PatchGAN and the projected discriminator on frozen EfficientNet-Lite0 features, their losses "
+            "summed (Vision-aided GAN)",
+}
+
+
+def discriminator_line(model_config: dict) -> str:
+    """The card's line on the discriminators the generators were trained against (they are not shipped)."""
+    kind = model_config.get("discriminator", "patch")
+    return f"Discriminators (used in training only, not shipped): {DISCRIMINATORS.get(kind, kind)}."
+
+
 def model_card(*, name: str, manifest: dict, train_config: dict, model_config: dict, train_seconds: float,
                hardware: str, epochs_done: int, dataset: str | None, extra: str | None, steps_done: int | None = None,
                complexity_line: str = "") -> str:
@@ -180,6 +194,7 @@ Triptychs of real | generated | reconstructed images, {samples}.
 
 - Trained for {progress}; training time {hours:.2f} h on {hardware}.
 - {complexity_line}
+- {discriminator_line(model_config)}
 - Weights are stored as fp16 safetensors and load as fp32.
 
 Model config:

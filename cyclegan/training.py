@@ -395,15 +395,19 @@ class Trainer:
         return self.last_eval
 
     def export(self, sample: Path | None) -> Path:
-        from .hub import export_model
+        from .hub import export_model, write_eval_results
         name_a, name_b = self.cfg.domain_names()
         extra = f"Fine-tuned from `{self.cfg.init_from}` (its generators were this run's starting point)." \
             if self.cfg.init_from else None
-        return export_model(
+        model_dir = export_model(
             *self.inference_generators(), self.out / "model", name=self.cfg.run_name(), domain_a=name_a,
             domain_b=name_b, train_config=asdict(self.cfg), model_config=asdict(self.model_cfg),
             sample=sample, train_seconds=self.train_seconds, hardware=hardware(), epochs_done=self.epoch,
-            steps_done=self.step, dataset=self.cfg.dataset, license=self.cfg.license, extra=extra)
+            steps_done=self.step, dataset=self.cfg.dataset, license=self.cfg.license, extra=extra,
+            license_name=self.cfg.license_name, license_link=self.cfg.license_link)
+        if self.last_eval:  # the latest --eval-every figures go into the card's model-index
+            write_eval_results(model_dir, [self.last_eval[d] for d in ("AtoB", "BtoA")])
+        return model_dir
 
     def describe_networks(self) -> str:
         """Multiply-adds and parameters of one generator and one discriminator at the training crop size."""
