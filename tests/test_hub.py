@@ -303,7 +303,9 @@ def test_shipped_cards(folder):
     card = ModelCard.load(folder / "README.md")
     assert card.data.eval_results, "no model-index: run python -m cyclegan.evaluate ... --card"
     assert card.data.model_name == manifest["name"]
-    for direction in {e.dataset_config for e in card.data.eval_results}:
+    tables = {d for d in ("AtoB", "BtoA") if f"\n{d}: " in card.text}
+    assert tables and {e.dataset_config for e in card.data.eval_results} == tables  # every direction evaluated
+    for direction in tables:
         figures = metrics(card, direction)
         assert {"fid", "kid"} <= {metric for metric, _ in figures}
         assert {kind for _, kind in figures} == {"translated", "identity"}
