@@ -381,7 +381,8 @@ class Trainer:
         for direction, source, target in (("AtoB", self.domains.test_a, self.domains.test_b),
                                           ("BtoA", self.domains.test_b, self.domains.test_a)):
             r = evaluate(translator, direction, source, target, size=self.cfg.crop_size, features=self.eval_features)
-            results[direction] = r
+            # Plain floats: numpy scalars would not load back from a weights_only checkpoint.
+            results[direction] = r = json.loads(json.dumps(r, default=float))
             for kind in ("translated", "identity"):
                 self.writer.add_scalar(f"eval/{direction}/kid_{kind}", r[kind]["kid_mean"], self.step)
                 if r[kind]["l1"] is not None:
