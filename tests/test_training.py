@@ -317,6 +317,14 @@ def test_eval_every_scores_both_directions_into_tensorboard_and_the_checkpoint(d
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("eval/AtoB/kid_translated")] == [6, 12]
+    # The last figures are in the model card's model-index, both directions, beside the identity baseline.
+    from huggingface_hub import ModelCard
+    results = ModelCard.load(tmp_path / "run" / "model" / "README.md").data.eval_results
+    from cyclegan.hub import CARD_METRICS
+    scale, digits = next((scale, digits) for key, metric, _, scale, digits in CARD_METRICS if metric == "kid")
+    kid = {(e.dataset_config, e.metric_config): e.metric_value for e in results if e.metric_type == "kid"}
+    assert set(kid) == {(d, k) for d in ("AtoB", "BtoA") for k in ("translated", "identity")}
+    assert kid["AtoB", "translated"] == round(scale * trainer.last_eval["AtoB"]["translated"]["kid_mean"], digits)
 
 
 def test_eval_every_without_test_folders_stops_at_start(dataroot, tmp_path):
