@@ -32,7 +32,7 @@ fit = training.Trainer.fit
 def fit_and_dump(self, max_steps=None):
     steps = os.environ.get("MAX_STEPS")
     result = fit(self, int(steps) if steps else max_steps)
-    torch.save(self.nets.state_dict(), self.out / f"rank{self.rank}.pt")
+    torch.save(self.state_dict()["nets"], self.out / f"rank{self.rank}.pt")  # the networks, unwrapped from DDP
     return result
 
 training.Trainer.fit = fit_and_dump
