@@ -61,8 +61,10 @@ def locate(resume: str, out: str | Path, *, token: str | None = None) -> Path:
     path = Path(resume).expanduser()
     if path.is_dir():
         return path / NAME
-    if path.exists() or resume.count("/") != 1 or resume.startswith((".", "/", "~")) or resume.endswith(".pt"):
-        return path
+    from .hub import REPO_ID
+    is_repo_id = "/" in resume and REPO_ID.match(resume) and not resume.startswith(".")
+    if path.exists() or not is_repo_id or resume.endswith(".pt"):
+        return path  # a local path (a missing one is reported by load)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
     try:

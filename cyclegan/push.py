@@ -25,12 +25,13 @@ class RunPusher:
         self.url = str(self.api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True))
         self.future: Future | None = None
         self.pushed = 0  # commits that went through
+        self.model_dir: Path | None = None  # the folder of the latest push, for the hint when one fails
 
     def push(self, model_dir: str | Path, checkpoint: str | Path | None = None, message: str = "") -> None:
         """Start committing ``model_dir``'s files (at the repo's root) and ``checkpoint`` as checkpoint.pt."""
         from huggingface_hub import CommitOperationAdd
         self.wait()
-        model_dir = Path(model_dir)
+        model_dir = self.model_dir = Path(model_dir)
         ops = [CommitOperationAdd(path_in_repo=p.relative_to(model_dir).as_posix(), path_or_fileobj=str(p))
                for p in sorted(model_dir.rglob("*")) if p.is_file()]
         if checkpoint is not None:
@@ -48,7 +49,7 @@ class RunPusher:
             future.result()
         except Exception as e:  # noqa: BLE001 - any network or Hub error: report it and go on training
             reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-            hint = (f"; push the model by hand with: hf upload {self.repo_id} OUT/model ." if final
+            hint = (f"; push the model by hand with: hf upload {self.repo_id} {self.model_dir} ." if final
                     else "; it is retried at the next save")
             print(f"warning: pushing to {self.repo_id} failed ({reason}){hint}", file=sys.stderr)
             return False
