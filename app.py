@@ -21,6 +21,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent
 MAX_SIDE = 512
 MAX_FILE_SIZE = "20mb"
+FIRST_MODEL = "monet2photo"  # photo -> Monet: what most visitors come for
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "speak the Model Context Protocol (env GRADIO_MCP_SERVER=true; needs gradio[mcp])")
     parser.add_argument("--model", action="append", default=[],
                         help="a Hub repo id (or model folder) to list too; repeatable (env CYCLEGAN_MODELS)")
+    parser.add_argument("--first-model", default=env("CYCLEGAN_FIRST_MODEL", FIRST_MODEL),
+                        help="the model the demo opens on: a folder name in --checkpoints or a --model id "
+                             "(env CYCLEGAN_FIRST_MODEL); when it is not listed, the first model listed")
     parser.add_argument("--checkpoints", default=env("CYCLEGAN_CHECKPOINTS", str(ROOT / "checkpoints")),
                         help="folder whose model subfolders are listed (env CYCLEGAN_CHECKPOINTS)")
     parser.add_argument("--examples", default=str(ROOT / "examples"), help="folder with examples.json")
@@ -138,19 +142,21 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         Args:
             image: the picture to translate (any image file; the long side is resized to the app's limit).
             model: the model, by its key or label; default: the first one listed.
-            direction: 'AtoB' (domain A to domain B, as the model's name says) or 'BtoA'; default 'AtoB'.
+            direction: 'AtoB' (domain A to domain B, as the model's name says) or 'BtoA'; default: the model's
+                own (photo -> Monet, BtoA, for monet2photo).
         Returns:
             real, generated and reconstructed PNGs, seconds taken, PSNR (dB) of reconstructed vs real, triptych PNG.
         """
         # progress: a reference model's first use downloads it; Gradio shows the download's tqdm bar.
         start = time.perf_counter()
         model = model or models[0].key
+        with as_toast():
+            spec = cache.spec(model)
         try:
-            direction = Direction.parse(direction or Direction.AtoB)  # the request's one direction check
+            direction = Direction.parse(direction or spec.default_direction)  # the request's one direction check
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from None
         with as_toast():
-            spec = cache.spec(model)
             picture = fit(read_upload(image, **limits), max_side)
             translator = cache.get(spec.key, direction)  # CatalogError if the model lacks this direction
         with torch.inference_mode():
@@ -198,7 +204,7 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                 model_in = gr.Dropdown([(s.label, s.key) for s in models], value=first.key, label="Model",
                                        elem_id="model")
                 info = gr.Markdown(model_info(first), elem_id="model-info")
-                direction_in = gr.Radio(direction_choices(first), value=Direction.AtoB.value, label="Direction",
+                direction_in = gr.Radio(direction_choices(first), value=first.default_direction.value, label="Direction",
                                         elem_id="direction")
                 button = gr.Button("Translate", variant="primary", elem_id="translate")
             with gr.Column(scale=1):
@@ -288,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         print("* Offline (the reference models' server cannot be resolved): only the reference models already "
               f"downloaded to {args.zoo_dir} are listed.")
     models = discover_models(args.checkpoints, args.model + model_ids_from_env(), zoo=not args.no_zoo,
-                             zoo_dir=args.zoo_dir, online=online)
+                             zoo_dir=args.zoo_dir, online=online, first=args.first_model)
     try:
         demo = build_demo(models, max_side=args.max_side, max_file_size=args.max_file_size,
                           max_pixels=args.max_pixels, examples_dir=args.examples, zoo_dir=args.zoo_dir,

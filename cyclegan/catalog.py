@@ -41,6 +41,8 @@ class ModelSpec:
     # The generators the model has: (AtoB,) for a one-direction model (no reconstruction), such as the
     # reference's style_* models. A Hub model's are known once it is loaded.
     directions: tuple[Direction, ...] = tuple(Direction)
+    # The direction the demo starts on and the API takes unless told: the manifest's default_direction.
+    default_direction: Direction = Direction.AtoB
 
 
 def arrow(directions: tuple[Direction, ...]) -> str:
@@ -52,8 +54,10 @@ def local_spec(folder: Path, key: str) -> ModelSpec:
     """The picker entry of a model folder, from its manifest."""
     m = read_manifest(folder)
     directions = tuple(d for d in Direction if d in m["directions"])
+    default = Direction.parse(m.get("default_direction", directions[0]))
     return ModelSpec(key, f"{m['name']} ({m['domain_a']} {arrow(directions)} {m['domain_b']})", "local", str(folder),
-                     m["domain_a"], m["domain_b"], m["license"], m["summary"], directions)
+                     m["domain_a"], m["domain_b"], m["license"], m["summary"], directions,
+                     default if default in directions else directions[0])
 
 
 def zoo_downloaded(zoo_dir: str | Path | None, name: str) -> bool:
@@ -83,8 +87,10 @@ def zoo_reachable(timeout: float = 2.0) -> bool:
 
 
 def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: bool = True,
-                    zoo_dir: str | Path | None = None, online: bool = True) -> list[ModelSpec]:
-    """Shipped model folders (sorted), then ``extra`` (Hub repo ids or folders), then the reference zoo.
+                    zoo_dir: str | Path | None = None, online: bool = True, first: str | None = None
+                    ) -> list[ModelSpec]:
+    """Shipped model folders (sorted), then ``extra`` (Hub repo ids or folders), then the reference zoo; the
+    model whose key is ``first`` (if listed) is moved to the front, as the one the demo opens on.
 
     Offline, only the reference models already in ``zoo_dir`` are listed: the others could only fail.
     """
@@ -115,7 +121,7 @@ def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: 
                                    "bsd-2-clause",
                                    "The reference implementation's published generators "
                                    "(junyanz/pytorch-CycleGAN-and-pix2pix), downloaded on first use.", directions))
-    return specs
+    return sorted(specs, key=lambda s: s.key != first)  # stable: the others keep their order
 
 
 def model_ids_from_env() -> list[str]:
@@ -185,6 +191,7 @@ class ModelCache:
                 m = translator.manifest
                 spec.domain_a, spec.domain_b = m.get("domain_a", "A"), m.get("domain_b", "B")
                 spec.directions = tuple(d for d in Direction if d in translator.generators)
+                spec.default_direction = translator.default_direction
                 spec.license, spec.summary = m.get("license", spec.license), m.get("summary") or spec.summary
                 self._models[key] = translator
         if direction is not None and not known:

@@ -144,6 +144,16 @@ def discriminator_line(model_config: dict) -> str:
     return f"Discriminators (used in training only, not shipped): {DISCRIMINATORS.get(kind, kind)}."
 
 
+def native_scale_note(native_size: int | None) -> str:
+    """The card's paragraph on a model's native scale (empty for a model without one)."""
+    if not native_size:
+        return ""
+    return (f"\nThis model translates best at its training scale: `Translator` (and so the app and the CLI) resizes "
+            f"each picture to about {native_size}×{native_size} pixels, aspect kept, translates it there and gives "
+            "the result back at the picture's own size (the manifest's `native_size`; pass `native_size=0` to "
+            "translate at full size).\n")
+
+
 def model_card(*, name: str, manifest: dict, train_config: dict, model_config: dict, train_seconds: float,
                hardware: str, epochs_done: int, dataset: str | None, extra: str | None, steps_done: int | None = None,
                complexity_line: str = "") -> str:
@@ -164,6 +174,9 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
                 f"on\nunpaired images: `G_AB` turns **{a}** into **{b}**, `G_BA` turns **{b}** into **{a}**. Both are "
                 "shipped, so\neach translation can be reconstructed (cycle consistency).")
         arrow, samples = "↔", f"in both directions ({a} → {b} → {a} and {b} → {a} → {b})"
+    use_direction = Direction.parse(manifest.get("default_direction", Direction.AtoB))
+    use_a, use_b = use_direction.ends(a, b)
+    scale_note = native_scale_note(manifest.get("native_size"))
     body = f"""
 # CycleGAN: {name} ({a} {arrow} {b})
 
@@ -180,10 +193,10 @@ from PIL import Image
 from cyclegan import Translator
 
 translator = Translator.from_pretrained("path/or/user-repo")
-real, fake, rec = translator(Image.open("input.jpg"), direction="AtoB")  # {a} -> {b}
+real, fake, rec = translator(Image.open("input.jpg"), direction="{use_direction}")  # {use_a} -> {use_b}
 fake.save("output.png")
 ```
-
+{scale_note}
 ## Samples
 
 Triptychs of real | generated | reconstructed images, {samples}.
@@ -220,13 +233,17 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
                  dataset: str | None = None,
                  license: str = "unknown", summary: str | None = None, extra: str | None = None,
                  dtype: torch.dtype = torch.float16, license_name: str | None = None,
-                 license_link: str | None = None) -> Path:
+                 license_link: str | None = None, native_size: int | None = None,
+                 default_direction: Direction | str | None = None) -> Path:
     """Write a complete model folder; it replaces ``folder`` only once fully written.
 
     ``license`` is the Hub license id of the weights, which follow their training data's terms: "unknown"
     unless the caller states them (train.py --license). With ``other``, ``license_name`` (a short id) and
     ``license_link`` (a URL) say what the terms are; they default to ``train_config``'s (train.py
     --license-name, --license-link). Every card of the folder, the generators' included, carries them.
+
+    ``native_size`` (the scale ``Translator`` translates at, see there) and ``default_direction`` (the direction
+    the app and ``Translator`` take unless told) go into the manifest, and the card says them.
     """
     license_name = license_name or train_config.get("license_name") or None
     license_link = license_link or train_config.get("license_link") or None
@@ -255,6 +272,10 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
             manifest.update({k: v for k, v in (("license_name", license_name), ("license_link", license_link)) if v})
         if G_BA is None:
             manifest["directions"] = [Direction.AtoB.value]
+        if native_size:
+            manifest["native_size"] = int(native_size)
+        if default_direction:
+            manifest["default_direction"] = Direction.parse(default_direction).value
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         write_generator_cards(staging, {"AtoB": G_AB, "BtoA": G_BA})  # over the mixin's, which has no license
         if sample is not None:

@@ -10,6 +10,7 @@ translates big images in tiles (``cyclegan.tiling``).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import warnings
@@ -44,13 +45,19 @@ class Translator:
     or the tile size when memory is short. The instance-norm statistics of every tile are those of the whole
     image (taken from a copy downscaled to at most ``stats_pixels`` pixels), and overlapping tiles are
     cross-faded, so no seams show. ``tile_threshold=None`` turns tiling off.
+
+    ``native_size`` is the scale the model was trained at: a model that has one (its manifest's
+    ``native_size``) translates each picture resized to about ``native_size`` x ``native_size`` pixels, aspect
+    kept, and gives the results back at the picture's own size, because its brush strokes or outlines only look
+    right near that scale. ``native_size=0`` translates at the picture's own size. The direction ``__call__``
+    takes by default is the manifest's ``default_direction`` (AtoB unless it says otherwise).
     """
 
     def __init__(self, G_AB: torch.nn.Module | None, G_BA: torch.nn.Module | None, manifest: dict | None = None,
                  device: str | torch.device = "cpu", *, backend: Backend = "auto", threads: int | None = None,
                  tile_size: int = 512, tile_overlap: int = 64, tile_threshold: int | None = 1024 * 1024,
                  stats_pixels: int | None = None, onnx_config: dict[str, str] | None = None,
-                 winograd_min_channels: int = WINOGRAD_MIN_CHANNELS):
+                 winograd_min_channels: int = WINOGRAD_MIN_CHANNELS, native_size: int | None = None):
         self.device = torch.device(device)
         # A one-direction model (the reference's photo -> painting style_* models) has one generator and so
         # no reconstruction: __call__ then gives None for it.
@@ -58,6 +65,11 @@ class Translator:
         if not self.generators:
             raise ValueError("a Translator needs at least one generator")
         self.manifest = manifest or {"name": "cyclegan", "domain_a": "A", "domain_b": "B"}
+        if native_size is not None and native_size < 0:
+            raise ValueError(f"native_size must be positive (or 0 for none); got {native_size}")
+        self.native_size = native_size or None
+        default = Direction.parse(self.manifest.get("default_direction", Direction.AtoB))
+        self.default_direction = default if default in self.generators else next(iter(self.generators))
         self.backend = resolve_backend(backend, self.device)
         if tile_overlap < 0 or tile_size < 16 or 2 * tile_overlap > tile_size:
             raise ValueError(f"need tile_size >= 16 and 0 <= 2 * tile_overlap <= tile_size; "
@@ -83,6 +95,7 @@ class Translator:
         manifest = read_manifest(folder)
         subfolders = generator_folders(folder)
         G_AB, G_BA = (load_generator(subfolders[d]) if d in subfolders else None for d in Direction)
+        options.setdefault("native_size", manifest.get("native_size"))
         return cls(G_AB, G_BA, manifest, device, **options)
 
     def check_direction(self, direction: Direction | str) -> Direction:
@@ -172,16 +185,31 @@ class Translator:
         return blend_tiles(lambda tile: run(self._pad(tile), stats)[..., :tile.shape[-2], :tile.shape[-1]], x,
                            self.tile_size, self.tile_overlap)
 
-    def __call__(self, image: Image.Image, direction: Direction | str = Direction.AtoB
+    def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The (width, height) a picture of ``size`` is translated at: about ``native_size`` squared pixels with
+        the aspect kept, or ``size`` itself for a model without a native scale (or a picture within 2% of it)."""
+        w, h = size
+        scale = self.native_size / math.sqrt(w * h) if self.native_size else 1.0
+        if abs(scale - 1) <= 0.02:
+            return size
+        return max(1, round(w * scale)), max(1, round(h * scale))
+
+    def __call__(self, image: Image.Image, direction: Direction | str | None = None
                  ) -> tuple[Image.Image, Image.Image, Image.Image | None]:
         """(real, generated, reconstructed) PIL images, all of the input's size; reconstructed is None for a
-        one-direction model, which has no generator to translate back with."""
-        direction = self.check_direction(direction)
+        one-direction model, which has no generator to translate back with. ``direction`` defaults to the
+        model's ``default_direction``; a model with a ``native_size`` translates at that scale."""
+        direction = self.default_direction if direction is None else self.check_direction(direction)
         real = to_rgb(image)
-        fake = self._generate(to_tensor(real), direction)
+        size = self.working_size(real.size)
+        work = real if size == real.size else real.resize(size, Image.Resampling.LANCZOS)
+        fake = self._generate(to_tensor(work), direction)
         back = direction.reverse
         rec = self._generate(fake, back) if back in self.generators else None
-        return real, to_pil(fake), None if rec is None else to_pil(rec)
+        fake, rec = (None if t is None else to_pil(t) for t in (fake, rec))
+        if size != real.size:  # back to the picture's own size
+            fake, rec = (None if im is None else im.resize(real.size, Image.Resampling.LANCZOS) for im in (fake, rec))
+        return real, fake, rec
 
 
 MAX_LISTED = 20  # skipped files listed one per line; beyond that only counted
@@ -209,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="model folder or Hub repo id")
     parser.add_argument("--input", required=True, help="an image file, or a folder of images (subfolders included)")
     parser.add_argument("--output", required=True, help="folder for the triptychs")
-    parser.add_argument("--direction", choices=[d.value for d in Direction], default=Direction.AtoB.value,
-                        help="AtoB translates domain A images into domain B, BtoA the other way")
+    parser.add_argument("--direction", choices=[d.value for d in Direction], default=None,
+                        help="AtoB translates domain A images into domain B, BtoA the other way (default: the "
+                             "model's default direction, AtoB unless its manifest names another)")
+    parser.add_argument("--native-size", type=int, default=None,
+                        help="translate each image at about NxN pixels and give the result at the image's size "
+                             "(default: the model's native scale, if its manifest has one; 0: the image's own size)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="how the generators run: auto is ONNX Runtime on CPU (eager PyTorch without it or on "
@@ -227,8 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         translator = Translator.from_pretrained(
             args.model, device=resolve_device(args.device), backend=args.backend, threads=args.threads,
-            tile_size=args.tile_size, tile_overlap=args.tile_overlap, tile_threshold=args.tile_threshold or None)
-        direction = translator.check_direction(args.direction)  # a one-direction model: say so before any image
+            tile_size=args.tile_size, tile_overlap=args.tile_overlap, tile_threshold=args.tile_threshold or None,
+            **({} if args.native_size is None else {"native_size": args.native_size}))
+        # A one-direction model: say so before any image.
+        direction = translator.check_direction(args.direction or translator.default_direction)
         files, skipped = input_images(args.input)
     except (ModelNotFoundError, DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -26,13 +26,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_tiny_model(folder: Path, name: str = "tiny", domain_a: str = "apple", domain_b: str = "orange") -> Path:
+def make_tiny_model(folder: Path, name: str = "tiny", domain_a: str = "apple", domain_b: str = "orange", **kw) -> Path:
+    """A tiny untrained model folder; ``kw`` go to ``export_model`` (native_size, default_direction, ...)."""
     from cyclegan import Generator
     from cyclegan.hub import export_model
     torch.manual_seed(0)
     return export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), folder, name=name,
                         domain_a=domain_a, domain_b=domain_b, train_config={}, model_config={"ngf": 8, "n_blocks": 2},
-                        summary=f"A tiny untrained test model ({name}).")
+                        summary=f"A tiny untrained test model ({name}).", **kw)
 
 
 def prefill_hub_cache(cache: Path, repo_id: str, model_folder: Path, commit: str = "0" * 39 + "1") -> Path:

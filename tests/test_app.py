@@ -437,24 +437,53 @@ def test_build_demo_with_examples(tmp_path, monkeypatch):
 
 
 def test_examples_show_each_models_own_direction(tmp_path, monkeypatch):
-    """The Direction column of the examples names each row's direction with its own model's domains."""
+    """The Direction column of the examples names each row's direction with its own model's domains, and the
+    tables follow the picker's order: the first model's (monet2photo here) first."""
     monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
     make_tiny_model(tmp_path / "ckpt" / "emoji", "emoji", "Noto emoji", "Twemoji")
-    make_tiny_model(tmp_path / "ckpt" / "monet2photo", "monet2photo", "Monet painting", "photo")
+    make_tiny_model(tmp_path / "ckpt" / "monet2photo", "monet2photo", "Monet painting", "photo",
+                    default_direction="BtoA")
     noise(8, 8).save(tmp_path / "a.png")
     (tmp_path / "examples.json").write_text(json.dumps([
-        {"file": "a.png", "model": "monet2photo", "direction": "BtoA"},
         {"file": "a.png", "model": "emoji", "direction": "AtoB"},
+        {"file": "a.png", "model": "monet2photo", "direction": "BtoA"},
         {"file": "a.png", "model": "monet2photo", "direction": "AtoB"}]))
-    demo = app.build_demo(app.discover_models(tmp_path / "ckpt", [], zoo=False), examples_dir=tmp_path)
+    models = app.discover_models(tmp_path / "ckpt", [], zoo=False, first="monet2photo")
+    demo = app.build_demo(models, examples_dir=tmp_path)
     shown = []
     for dataset in (b for b in demo.blocks.values() if isinstance(b, app.gr.Dataset)):
         choices = dict((value, label) for label, value in dataset.component_props[2]["choices"])
         shown.append((dataset.label, [(model, choices[direction]) for _, model, direction in dataset.samples]))
-    assert shown == [  # the picker's order: emoji first, although monet2photo comes first in examples.json
-        ("Examples: emoji (Noto emoji ↔ Twemoji)", [("emoji", "Noto emoji → Twemoji")]),
+    assert shown == [  # monet2photo first, although emoji comes first in examples.json and in the folder's order
         ("Examples: monet2photo (Monet painting ↔ photo)", [("monet2photo", "photo → Monet painting"),
-                                                            ("monet2photo", "Monet painting → photo")])]
+                                                            ("monet2photo", "Monet painting → photo")]),
+        ("Examples: emoji (Noto emoji ↔ Twemoji)", [("emoji", "Noto emoji → Twemoji")])]
+    # and the translation defaults to the first model in its own direction
+    fns = {fn.name: fn.fn for fn in demo.fns.values()}
+    out = fns["translate"](str(tmp_path / "a.png"), None, None)
+    expected = fns["translate"](str(tmp_path / "a.png"), "monet2photo", "BtoA")
+    assert np.array_equal(np.asarray(out[1]), np.asarray(expected[1]))
+    assert not np.array_equal(np.asarray(out[1]), np.asarray(fns["translate"](str(tmp_path / "a.png"), "monet2photo",
+                                                                              "AtoB")[1]))
+
+
+def test_the_shipped_app_opens_on_photo_to_monet(monkeypatch, tmp_path):
+    """`python app.py` as shipped: monet2photo first in the picker, photo -> Monet selected, photo examples first,
+    emoji second."""
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+    args = app.build_parser().parse_args([])
+    models = app.discover_models(args.checkpoints, [], zoo=False, first=args.first_model)
+    assert [m.key for m in models] == ["monet2photo", "emoji"]
+    demo = app.build_demo(models, examples_dir=args.examples)
+    config = demo.get_config_file()
+    by_id = {c.get("props", {}).get("elem_id"): c["props"] for c in config["components"]}
+    assert by_id["model"]["value"] == "monet2photo"
+    assert by_id["direction"]["value"] == "BtoA" and ("photo → Monet painting", "BtoA") in [
+        tuple(c) for c in by_id["direction"]["choices"]]
+    tables = [b for b in demo.blocks.values() if isinstance(b, app.gr.Dataset)]
+    assert [t.label.split(" (")[0] for t in tables] == ["Examples: monet2photo", "Examples: emoji"]
+    files = [row[0]["path"] if isinstance(row[0], dict) else row[0] for row in tables[0].samples]
+    assert [Path(f).name.split("_")[0] for f in files][:3] == ["photo"] * 3, files
 
 
 def test_read_upload_turns_bad_images_into_toasts(tmp_path):

@@ -39,6 +39,23 @@ def test_discover_models(tmp_path):
     assert [s.key for s in discover_models(tmp_path / "missing", [], zoo=False)] == []
 
 
+def test_the_first_model_and_each_models_default_direction(tmp_path):
+    """The demo opens on ``first`` (moved to the front, the others keep their order), in that model's
+    manifest's default direction."""
+    make_tiny_model(tmp_path / "ckpt" / "emoji", "emoji", "Noto emoji", "Twemoji")
+    make_tiny_model(tmp_path / "ckpt" / "monet2photo", "monet2photo", "Monet painting", "photo",
+                    default_direction="BtoA")
+    specs = discover_models(tmp_path / "ckpt", ["user/repo"], zoo=False, first="monet2photo")
+    assert [s.key for s in specs] == ["monet2photo", "emoji", "user/repo"]
+    assert [s.default_direction for s in specs] == ["BtoA", "AtoB", "AtoB"]
+    assert [s.key for s in discover_models(tmp_path / "ckpt", ["user/repo"], zoo=False, first="user/repo")] == [
+        "user/repo", "emoji", "monet2photo"]
+    assert [s.key for s in discover_models(tmp_path / "ckpt", [], zoo=False, first="not-listed")] == [
+        "emoji", "monet2photo"]
+    cache = ModelCache(specs, tmp_path / "zoo")
+    assert cache.get("monet2photo").default_direction == "BtoA"
+
+
 def test_zoo_models_offline(tmp_path):
     """Offline, only the reference models already downloaded are listed, and without "(download)"."""
     zoo_dir = tmp_path / "zoo"

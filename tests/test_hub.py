@@ -211,6 +211,20 @@ def test_license_name_and_link_come_from_train_py(tmp_path):
         export_tiny(tmp_path / "unnamed", license="other")
 
 
+def test_native_scale_and_default_direction_go_into_the_manifest_and_card(tmp_path, model_folder):
+    folder = export_tiny(tmp_path / "native", native_size=256, default_direction="BtoA")
+    manifest = read_manifest(folder)
+    assert manifest["native_size"] == 256 and manifest["default_direction"] == "BtoA"
+    card = (folder / "README.md").read_text()
+    assert "about 256×256 pixels" in card and 'direction="BtoA")  # zebra -> horse' in card
+    # without them: neither key, no scale paragraph, and the card's example is AtoB
+    assert "native_size" not in read_manifest(model_folder) and "default_direction" not in read_manifest(model_folder)
+    plain = (model_folder / "README.md").read_text()
+    assert "training scale" not in plain and 'direction="AtoB")  # horse -> zebra' in plain
+    with pytest.raises(ValueError, match="Unknown direction"):
+        export_tiny(tmp_path / "bad", default_direction="sideways")
+
+
 def test_update_cards_fixes_a_folder_written_before(model_folder):
     """A folder exported by an older version: generator cards with `license: mit` and no code or docs links."""
     old = "---\nlibrary_name: cyclegan\nlicense: mit\n---\n\n- Code: [More Information Needed]\n"

@@ -1,12 +1,14 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from cyclegan import Generator, Translator
 from cyclegan.hub import ModelNotFoundError, export_model
+from cyclegan.images import to_pil, to_tensor
 from cyclegan.translate import main as translate_main
 from conftest import write_images
 
@@ -141,3 +143,52 @@ def test_folder_cli_mirrors_subfolders(model_dir, tmp_path):
                            "--output", str(tmp_path / "out")]) == 0
     outs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
     assert outs == ["a/000.png", "b/000.png"]
+
+
+def test_native_scale_translates_at_the_models_scale_and_returns_the_input_size(model_dir, tmp_path):
+    """A model folder with a native_size: each picture goes through the generators at about that many pixels
+    (aspect kept), and comes back at its own size; native_size=0 (or none) translates at full size."""
+    _, G_AB, G_BA = model_dir
+    folder = export_model(G_AB, G_BA, tmp_path / "native", name="t", domain_a="cat", domain_b="dog",
+                          train_config={}, model_config={"ngf": 8, "n_blocks": 2}, native_size=32,
+                          default_direction="BtoA")
+    seen: list[tuple[str, tuple[int, int]]] = []
+    t = Translator.from_pretrained(folder, backend="eager")
+    assert t.native_size == 32 and t.default_direction == "BtoA"
+    for d, G in t.generators.items():
+        G.register_forward_hook(lambda m, args, out, d=d: seen.append((d, tuple(args[0].shape[-2:]))))
+    picture = Image.effect_noise((128, 64), 64).convert("RGB")  # 128 x 64: 8192 px, 8x 32 x 32
+    real, fake, rec = t(picture)  # the manifest's direction: BtoA, then AtoB back
+    assert real.size == fake.size == rec.size == (128, 64)
+    assert seen == [("BtoA", (24, 48)), ("AtoB", (24, 48))]  # 45 x 23, padded to multiples of 4
+    assert t.working_size((128, 64)) == (45, 23)
+    assert t.working_size((33, 31)) == (33, 31)  # within 2%: no resampling
+    # the result is the translation at 45 x 23, scaled up to the picture's size
+    work = picture.resize((45, 23), Image.Resampling.LANCZOS)
+    small = to_pil(t.generate(to_tensor(work), "BtoA")).resize((128, 64), Image.Resampling.LANCZOS)
+    assert np.array_equal(np.asarray(fake), np.asarray(small))
+    seen.clear()
+    full = Translator.from_pretrained(folder, backend="eager", native_size=0)
+    for d, G in full.generators.items():
+        G.register_forward_hook(lambda m, args, out, d=d: seen.append((d, tuple(args[0].shape[-2:]))))
+    assert full(picture, "AtoB")[1].size == (128, 64) and seen == [("AtoB", (64, 128)), ("BtoA", (64, 128))]
+    with pytest.raises(ValueError, match="native_size"):
+        Translator(G_AB, G_BA, native_size=-1)
+
+
+def test_cli_takes_the_models_direction_and_native_scale(model_dir, tmp_path, capsys):
+    _, G_AB, G_BA = model_dir
+    folder = export_model(G_AB, G_BA, tmp_path / "native", name="t", domain_a="cat", domain_b="dog",
+                          train_config={}, model_config={"ngf": 8, "n_blocks": 2}, native_size=16,
+                          default_direction="BtoA")
+    Image.effect_noise((64, 48), 64).convert("RGB").save(tmp_path / "in.png")
+    assert translate_main(["--model", str(folder), "--input", str(tmp_path / "in.png"), "--output",
+                           str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out" / "in.png").size == (3 * 64, 48)
+    assert "BtoA" in capsys.readouterr().err  # the progress bar names the direction it took
+    expected = Translator.from_pretrained(folder, backend="auto")(Image.open(tmp_path / "in.png"), "BtoA")[1]
+    got = Image.open(tmp_path / "out" / "in.png").convert("RGB").crop((64, 0, 128, 48))
+    assert np.array_equal(np.asarray(got), np.asarray(expected))
+    assert translate_main(["--model", str(folder), "--input", str(tmp_path / "in.png"), "--output",
+                           str(tmp_path / "full"), "--native-size", "0", "--direction", "AtoB"]) == 0
+    assert "AtoB" in capsys.readouterr().err
