@@ -59,6 +59,9 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, Train
     "both": (dict(upsample="resize", discriminator="both"), dict(ema=0.999, diffaugment=DIFFAUG)),
     "projected-hinge": (dict(upsample="resize", discriminator="projected"),
                         dict(ema=0.999, diffaugment=DIFFAUG, gan_mode="hinge")),
+    # ... with the images resized to 224 px before the feature network, as Projected GAN does.
+    "projected-hinge-224": (dict(upsample="resize", discriminator="projected", projected_size=224),
+                            dict(ema=0.999, diffaugment=DIFFAUG, gan_mode="hinge")),
 }
 
 

