@@ -137,6 +137,36 @@ def table(results: list[dict]) -> str:
     return markdown_table(rows, cols)
 
 
+def seed_summary(results: list[dict]) -> str:
+    """One row per (data, recipe): the mean over its seeds, with each seed's value in brackets, so that the spread
+    between seeds shows beside the gap between recipes."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in sorted(results, key=lambda r: (r["data"], list(RECIPES).index(r["recipe"]), r["seed"])):
+        groups.setdefault((r["data"], r["recipe"]), []).append(r)
+
+    def spread(values: list[float], fmt: str, identity: float | None = None) -> str:
+        mean = sum(values) / len(values)
+        ratio = f" ×{mean / identity:.2f}" if identity else ""
+        each = f" ({', '.join(format(v, fmt) for v in values)})" if len(values) > 1 else ""
+        return f"{format(mean, fmt)}{ratio}{each}"
+
+    rows = []
+    for (data, recipe), rs in groups.items():
+        first = rs[0]
+        rows.append({
+            "data": data, "recipe": recipe, "seeds": ", ".join(str(r["seed"]) for r in rs),
+            "steps": round(sum(r["steps"] for r in rs) / len(rs)),
+            "images_per_s": round(sum(r["images_per_s"] for r in rs) / len(rs), 2),
+            "l1_s": "-" if first["l1"] is None else spread([r["l1"] for r in rs], ".4f", first["l1_identity"]),
+            "kid_s": spread([1e3 * r["kid"] for r in rs], ".1f", 1e3 * first["kid_identity"]),
+            "fid_s": spread([r["fid"] for r in rs], ".1f") + f" / {first['fid_identity']:.1f}",
+        })
+    cols = [("data", "data"), ("recipe", "recipe"), ("seeds", "seeds"), ("steps", "steps (mean)"),
+            ("images_per_s", "img/s"), ("l1_s", "L1 mean ×identity (per seed)"),
+            ("kid_s", "KID×10³ mean ×identity (per seed)"), ("fid_s", "FID mean (per seed) / identity")]
+    return markdown_table(rows, cols)
+
+
 def figure(data: str, path: Path, n: int = 6, seed: int = 0, recipes: list[str] | None = None,
            size: int | None = None) -> None:
     """The same test images under each recipe: one row per recipe, the inputs on top.
@@ -205,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         if results:
             print(f"Hardware: {describe(results[0]['hardware'])}\n")
         print(table(results))
+        print("\nMean over seeds:\n")
+        print(seed_summary(results))
         return 0
     if args.figure:
         figure(args.data, args.figure, seed=args.seed, recipes=args.recipes.split(",") if args.recipes else None,

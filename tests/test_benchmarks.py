@@ -19,3 +19,19 @@ def test_load_test_starts_the_app_serves_every_client_and_stops_it(tmp_path):
     assert {row["model"] for row in result["requests"]} == {"emoji", "monet2photo"}  # examples of both models
     assert all(row["server_seconds"] > 0 for row in result["requests"])
     assert "p95 latency" in r.stdout
+
+
+def test_quality_budget_summary_averages_the_seeds_of_each_recipe():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality_budget
+
+    def result(recipe, seed, kid, l1):
+        return {"data": "emoji", "recipe": recipe, "seed": seed, "steps": 100 + seed, "images_per_s": 2.0,
+                "l1": l1, "l1_identity": 0.2, "kid": kid, "kid_identity": 0.01, "fid": 50.0 + seed, "fid_identity": 40.0}
+    text = quality_budget.seed_summary([result("projected", 1, 0.03, 0.18), result("combined-resnet", 0, 0.02, 0.1),
+                                        result("projected", 0, 0.05, 0.22)])
+    rows = [line for line in text.splitlines() if line.startswith("| emoji")]
+    assert rows[0].startswith("| emoji | combined-resnet | 0 | 100 |") and "20.0 ×2.00 |" in rows[0]
+    assert rows[1].startswith("| emoji | projected | 0, 1 | 100 |")  # 100.5 rounds to even
+    assert "0.2000 ×1.00 (0.2200, 0.1800)" in rows[1] and "40.0 ×4.00 (50.0, 30.0)" in rows[1]
+    assert "50.5 (50.0, 51.0) / 40.0" in rows[1]
