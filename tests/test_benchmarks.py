@@ -35,3 +35,16 @@ def test_quality_budget_summary_averages_the_seeds_of_each_recipe():
     assert rows[1].startswith("| emoji | projected | 0, 1 | 100 |")  # 100.5 rounds to even
     assert "0.2000 ×1.00 (0.2200, 0.1800)" in rows[1] and "40.0 ×4.00 (50.0, 30.0)" in rows[1]
     assert "50.5 (50.0, 51.0) / 40.0" in rows[1]
+
+
+def test_native_scale_grid_has_a_row_per_scale(tmp_path):
+    from PIL import Image
+    sys.path.insert(0, str(ROOT / "tests"))
+    from app_server import make_tiny_model
+    model = make_tiny_model(tmp_path / "tiny")
+    Image.new("RGB", (50, 30), "red").save(tmp_path / "a.png")
+    out = tmp_path / "grid.png"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "native_scale.py"), "--model", str(model), "--inputs",
+                    str(tmp_path / "a.png"), str(tmp_path / "a.png"), "--sizes", "0,16", "--side", "32", "--out",
+                    str(out)], check=True, timeout=300)
+    assert Image.open(out).size == (90 + 2 * 36, 3 * 36)  # input, full size, at 16 px
