@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=1000)
     p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
-    p.add_argument("--size", type=int, help="resize inputs to SxS before translating, for the baseline too (default: native size)")
+    p.add_argument("--size", type=int, help="resize inputs to SxS before translating, for the baseline too (default: "
+                   "their own size); a model with a native_size still translates at that scale, as in the app")
     p.add_argument("--batch-size", type=int, default=32, help="Inception batch size")
     p.add_argument("--device", default="auto", help="device for the model and Inception: cpu, cuda, cuda:N or auto "
                    "(CUDA when present)")
