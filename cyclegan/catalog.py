@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .direction import Direction
 from .download import DownloadError
-from .hub import GENERATOR_FOLDERS, ModelNotFoundError, is_complete, read_manifest
+from .hub import GENERATOR_FOLDERS, ModelNotFoundError, default_direction, is_complete, read_manifest
 from .translate import Translator
 from .zoo import ZOO, ZOO_URL, fetch as fetch_zoo_model, zoo_folder
 
@@ -54,10 +54,9 @@ def local_spec(folder: Path, key: str) -> ModelSpec:
     """The picker entry of a model folder, from its manifest."""
     m = read_manifest(folder)
     directions = tuple(d for d in Direction if d in m["directions"])
-    default = Direction.parse(m.get("default_direction", directions[0]))
     return ModelSpec(key, f"{m['name']} ({m['domain_a']} {arrow(directions)} {m['domain_b']})", "local", str(folder),
                      m["domain_a"], m["domain_b"], m["license"], m["summary"], directions,
-                     default if default in directions else directions[0])
+                     default_direction(m, directions))
 
 
 def zoo_downloaded(zoo_dir: str | Path | None, name: str) -> bool:

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -97,6 +97,14 @@ def read_manifest(folder: str | Path) -> dict:
             "directions": [d.value for d in Direction], **manifest}
 
 
+def default_direction(manifest: dict, directions: Iterable[Direction | str]) -> Direction:
+    """The direction a model translates in unless told: its manifest's ``default_direction`` when the model has
+    that generator (``directions``), else the first it has."""
+    directions = [Direction.parse(d) for d in directions]
+    wanted = Direction.parse(manifest.get("default_direction", directions[0]))
+    return wanted if wanted in directions else directions[0]
+
+
 def resolve_model_dir(path_or_repo_id: str | Path, *, revision: str | None = None, token: str | None = None,
                       cache_dir: str | None = None, local_files_only: bool = False) -> Path:
     """A local model folder as is, or a Hub repo's snapshot (from the cache when offline)."""
@@ -174,7 +182,7 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
                 f"on\nunpaired images: `G_AB` turns **{a}** into **{b}**, `G_BA` turns **{b}** into **{a}**. Both are "
                 "shipped, so\neach translation can be reconstructed (cycle consistency).")
         arrow, samples = "↔", f"in both directions ({a} → {b} → {a} and {b} → {a} → {b})"
-    use_direction = Direction.parse(manifest.get("default_direction", Direction.AtoB))
+    use_direction = default_direction(manifest, manifest.get("directions", list(Direction)))
     use_a, use_b = use_direction.ends(a, b)
     scale_note = native_scale_note(manifest.get("native_size"))
     body = f"""
@@ -303,7 +311,7 @@ def generator_card(generator: Generator, manifest: dict, direction: str) -> Mode
     for key, value in {**license_metadata(manifest), "pipeline_tag": "image-to-image"}.items():
         card.data[key] = value
     a, b = manifest["domain_a"], manifest["domain_b"]
-    source, target = (a, b) if direction == "AtoB" else (b, a)
+    source, target = Direction.parse(direction).ends(a, b)
     card.text = card.text.rstrip() + (
         f"\n\n`{GENERATOR_FOLDERS[direction]}` turns **{source}** into **{target}**: it is a generator of the CycleGAN "
         f"model **{manifest['name']}**. The model's card ([../README.md](../README.md)) gives its data, training, "
@@ -371,7 +379,7 @@ def eval_results(results: dict, manifest: dict, dataset: str) -> list[EvalResult
     L1 of the translations, each with the identity baseline beside it (``metric_config`` translated / identity)."""
     direction = results["direction"]
     a, b = manifest["domain_a"], manifest["domain_b"]
-    source, target = (a, b) if direction == "AtoB" else (b, a)
+    source, target = Direction.parse(direction).ends(a, b)
     test = {"inputs": results["num_input"], "targets": results["num_target"], "paired": results["paired"]}
     if results.get("size"):
         test["size"] = results["size"]

@@ -25,7 +25,8 @@ from .cpu_graph import WINOGRAD_MIN_CHANNELS
 from .data import DataError, list_images, load_image, to_rgb
 from .device import resolve_device
 from .direction import Direction
-from .hub import ModelNotFoundError, generator_folders, load_generator, read_manifest, resolve_model_dir
+from .hub import (ModelNotFoundError, default_direction, generator_folders, load_generator, read_manifest,
+                  resolve_model_dir)
 from .images import to_pil, to_tensor, triptych
 from .tiling import blend_tiles, downscale
 
@@ -68,8 +69,7 @@ class Translator:
         if native_size is not None and native_size < 0:
             raise ValueError(f"native_size must be positive (or 0 for none); got {native_size}")
         self.native_size = native_size or None
-        default = Direction.parse(self.manifest.get("default_direction", Direction.AtoB))
-        self.default_direction = default if default in self.generators else next(iter(self.generators))
+        self.default_direction = default_direction(self.manifest, self.generators)
         self.backend = resolve_backend(backend, self.device)
         if tile_overlap < 0 or tile_size < 16 or 2 * tile_overlap > tile_size:
             raise ValueError(f"need tile_size >= 16 and 0 <= 2 * tile_overlap <= tile_size; "
