@@ -14,26 +14,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from common import ROOT
+from common import ROOT, labelled_grid, save_picture
 
 from cyclegan import Translator
 
 
 def grid(model: str, direction: str | None, inputs: list[Path], sizes: list[int], side: int):
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageOps
     pictures = [ImageOps.fit(Image.open(f).convert("RGB"), (side, side), Image.Resampling.BICUBIC) for f in inputs]
     rows = [("input", pictures)]
     for size in sizes:
         t = Translator.from_pretrained(model, native_size=size)
         rows.append((f"at {size} px" if size else "full size", [t(p, direction)[1] for p in pictures]))
-    label_w = 90
-    out = Image.new("RGB", (label_w + len(pictures) * (side + 4), len(rows) * (side + 4)), "white")
-    draw = ImageDraw.Draw(out)
-    for r, (label, images) in enumerate(rows):
-        draw.text((4, r * (side + 4) + side // 2 - 6), label, fill="black")
-        for c, im in enumerate(images):
-            out.paste(im, (label_w + c * (side + 4), r * (side + 4)))
-    return out
+    return labelled_grid(rows, side, label_w=90)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="the grid's PNG or JPEG file")
     args = p.parse_args(argv)
     image = grid(args.model, args.direction, args.inputs, [int(s) for s in args.sizes.split(",")], args.side)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(args.out, quality=88) if args.out.suffix.lower() in (".jpg", ".jpeg") else image.save(args.out)
+    save_picture(image, args.out)
     print(f"wrote {args.out}")
     return 0
 

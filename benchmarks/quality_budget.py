@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from common import RESULTS, ROOT, SHARED_DATA, describe, hardware, markdown_table
+from common import RESULTS, ROOT, SHARED_DATA, describe, hardware, labelled_grid, markdown_table, save_picture
 
 from cyclegan.config import ModelConfig, TrainConfig
 from cyclegan.networks import Generator, complexity
@@ -173,7 +173,7 @@ def figure(data: str, path: Path, n: int = 6, seed: int = 0, recipes: list[str] 
 
     ``recipes`` limits the rows (default: every recipe with a finished run); ``size`` translates at that size
     instead of the training size (for monet, the example photos fitted to size x size: what the app shows)."""
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageOps
     from cyclegan import Translator
     from cyclegan.data import list_images, load_image
     d = DATASETS[data]
@@ -195,15 +195,7 @@ def figure(data: str, path: Path, n: int = 6, seed: int = 0, recipes: list[str] 
         if model.is_dir():
             t = Translator.from_pretrained(model, backend="eager")
             rows.append((recipe, [t(im, direction=d["direction"])[1] for im in inputs]))
-    label_w = 110
-    grid = Image.new("RGB", (label_w + n * (size + 4), len(rows) * (size + 4)), "white")
-    draw = ImageDraw.Draw(grid)
-    for r, (label, images) in enumerate(rows):
-        draw.text((4, r * (size + 4) + size // 2 - 6), label, fill="black")
-        for c, im in enumerate(images):
-            grid.paste(im, (label_w + c * (size + 4), r * (size + 4)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(path, quality=88) if path.suffix.lower() in (".jpg", ".jpeg") else grid.save(path)
+    save_picture(labelled_grid(rows, size, label_w=110), path)
     print(f"wrote {path} ({len(rows) - 1} recipes)")
 
 
