@@ -5,7 +5,8 @@ A model folder holds ``G_AB/`` and ``G_BA/`` (each ``config.json`` + ``model.saf
 ``PyTorchModelHubMixin.save_pretrained``, and a ``README.md`` card of its own), ``manifest.json`` (what the app
 shows), ``README.md`` (the model card) and ``samples.png``. A one-direction model holds ``G_AB/`` only, and its
 manifest says so. Every card carries the model's license; the model card's ``model-index`` holds the evaluation
-results (``write_eval_results``).
+results (``write_eval_results``). ``python -m cyclegan.hub FOLDER --native-size N --default-direction D`` sets how
+an exported folder translates by default (``set_defaults``).
 """
 from __future__ import annotations
 
@@ -162,6 +163,24 @@ def native_scale_note(native_size: int | None) -> str:
             "translate at full size).\n")
 
 
+def use_section(manifest: dict) -> str:
+    """The model card's "## Use" section: a snippet in the model's default direction, and its native scale."""
+    use_direction = default_direction(manifest, manifest.get("directions", list(Direction)))
+    use_a, use_b = use_direction.ends(manifest["domain_a"], manifest["domain_b"])
+    return f"""## Use
+
+```python
+from PIL import Image
+from cyclegan import Translator
+
+translator = Translator.from_pretrained("path/or/user-repo")
+real, fake, rec = translator(Image.open("input.jpg"), direction="{use_direction}")  # {use_a} -> {use_b}
+fake.save("output.png")
+```
+{native_scale_note(manifest.get("native_size"))}
+"""
+
+
 def model_card(*, name: str, manifest: dict, train_config: dict, model_config: dict, train_seconds: float,
                hardware: str, epochs_done: int, dataset: str | None, extra: str | None, steps_done: int | None = None,
                complexity_line: str = "") -> str:
@@ -182,9 +201,6 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
                 f"on\nunpaired images: `G_AB` turns **{a}** into **{b}**, `G_BA` turns **{b}** into **{a}**. Both are "
                 "shipped, so\neach translation can be reconstructed (cycle consistency).")
         arrow, samples = "↔", f"in both directions ({a} → {b} → {a} and {b} → {a} → {b})"
-    use_direction = default_direction(manifest, manifest.get("directions", list(Direction)))
-    use_a, use_b = use_direction.ends(a, b)
-    scale_note = native_scale_note(manifest.get("native_size"))
     body = f"""
 # CycleGAN: {name} ({a} {arrow} {b})
 
@@ -194,18 +210,7 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
 
 {manifest.get('summary', '')}
 
-## Use
-
-```python
-from PIL import Image
-from cyclegan import Translator
-
-translator = Translator.from_pretrained("path/or/user-repo")
-real, fake, rec = translator(Image.open("input.jpg"), direction="{use_direction}")  # {use_a} -> {use_b}
-fake.save("output.png")
-```
-{scale_note}
-## Samples
+{use_section(manifest)}## Samples
 
 Triptychs of real | generated | reconstructed images, {samples}.
 
@@ -357,13 +362,47 @@ def update_cards(folder: str | Path) -> None:
     folder = Path(folder)
     card = load_card(folder)
     write_generator_cards(folder)
-    for key, value in license_metadata(read_manifest(folder)).items():
+    manifest = read_manifest(folder)
+    for key, value in license_metadata(manifest).items():
         card.data[key] = value
     if REPOSITORY_URL not in card.text:  # after the title's first paragraph, where model_card() puts it
         title = re.search(r"^# .*\n\n(.+\n)+", card.text, re.MULTILINE)
         at = title.end() if title else 0
         card.text = f"{card.text[:at]}\n{LINKS}\n{'' if title else chr(10)}{card.text[at:]}"
+    use = re.search(r"^## Use\n.*?(?=^## )", card.text, re.MULTILINE | re.DOTALL)
+    if use:  # the example's direction and the native-scale paragraph follow the manifest
+        card.text = card.text[:use.start()] + use_section(manifest) + card.text[use.end():]
     _save_card(card, folder / CARD)
+
+
+def set_defaults(folder: str | Path, *, native_size: int | None = None,
+                 default_direction: Direction | str | None = None) -> dict:
+    """Give an exported model folder a native scale and/or a default direction (see ``export_model``), chosen
+    after looking at its outputs; ``native_size=0`` removes the native scale. The model card's "Use" section
+    follows. Returns the new manifest."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} is missing: not a model folder written by cyclegan")
+    manifest = json.loads(path.read_text())
+    if native_size is not None:
+        if native_size < 0:
+            raise ValueError(f"native_size must be 0 (off) or a size in pixels, got {native_size}")
+        manifest.pop("native_size", None)
+        if native_size:
+            manifest["native_size"] = int(native_size)
+    if default_direction is not None:
+        directions = read_manifest(folder)["directions"]
+        direction = Direction.parse(default_direction)
+        if direction.value not in directions:
+            raise ValueError(f"{folder.name} has no {direction.value} generator (it has {', '.join(directions)})")
+        manifest["default_direction"] = direction.value
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+    update_cards(folder)
+    return manifest
 
 
 # -- evaluation results in the card's metadata -----------------------------------------------------------------
@@ -444,3 +483,28 @@ def push_model(folder: str | Path, repo_id: str, *, private: bool = False, token
     api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(folder),
                       commit_message="Upload CycleGAN generators G_AB and G_BA")
     return str(url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="python -m cyclegan.hub", description="Set how an exported model folder translates by default (its "
+        "manifest), after looking at its outputs (benchmarks/native_scale.py); the model card follows.")
+    parser.add_argument("model", help="a model folder (e.g. checkpoints/monet2photo or OUT/model of a run)")
+    parser.add_argument("--native-size", type=int, default=None,
+                        help="translate each picture at about NxN pixels and return its own size; 0 turns it off")
+    parser.add_argument("--default-direction", default=None, choices=[d.value for d in Direction],
+                        help="the direction the app, Translator and the CLI take unless told")
+    args = parser.parse_args(argv)
+    if args.native_size is None and args.default_direction is None:
+        parser.error("nothing to set: give --native-size and/or --default-direction")
+    try:
+        manifest = set_defaults(args.model, native_size=args.native_size, default_direction=args.default_direction)
+    except (ModelNotFoundError, ValueError) as e:
+        parser.exit(2, f"python -m cyclegan.hub: error: {e}\n")
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

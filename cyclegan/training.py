@@ -311,6 +311,8 @@ class Trainer:
         for name, m in self.ema.items():  # a run that turns --ema on when resuming starts the average there
             if name in state.get("ema", {}):
                 m.load_state_dict(state["ema"][name])
+        if not self.cfg.init_from:  # the weights came from there, whichever run resumes them: the card says so
+            self.cfg.init_from = state["train_config"].get("init_from")
         self.epoch, self.epoch_step, self.step = state["epoch"], state["epoch_step"], state["step"]
         self.train_seconds, self.last_eval = state["train_seconds"], state.get("last_eval")
         torch.set_rng_state(state["rng"]["torch"])

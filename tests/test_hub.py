@@ -163,7 +163,7 @@ def test_uncached_repo_id_offline_fails_clearly(tmp_path):
 from huggingface_hub import ModelCard  # noqa: E402
 
 from cyclegan import DOCS_URL, REPOSITORY_URL  # noqa: E402
-from cyclegan.hub import LINKS, update_cards, write_eval_results  # noqa: E402
+from cyclegan.hub import LINKS, main, set_defaults, update_cards, write_eval_results  # noqa: E402
 
 CHECKPOINTS = sorted(p for p in (Path(ROOT) / "checkpoints").iterdir() if (p / "manifest.json").is_file())
 
@@ -223,6 +223,27 @@ def test_native_scale_and_default_direction_go_into_the_manifest_and_card(tmp_pa
     assert "training scale" not in plain and 'direction="AtoB")  # horse -> zebra' in plain
     with pytest.raises(ValueError, match="Unknown direction"):
         export_tiny(tmp_path / "bad", default_direction="sideways")
+
+
+def test_set_defaults_after_export_gives_the_folder_export_would_have_written(tmp_path, model_folder):
+    """A native scale is chosen after looking at a trained model: setting it (and the default direction) on the
+    exported folder gives the manifest and card that exporting with them gives."""
+    direct = export_tiny(tmp_path / "direct", native_size=224, default_direction="BtoA")
+    later = export_tiny(tmp_path / "later")
+    assert main([str(later), "--native-size", "224", "--default-direction", "BtoA"]) == 0
+    for name in ("manifest.json", "README.md"):
+        assert (later / name).read_text() == (direct / name).read_text(), name
+    set_defaults(later, native_size=0)  # off again: the plain card, in the direction kept
+    assert "native_size" not in read_manifest(later) and "training scale" not in (later / "README.md").read_text()
+    assert read_manifest(later)["default_direction"] == "BtoA"
+    one_way = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "one", name="m", domain_a="a",
+                           domain_b="b", train_config={"crop_size": 32}, model_config={"ngf": 8, "n_blocks": 2})
+    with pytest.raises(ValueError, match="has no BtoA generator"):
+        set_defaults(one_way, default_direction="BtoA")
+    with pytest.raises(ModelNotFoundError, match="manifest.json is missing"):
+        set_defaults(tmp_path / "nowhere", native_size=128)
+    with pytest.raises(SystemExit):
+        main([str(later)])  # nothing to set
 
 
 def test_update_cards_fixes_a_folder_written_before(model_folder):

@@ -360,6 +360,12 @@ def test_init_from_starts_both_generators_from_the_model_and_the_card_says_so(da
     assert trainer.step == 0 and not trainer.opt_G.state  # fresh optimisers
     trainer.fit(max_steps=1)
     assert f"Fine-tuned from `{model_dir}`" in (tmp_path / "second" / "model" / "README.md").read_text()
+    # a resumed run (without --init-from) still says what the model was fine-tuned from
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "second", resume="auto")
+    resumed = Trainer(cfg, model_cfg)
+    resumed.fit(max_steps=1)
+    assert resumed.step == 2 and resumed.cfg.init_from == str(model_dir)
+    assert f"Fine-tuned from `{model_dir}`" in (tmp_path / "second" / "model" / "README.md").read_text()
 
 
 def test_init_from_a_model_with_other_settings_names_both(dataroot, tmp_path):
