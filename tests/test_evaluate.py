@@ -307,3 +307,36 @@ def test_cli_card_writes_the_model_index(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as e:  # a Hub repo id: no card here to write into
         ev.main(["--model", "user/repo", "--direction", "AtoB", "--dataroot", str(root), "--card"])
     assert e.value.code == 2 and "--card writes into a local model folder's README.md" in capsys.readouterr().err
+
+
+# -- the shipped models' cards: their figures come back from the real test splits ----------------------------------
+@pytest.mark.parametrize("model, direction", [("emoji", "AtoB"), ("monet2photo", "BtoA")])
+def test_the_shipped_cards_figures_reproduce(model, direction):
+    """What `python -m cyclegan.evaluate --model checkpoints/M --direction D --dataroot DATA --card` wrote into the
+    card: the targets' directions, on the data of ../shared/data (the photos cannot be shipped)."""
+    from pathlib import Path
+
+    from conftest import SHARED_DATA
+    from huggingface_hub import ModelCard
+
+    from cyclegan import Translator
+    from cyclegan.direction import Direction
+    from cyclegan.hub import eval_results, read_manifest
+    try:
+        ev.inception_weights_path()
+    except (ImportError, ev.DataError):
+        pytest.skip(NEED_INCEPTION)
+    data = SHARED_DATA / model
+    if not (data / "testA").is_dir():
+        pytest.skip(f"needs the {model} test split at {data} (../shared/data beside the checkout)")
+    folder = Path(__file__).resolve().parents[1] / "checkpoints" / model
+    card = [e for e in ModelCard.load(folder / "README.md").data.eval_results if e.dataset_config == direction]
+    source, target = Direction.parse(direction).ends(data / "testA", data / "testB")
+    results = evaluate(Translator.from_pretrained(folder), direction, source, target,
+                       size=card[0].dataset_args.get("size"), cache_dir=None)
+    measured = eval_results(results, read_manifest(folder), card[0].dataset_type)
+    assert [(e.metric_type, e.metric_config) for e in measured] == [(e.metric_type, e.metric_config) for e in card]
+    for got, written in zip(measured, card):
+        assert got.metric_value == pytest.approx(written.metric_value, abs=2e-4 if got.metric_type == "l1" else 0.02), \
+            (got.metric_type, got.metric_config)
+        assert got.dataset_args == written.dataset_args
