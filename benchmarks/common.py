@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -52,8 +53,15 @@ def describe(info: dict) -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is in kB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's VmHWM where there is one: ru_maxrss would carry over the parent's peak into a process started with
+    fork/vfork + exec, so a child of a big process would report its parent's memory."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux, bytes on macOS
 
 
 def busy_processes(pattern: str = "train.py") -> list[str]:

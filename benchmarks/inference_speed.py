@@ -199,8 +199,9 @@ def run_speed(args, G_AB, G_BA, weights: str) -> dict:
 
 
 MEMORY_CHILD = r"""
-import json, resource, sys, time, torch
+import json, sys, time, torch
 sys.path.insert(0, sys.argv[1])
+from benchmarks.common import peak_rss_mb
 from cyclegan import Generator, Translator
 from PIL import Image
 backend, size, tile_threshold, ngf, n_blocks, upsample = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
@@ -210,12 +211,11 @@ kw = {} if tile_threshold == "default" else {"tile_threshold": None if tile_thre
 t = Translator(G_AB, G_BA, backend=backend, **kw)
 t(Image.new("RGB", (64, 64)), "AtoB")  # export / session set-up outside the timed run
 image = Image.effect_noise((size, size), 40).convert("RGB")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_rss_mb()
 t0 = time.perf_counter()
 real, fake, rec = t(image, "AtoB")
 seconds = time.perf_counter() - t0
-print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rss_before_mb": before / 1024, "seconds": seconds, "tiled": size * size > (t.tile_threshold or 1e30)}))
+print(json.dumps({"peak_rss_mb": peak_rss_mb(), "rss_before_mb": before, "seconds": seconds, "tiled": size * size > (t.tile_threshold or 1e30)}))
 """
 
 
