@@ -1,4 +1,5 @@
-"""CycleGAN demo: upload a picture and see it translated (real | generated | reconstructed).
+"""CycleGAN demo: upload a picture and see it translated (real | generated | reconstructed), or a short video and
+get it back translated, steady from frame to frame, with its sound.
 
     python app.py                                   # http://127.0.0.1:7860, no network needed
     python app.py --model user/cyclegan-horse2zebra --port 8000
@@ -21,6 +22,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent
 MAX_SIDE = 512
 MAX_FILE_SIZE = "20mb"
+MAX_VIDEO_SIZE = "100mb"
+MAX_VIDEO_SECONDS = 20.0
 FIRST_MODEL = "monet2photo"  # photo -> Monet: what most visitors come for
 
 
@@ -52,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="resize the long side of inputs to at most this many pixels, 0 for no limit "
                              "(env CYCLEGAN_MAX_SIDE)")
     parser.add_argument("--max-file-size", default=MAX_FILE_SIZE, help="largest upload, e.g. 20mb")
+    parser.add_argument("--max-video-size", default=MAX_VIDEO_SIZE, help="largest video upload, e.g. 100mb")
+    parser.add_argument("--max-video-seconds", type=float, default=MAX_VIDEO_SECONDS,
+                        help="longest video translated, in seconds (its frames are resized like pictures, to "
+                             "--max-side); 0 for no limit")
     parser.add_argument("--max-pixels", type=int, default=Image.MAX_IMAGE_PIXELS,
                         help="largest decoded image in pixels (decompression bomb guard)")
     parser.add_argument("--concurrency", type=int, default=1,
@@ -71,6 +78,7 @@ if __name__ == "__main__":
     build_parser().parse_args()
 
 import importlib.util  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -89,7 +97,9 @@ from cyclegan.device import cpu_cores, resolve_device  # noqa: E402
 from cyclegan.direction import Direction  # noqa: E402
 from cyclegan.images import to_tensor, triptych  # noqa: E402
 from cyclegan.metrics import psnr  # noqa: E402
-from cyclegan.uploads import BadImage, decode_upload, fit, parse_size, save_triptych  # noqa: E402
+from cyclegan.uploads import (  # noqa: E402
+    BadImage, decode_upload, fit, fresh_folder, human_size, parse_size, save_triptych)
+from cyclegan.video import BadVideo  # noqa: E402
 
 # Small results (a 64 px emoji) are scaled up to fill their box.
 CSS = ".result img { width: 100%; height: 100%; object-fit: contain; }"
@@ -127,14 +137,17 @@ def as_toast() -> Iterator[None]:
 
 def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_size: str | int = MAX_FILE_SIZE,
                max_pixels: int | None = None, examples_dir: str | Path | None = ROOT / "examples",
-               zoo_dir: str | Path | None = None, device: str = "cpu") -> gr.Blocks:
+               zoo_dir: str | Path | None = None, device: str = "cpu", max_video_size: str | int = MAX_VIDEO_SIZE,
+               max_video_seconds: float = MAX_VIDEO_SECONDS) -> gr.Blocks:
     """The Gradio Blocks UI over ``models`` (see ``discover_models``); call ``.queue()`` and ``.launch()`` on it."""
     if not models:
         raise ValueError("no models: put a model folder in checkpoints/ or pass --model")
     cache = ModelCache(models, zoo_dir or Path.home() / ".cache" / "cyclegan" / "zoo", device)
     limits = dict(max_bytes=parse_size(max_file_size), max_pixels=max_pixels, max_side=max_side)
     # Gradio's temp dir (GRADIO_TEMP_DIR) holds the triptychs for the download button; save_triptych prunes it.
-    downloads = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio") / "cyclegan-triptychs"
+    temp = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+    downloads, videos = temp / "cyclegan-triptychs", temp / "cyclegan-videos"
+    max_video_bytes = parse_size(max_video_size)
 
     def translate(image, model, direction, progress=gr.Progress(track_tqdm=True)):
         """Translate a picture with a CycleGAN model, and translate the result back (cycle consistency).
@@ -167,6 +180,54 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         path = save_triptych(triptych(*images), downloads, f"cyclegan-{Path(spec.source).name}-{direction}")
         return real, fake, rec, round(time.perf_counter() - start, 3), score, str(path)
 
+    def translate_video(video, model, direction, steady=True, side_by_side=False,
+                        progress=gr.Progress(track_tqdm=True)):
+        """Translate a short video with a CycleGAN model, steady from frame to frame, keeping its sound.
+
+        Args:
+            video: the video file (MP4, WebM, MOV, ...; frames are resized like pictures, to the app's limit).
+            model: the model, by its key or label; default: the first one listed.
+            direction: 'AtoB' or 'BtoA'; default: the model's own.
+            steady: share the normalisation statistics between frames and smooth where nothing moves (default);
+                False translates each frame on its own, which flickers.
+            side_by_side: the input and the translation side by side in one video.
+        Returns:
+            the translated H.264 MP4, and a line saying what was done.
+        """
+        start = time.perf_counter()
+        model = model or models[0].key
+        with as_toast():
+            spec = cache.spec(model)
+        try:
+            direction = Direction.parse(direction or spec.default_direction)
+        except ValueError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        path = None if not video else Path(video if isinstance(video, str) else video.get("path") or "")
+        if path is None or not path.is_file():
+            raise gr.Error("No video: upload a clip first.", print_exception=False)
+        if path.stat().st_size > max_video_bytes:
+            raise gr.Error(f"Video too large: {human_size(path.stat().st_size)} > limit of "
+                           f"{human_size(max_video_bytes)}", print_exception=False)
+        with as_toast():
+            translator = cache.get(spec.key, direction)
+        folder = fresh_folder(videos)
+        out = folder / f"cyclegan-{Path(spec.source).name}-{direction}.mp4"
+        try:
+            info = translator.translate_video(path, out,
+                                              direction, steady=bool(steady), side_by_side=bool(side_by_side),
+                                              max_seconds=max_video_seconds, max_side=max_side)
+        except BadVideo as e:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
+            message = str(e)
+            raise gr.Error(message[0].upper() + message[1:], print_exception=False) from None
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        seconds = time.perf_counter() - start
+        return str(out), (f"{info.frames} frames at {info.width}×{info.height}, {float(info.fps):g} fps"
+                          f"{', with its sound' if info.audio else ''}; translated in {seconds:.1f} s "
+                          f"({info.frames / seconds:.1f} frames/s), {'steady' if steady else 'frame by frame'}.")
+
     def show_stats() -> gr.Row:
         return gr.Row(visible=True)
 
@@ -198,72 +259,100 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
     first = models[0]
     with gr.Blocks(title="CycleGAN", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# CycleGAN: unpaired image-to-image translation\n"
-                    "Upload a picture, pick a model and a direction, and see it translated and translated back.")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1):
-                model_in = gr.Dropdown([(s.label, s.key) for s in models], value=first.key, label="Model",
-                                       elem_id="model")
-                info = gr.Markdown(model_info(first), elem_id="model-info")
-                direction_in = gr.Radio(direction_choices(first), value=first.default_direction.value, label="Direction",
-                                        elem_id="direction")
-                button = gr.Button("Translate", variant="primary", elem_id="translate")
-            with gr.Column(scale=1):
-                image_in = gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"], image_mode=None,
-                                    label="Input image", height=260, elem_id="input-image")
-        with gr.Row():
-            real_out, fake_out, rec_out = (
-                gr.Image(type="pil", format="png", label=label, interactive=False, height=300,
-                         elem_id=label.lower(), elem_classes="result")
-                for label in ("Real", "Generated", "Reconstructed"))
-            rec_out.label = reconstructed_label(first)  # after the loop: elem_id stays "reconstructed"
-            compare_out = gr.ImageSlider(type="pil", format="png", label="Real ↔ Generated",
-                                         interactive=False, max_height=300, elem_id="compare",
-                                         elem_classes="result")
-        # Hidden until a first result: Gradio's Number shows 0 when it has no value, which reads as a result.
-        with gr.Row(equal_height=True, visible=False, elem_id="result-stats") as stats:
-            seconds_out = gr.Number(label="Seconds", precision=2, interactive=False, elem_id="seconds")
-            psnr_out = gr.Number(label="Cycle consistency: PSNR of Reconstructed vs Real (dB)", precision=1,
-                                 interactive=False, elem_id="psnr", visible=len(first.directions) == 2)
-            download = gr.DownloadButton("Download triptych (PNG)", variant="secondary", elem_id="download",
-                                         size="md")
-        gr.Markdown(STEGANOGRAPHY_NOTE + f"\n\nThe long side of the input is resized to at most {max_side} px.")
-        inputs = [image_in, model_in, direction_in]
-        outputs = [real_out, fake_out, rec_out, seconds_out, psnr_out, download]
-        # preprocess=False: the upload reaches `translate` undecoded, so every bad file gets our own clear error.
-        # show_progress_on: the queue position, the timer and an error badge show on Generated alone, not on all
-        # six outputs (an error otherwise badges every box and hides the PSNR label; the toast says what is wrong).
-        # js: a new attempt first closes the toasts of earlier ones, so that errors do not pile up ("Error (3)").
-        # After a failure the previous result is cleared away, so that it does not pass for this attempt's.
-        event = button.click(translate, inputs, outputs, api_name="translate", preprocess=False,
-                             show_progress_on=fake_out, js=CLOSE_TOASTS)
-        event.success(show_stats, None, stats, api_visibility="private", queue=False)
-        event.failure(clear_results, None, [real_out, rec_out, compare_out, stats], api_visibility="private",
-                      queue=False, show_progress="hidden")
-        # On every new Generated image, from a translation or an example; not part of the /translate API.
-        fake_out.change(compare, [real_out, fake_out], compare_out, api_visibility="private", queue=False,
-                        show_progress="hidden")
-        model_in.change(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
-        if first.kind == "hub":  # its domain names are known only once it is fetched
-            demo.load(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
-        rows = load_examples(examples_dir, [s.key for s in models])
-        if rows:
-            previous = os.environ.get("GRADIO_EXAMPLES_CACHE")
-            os.environ["GRADIO_EXAMPLES_CACHE"] = str(examples_cache_dir(rows, models, max_side))
-            try:
-                # One table per model: the Direction column names a direction with the Radio's choices, which are
-                # those of the model picked when the table was built, so a shared table would show every row with
-                # the first model's domain names.
-                for spec in (m for m in models if any(row[1] == m.key for row in rows)):
-                    examples = gr.Examples([row for row in rows if row[1] == spec.key], inputs, outputs,
-                                           fn=translate, cache_examples=True, cache_mode="lazy", preprocess=False,
-                                           examples_per_page=12, label=f"Examples: {spec.label}")
-                    examples.dataset.component_props[inputs.index(direction_in)]["choices"] = direction_choices(spec)
-                    examples.dataset.click(show_stats, None, stats, api_visibility="private", queue=False)
-            finally:
-                if previous is None:
-                    os.environ.pop("GRADIO_EXAMPLES_CACHE")
-                else:
-                    os.environ["GRADIO_EXAMPLES_CACHE"] = previous
+                    "Upload a picture, pick a model and a direction, and see it translated and translated back; or "
+                    "translate a short video in the *Video* tab.")
+        with gr.Tab("Image", id="image-tab"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1):
+                    model_in = gr.Dropdown([(s.label, s.key) for s in models], value=first.key, label="Model",
+                                           elem_id="model")
+                    info = gr.Markdown(model_info(first), elem_id="model-info")
+                    direction_in = gr.Radio(direction_choices(first), value=first.default_direction.value,
+                                            label="Direction", elem_id="direction")
+                    button = gr.Button("Translate", variant="primary", elem_id="translate")
+                with gr.Column(scale=1):
+                    image_in = gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"], image_mode=None,
+                                        label="Input image", height=260, elem_id="input-image")
+            with gr.Row():
+                real_out, fake_out, rec_out = (
+                    gr.Image(type="pil", format="png", label=label, interactive=False, height=300,
+                             elem_id=label.lower(), elem_classes="result")
+                    for label in ("Real", "Generated", "Reconstructed"))
+                rec_out.label = reconstructed_label(first)  # after the loop: elem_id stays "reconstructed"
+                compare_out = gr.ImageSlider(type="pil", format="png", label="Real ↔ Generated",
+                                             interactive=False, max_height=300, elem_id="compare",
+                                             elem_classes="result")
+            # Hidden until a first result: Gradio's Number shows 0 when it has no value, which reads as a result.
+            with gr.Row(equal_height=True, visible=False, elem_id="result-stats") as stats:
+                seconds_out = gr.Number(label="Seconds", precision=2, interactive=False, elem_id="seconds")
+                psnr_out = gr.Number(label="Cycle consistency: PSNR of Reconstructed vs Real (dB)", precision=1,
+                                     interactive=False, elem_id="psnr", visible=len(first.directions) == 2)
+                download = gr.DownloadButton("Download triptych (PNG)", variant="secondary", elem_id="download",
+                                             size="md")
+            gr.Markdown(STEGANOGRAPHY_NOTE + f"\n\nThe long side of the input is resized to at most {max_side} px.")
+            inputs = [image_in, model_in, direction_in]
+            outputs = [real_out, fake_out, rec_out, seconds_out, psnr_out, download]
+            # preprocess=False: the upload reaches `translate` undecoded, so every bad file gets our own clear error.
+            # show_progress_on: the queue position, the timer and an error badge show on Generated alone, not on all
+            # six outputs (an error otherwise badges every box and hides the PSNR label; the toast says what is wrong).
+            # js: a new attempt first closes the toasts of earlier ones, so that errors do not pile up ("Error (3)").
+            # After a failure the previous result is cleared away, so that it does not pass for this attempt's.
+            event = button.click(translate, inputs, outputs, api_name="translate", preprocess=False,
+                                 show_progress_on=fake_out, js=CLOSE_TOASTS)
+            event.success(show_stats, None, stats, api_visibility="private", queue=False)
+            event.failure(clear_results, None, [real_out, rec_out, compare_out, stats], api_visibility="private",
+                          queue=False, show_progress="hidden")
+            # On every new Generated image, from a translation or an example; not part of the /translate API.
+            fake_out.change(compare, [real_out, fake_out], compare_out, api_visibility="private", queue=False,
+                            show_progress="hidden")
+            model_in.change(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
+            if first.kind == "hub":  # its domain names are known only once it is fetched
+                demo.load(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
+            rows = load_examples(examples_dir, [s.key for s in models])
+            if rows:
+                previous = os.environ.get("GRADIO_EXAMPLES_CACHE")
+                os.environ["GRADIO_EXAMPLES_CACHE"] = str(examples_cache_dir(rows, models, max_side))
+                try:
+                    # One table per model: the Direction column names a direction with the Radio's choices, which are
+                    # those of the model picked when the table was built, so a shared table would show every row with
+                    # the first model's domain names.
+                    for spec in (m for m in models if any(row[1] == m.key for row in rows)):
+                        examples = gr.Examples([row for row in rows if row[1] == spec.key], inputs, outputs,
+                                               fn=translate, cache_examples=True, cache_mode="lazy", preprocess=False,
+                                               examples_per_page=12, label=f"Examples: {spec.label}")
+                        examples.dataset.component_props[inputs.index(direction_in)]["choices"] = direction_choices(spec)
+                        examples.dataset.click(show_stats, None, stats, api_visibility="private", queue=False)
+                finally:
+                    if previous is None:
+                        os.environ.pop("GRADIO_EXAMPLES_CACHE")
+                    else:
+                        os.environ["GRADIO_EXAMPLES_CACHE"] = previous
+
+        with gr.Tab("Video", id="video-tab"):
+            gr.Markdown(f"Upload a short clip (at most {max_video_seconds:g} s and {human_size(max_video_bytes)}; "
+                        f"frames are resized to {max_side} px on the long side) and get it back translated, with "
+                        "its sound. *Steady* shares the normalisation statistics between frames and smooths the "
+                        "picture where nothing moves; without it every frame is translated on its own and the "
+                        "colours flicker.")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1):
+                    video_model_in = gr.Dropdown([(s.label, s.key) for s in models], value=first.key, label="Model",
+                                                 elem_id="video-model")
+                    video_direction_in = gr.Radio(direction_choices(first), value=first.default_direction.value,
+                                                  label="Direction", elem_id="video-direction")
+                    steady_in = gr.Checkbox(True, label="Steady (shared statistics and smoothing)", elem_id="steady")
+                    side_in = gr.Checkbox(False, label="Real | generated side by side", elem_id="side-by-side")
+                    video_button = gr.Button("Translate video", variant="primary", elem_id="translate-video")
+                with gr.Column(scale=1):
+                    video_in = gr.Video(sources=["upload"], label="Input video", height=260, elem_id="input-video")
+            video_out = gr.Video(label="Translated video", interactive=False, height=320, elem_id="output-video")
+            video_status = gr.Markdown(elem_id="video-status")
+        video_button.click(translate_video, [video_in, video_model_in, video_direction_in, steady_in, side_in],
+                           [video_out, video_status], api_name="translate_video", show_progress_on=video_out,
+                           js=CLOSE_TOASTS)
+        video_model_in.change(lambda m: gr.update(choices=direction_choices(cache.spec(m)),
+                                                  value=cache.spec(m).default_direction.value),
+                              video_model_in, video_direction_in, api_visibility="private", queue=False)
     return demo
 
 
@@ -298,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo = build_demo(models, max_side=args.max_side, max_file_size=args.max_file_size,
                           max_pixels=args.max_pixels, examples_dir=args.examples, zoo_dir=args.zoo_dir,
-                          device=str(device))
+                          device=str(device), max_video_size=args.max_video_size,
+                          max_video_seconds=args.max_video_seconds)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -307,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     # quiet: Gradio's own banner says to "set `share=True` in `launch()`"; this app's way is --share.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                max_file_size=parse_size(args.max_file_size), theme=make_theme(), css=CSS, ssr_mode=False,
+                max_file_size=max(parse_size(args.max_file_size), parse_size(args.max_video_size)), theme=make_theme(), css=CSS, ssr_mode=False,
                 allowed_paths=[str(Path(args.examples).resolve())], footer_links=["api", "gradio"],
                 quiet=True, prevent_thread_lock=True, mcp_server=args.mcp)
     print(f"* Running on local URL:  {demo.local_url}")

@@ -163,16 +163,17 @@ def clean_runs(run, n: int, max_attempts: int | None = None) -> tuple[list[float
     return times, dropped, loads
 
 
-def labelled_grid(rows: list[tuple[str, list]], size: int, label_w: int):
-    """Square ``size`` px PIL images in rows, each row's label in a left column ``label_w`` px wide, 4 px apart."""
+def labelled_grid(rows: list[tuple[str, list]], size: int, label_w: int, width: int | None = None):
+    """PIL images ``size`` px high (and ``width`` wide, default square) in rows, each row's label in a left column
+    ``label_w`` px wide, 4 px apart."""
     from PIL import Image, ImageDraw
-    n = max(len(images) for _, images in rows)
-    grid = Image.new("RGB", (label_w + n * (size + 4), len(rows) * (size + 4)), "white")
+    n, width = max(len(images) for _, images in rows), width or size
+    grid = Image.new("RGB", (label_w + n * (width + 4), len(rows) * (size + 4)), "white")
     draw = ImageDraw.Draw(grid)
     for r, (label, images) in enumerate(rows):
         draw.text((4, r * (size + 4) + size // 2 - 6), label, fill="black")
         for c, im in enumerate(images):
-            grid.paste(im, (label_w + c * (size + 4), r * (size + 4)))
+            grid.paste(im, (label_w + c * (width + 4), r * (size + 4)))
     return grid
 
 

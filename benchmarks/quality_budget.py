@@ -65,11 +65,19 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, Train
 }
 
 
-def configs(data: str, recipe: str, seed: int, out: Path) -> tuple[TrainConfig, ModelConfig]:
+def run_name(data: str, recipe: str, seed: int, load_size: int | None = None, init_from: str | None = None) -> str:
+    """DATA-RECIPE[-loadN][-init]-sSEED: the variants of issue 24 (full-resolution crops, continued from a model)
+    get names of their own, so that they sit beside the recipe's plain runs."""
+    load = f"-load{load_size}" if load_size and load_size != DATASETS[data]["load_size"] else ""
+    return f"{data}-{recipe}{load}{'-init' if init_from else ''}-s{seed}"
+
+
+def configs(data: str, recipe: str, seed: int, out: Path, load_size: int | None = None,
+            init_from: str | None = None) -> tuple[TrainConfig, ModelConfig]:
     d, (model_over, train_over) = DATASETS[data], RECIPES[recipe]
-    train = TrainConfig(dataroot=str(SHARED_DATA / d["folder"]), out=str(out), load_size=d["load_size"],
+    train = TrainConfig(dataroot=str(SHARED_DATA / d["folder"]), out=str(out), load_size=load_size or d["load_size"],
                         crop_size=d["crop_size"], workers=0, device="cpu", seed=seed, save_every=10**6,
-                        sample_every=10**6, **train_over)
+                        sample_every=10**6, init_from=init_from, save_every_steps=500, **train_over)
     return train, ModelConfig(**{**BASE_MODEL, **model_over})
 
 
@@ -79,14 +87,15 @@ def flags(recipe: str) -> str:
     return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in {**model_over, **train_over}.items()) or "(none)"
 
 
-def run(data: str, recipe: str, minutes: float, seed: int, threads: int) -> dict:
+def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_size: int | None = None,
+        init_from: str | None = None) -> dict:
     from cyclegan import Translator
     from cyclegan.evaluate import evaluate
     from cyclegan.training import Trainer
 
     torch.set_num_threads(threads)
-    name = f"{data}-{recipe}-s{seed}"
-    train_cfg, model_cfg = configs(data, recipe, seed, OUT / name)
+    name = run_name(data, recipe, seed, load_size, init_from)
+    train_cfg, model_cfg = configs(data, recipe, seed, OUT / name, load_size, init_from)
     trainer = Trainer(train_cfg, model_cfg)
     budget, start = minutes * 60, []
 
@@ -114,8 +123,10 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int) -> dict
         "kid": tr["kid_mean"], "kid_identity": idt["kid_mean"], "fid": tr["fid"], "fid_identity": idt["fid"],
         "l1": tr["l1"], "l1_identity": idt["l1"], "hardware": hardware(), "model_config": dataclasses.asdict(model_cfg),
         "train_config": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k != "hub_token"},
+        "load_size": train_cfg.load_size, "init_from": init_from,
         "command": f"python benchmarks/quality_budget.py --data {data} --recipe {recipe} --minutes {minutes:g} "
-                   f"--seed {seed} --threads {threads}",
+                   f"--seed {seed} --threads {threads}" + (f" --load-size {load_size}" if load_size else "")
+                   + (f" --init-from {init_from}" if init_from else ""),
     }
     path = OUT / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
@@ -206,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=15.0, help="CPU minutes of training (process time)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (fixed, so that CPU minutes compare)")
+    p.add_argument("--load-size", type=int, help="resize the training images to this size before the crop (default: "
+                   "the dataset's, 143 for monet; 256 trains on full-resolution crops)")
+    p.add_argument("--init-from", help="start both generators from this model (a model folder): a continued run")
     p.add_argument("--out", type=Path, default=None, help="folder of the runs and their JSON results "
                    "(default: ~/runs/quality)")
     p.add_argument("--list", action="store_true", help="print the recipes and their flags")
@@ -238,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {SHARED_DATA / DATASETS[args.data]['folder']} is missing (see ../shared/data/README.md)",
               file=sys.stderr)
         return 2
-    run(args.data, args.recipe, args.minutes, args.seed, args.threads)
+    run(args.data, args.recipe, args.minutes, args.seed, args.threads, args.load_size, args.init_from)
     return 0
 
 

@@ -146,6 +146,44 @@ class TrainConfig:
         return f"{Path(self.domain_a or 'A').name}2{Path(self.domain_b or 'B').name}"
 
 
+@dataclass
+class VideoConfig:
+    """How a video is translated (``cyclegan.video``): what keeps it steady, its limits, and the encoding."""
+
+    shared_stats: bool = _f(True, "normalise each frame with instance-norm statistics averaged over the last "
+                            "--stats-window frames instead of its own, so that a change in one place (a hand, a "
+                            "blinking light) does not shift the colours of the whole picture")
+    stats_window: int = _f(30, "frames the shared statistics average over (a running mean; the first frames average "
+                           "over those seen so far)")
+    smoothing: float = _f(0.8, "where the input did not move, blend each translated frame with the previous output "
+                          "by up to this weight (0: off), so that the generator's texture does not jump with the "
+                          "camera's noise")
+    motion_levels: float = _f(6.0, "input change (of 255 levels, averaged over 5x5 pixels) at which smoothing stops: "
+                              "there the output follows the input at once")
+    side_by_side: bool = _f(False, "write the input and the translation side by side (real | generated)")
+    max_seconds: float = _f(0.0, "refuse longer videos, with a one-line error (0: no limit)")
+    max_side: int = _f(0, "resize frames so that the long side is at most this many pixels (0: the video's own size)")
+    crf: int = _f(18, "H.264 quality: 0 is lossless, 18 looks like the source, 28 is small")
+
+    @classmethod
+    def frame_by_frame(cls, **overrides: Any) -> "VideoConfig":
+        """Each frame on its own, as the reference implementation does it: no shared statistics, no smoothing."""
+        return cls(**{"shared_stats": False, "smoothing": 0.0, **overrides})
+
+    def check(self) -> None:
+        """ValueError in one line for a setting out of range."""
+        if self.stats_window < 1:
+            raise ValueError(f"stats_window must be at least 1 frame; got {self.stats_window}")
+        if not 0 <= self.smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1); got {self.smoothing}")
+        if self.motion_levels <= 0:
+            raise ValueError(f"motion_levels must be positive; got {self.motion_levels}")
+        if self.max_seconds < 0 or self.max_side < 0:
+            raise ValueError("max_seconds and max_side must be 0 (no limit) or more")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"crf must be in 0..51 (H.264); got {self.crf}")
+
+
 def _unwrap(tp: Any) -> tuple[Any, tuple | None]:
     """(base type, Literal choices) of an annotation such as ``str | None`` or ``Literal['a', 'b']``."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]

@@ -47,3 +47,12 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, win_size: in
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
     return s.flatten(1).mean(1).mean().item()
+
+
+def frame_change(before: torch.Tensor, after: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Mean absolute change from one video frame to the next (HxWx3 or 3xHxW, any value scale), over the pixels
+    where the HxW boolean ``mask`` is true (all when None): the flicker of a translated clip where its input
+    stood still."""
+    change = (after.double() - before.double()).abs()
+    change = change.mean(-1) if change.shape[-1] == 3 else change.mean(0)
+    return (change[mask] if mask is not None else change).mean().item() if mask is None or mask.any() else 0.0

@@ -2,6 +2,7 @@
 
     python -m cyclegan.translate --model checkpoints/emoji --input photos/ --output out/ --direction AtoB
     python -m cyclegan.translate --model checkpoints/emoji --input photo.png --output out/
+    python -m cyclegan.translate --model checkpoints/monet2photo --input clip.mp4 --output out/   # out/clip.mp4
 
 ``Translator`` loads a model folder or a Hub repo (``cyclegan.hub``), runs its generators on a backend
 (``cyclegan.backends``: ONNX Runtime on the CPU by default, eager PyTorch on GPUs and as the fallback), and
@@ -15,6 +16,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +31,10 @@ from .hub import (ModelNotFoundError, default_direction, generator_folders, load
                   resolve_model_dir)
 from .images import to_pil, to_tensor, triptych
 from .tiling import blend_tiles, downscale
+
+if TYPE_CHECKING:
+    from .config import VideoConfig
+    from .video import VideoInfo
 
 
 class Translator:
@@ -211,6 +217,19 @@ class Translator:
             fake, rec = (None if im is None else im.resize(real.size, Image.Resampling.LANCZOS) for im in (fake, rec))
         return real, fake, rec
 
+    def translate_video(self, src: str | Path, dst: str | Path, direction: Direction | str | None = None, *,
+                        steady: bool = True, progress: bool = True, **options) -> "VideoInfo":
+        """Translate the video ``src`` into the H.264 MP4 ``dst``, the audio kept; returns what was written.
+
+        ``steady`` (the default) shares the instance-norm statistics between frames and smooths the output where
+        the input stands still; ``steady=False`` translates each frame on its own. ``options`` are
+        ``VideoConfig`` fields (``side_by_side``, ``max_seconds``, ``max_side``, ``smoothing``, ...).
+        ``cyclegan.video.BadVideo`` says in one line what is wrong with an unusable input."""
+        from .config import VideoConfig
+        from .video import translate_video
+        config = VideoConfig(**options) if steady else VideoConfig.frame_by_frame(**options)
+        return translate_video(self, src, dst, direction, config, progress=progress)
+
 
 MAX_LISTED = 20  # skipped files listed one per line; beyond that only counted
 
@@ -230,13 +249,32 @@ def input_images(path: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     return list_images(path, skipped), skipped
 
 
+def translate_video_file(translator: Translator, args: argparse.Namespace, direction: Direction,
+                         config: "VideoConfig") -> int:
+    """The CLI's video path: ``--input`` translated into ``--output``/STEM.mp4."""
+    from .video import translate_video
+    if not Path(args.input).is_file():
+        raise DataError(f"input not found: {args.input}")
+    if args.frame_by_frame:
+        config.shared_stats, config.smoothing = False, 0.0
+    dest = Path(args.output) / f"{Path(args.input).stem}.mp4"
+    info = translate_video(translator, args.input, dest, direction, config)
+    print(f"wrote {dest}: {info.frames} frames, {info.width}x{info.height} at {float(info.fps):g} fps"
+          + (f", sound ({info.audio})" if info.audio else ", no sound"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cyclegan.translate",
-                                     description="Translate an image or a folder of images; writes a triptych PNG per image "
-                                                 "(real | generated | reconstructed).")
+    from .config import HelpFormatter, VideoConfig, add_dataclass_args
+    from .video import VIDEO_SUFFIXES, is_video
+    parser = argparse.ArgumentParser(prog="python -m cyclegan.translate", formatter_class=HelpFormatter,
+                                     description="Translate an image or a folder of images, writing a triptych PNG per "
+                                                 "image (real | generated | reconstructed); or a video, writing a "
+                                                 "steady translated H.264 MP4 with its sound.")
     parser.add_argument("--model", required=True, help="model folder or Hub repo id")
-    parser.add_argument("--input", required=True, help="an image file, or a folder of images (subfolders included)")
-    parser.add_argument("--output", required=True, help="folder for the triptychs")
+    parser.add_argument("--input", required=True, help="an image file, a folder of images (subfolders included), or "
+                                                        "a video file (" + ", ".join(VIDEO_SUFFIXES) + ")")
+    parser.add_argument("--output", required=True, help="folder for the triptychs, or for the translated video")
     parser.add_argument("--direction", choices=[d.value for d in Direction], default=None,
                         help="AtoB translates domain A images into domain B, BtoA the other way (default: the "
                              "model's default direction, AtoB unless its manifest names another)")
@@ -255,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tile-overlap", type=int, default=64, help="overlap of neighbouring tiles")
     parser.add_argument("--tile-threshold", type=int, default=1024 * 1024,
                         help="images with more pixels than this are translated in tiles (0: never)")
+    add_dataclass_args(parser, VideoConfig, "video")
+    parser.add_argument("--frame-by-frame", action="store_true",
+                        help="video: translate each frame on its own (no shared statistics, no smoothing), as the "
+                             "reference implementation does; it flickers")
     args = parser.parse_args(argv)
     try:
         translator = Translator.from_pretrained(
@@ -263,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
             **({} if args.native_size is None else {"native_size": args.native_size}))
         # A one-direction model: say so before any image.
         direction = translator.check_direction(args.direction or translator.default_direction)
+        if is_video(args.input):
+            return translate_video_file(translator, args, direction, VideoConfig(**{
+                f: getattr(args, f) for f in VideoConfig.__dataclass_fields__}))
         files, skipped = input_images(args.input)
     except (ModelNotFoundError, DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

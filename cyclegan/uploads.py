@@ -1,5 +1,5 @@
 """The app's files: uploaded pictures in (size limits, decoding any image file into RGB, a clear one-line reason
-when that fails), and the results offered for download out (a temp-file store that prunes itself).
+when that fails), and the results offered for download out (a temp-file store that prunes itself, for triptychs and videos).
 
 The app's image input sends its raw payload (a FileData dict, a path or a data: URL); ``decode_upload`` turns
 it into a PIL image or raises ``BadImage``, whose message is meant for the person who uploaded the file.
@@ -115,9 +115,9 @@ def decode_upload(payload: dict[str, Any] | str | Path | None, **limits: Any) ->
     return decode_image(path, name=repr(name or Path(path).name), **limits)
 
 
-def save_triptych(image: Image.Image, folder: Path, stem: str, max_age: float = 3600) -> Path:
-    """Write ``image`` as ``folder/<random>/<stem>.png`` (a fresh subfolder, so that concurrent requests never
-    overwrite each other's file); subfolders older than ``max_age`` s are deleted on the way."""
+def fresh_folder(folder: Path, max_age: float = 3600) -> Path:
+    """A new empty ``folder/<random>/`` for one request's results (so that concurrent requests never overwrite each
+    other's files); subfolders older than ``max_age`` s are deleted on the way."""
     folder.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for old in folder.iterdir():
@@ -126,7 +126,13 @@ def save_triptych(image: Image.Image, folder: Path, stem: str, max_age: float = 
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
-    path = folder / uuid.uuid4().hex / f"{stem}.png"
-    path.parent.mkdir()
+    path = folder / uuid.uuid4().hex
+    path.mkdir()
+    return path
+
+
+def save_triptych(image: Image.Image, folder: Path, stem: str, max_age: float = 3600) -> Path:
+    """Write ``image`` as ``folder/<random>/<stem>.png`` (see ``fresh_folder``)."""
+    path = fresh_folder(folder, max_age) / f"{stem}.png"
     image.save(path)
     return path

@@ -125,9 +125,10 @@ def server(tmp_path_factory):
         "GRADIO_EXAMPLES_CACHE": str(tmp / "examples-cache"), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
     }
     args = ["--checkpoints", str(checkpoints), "--examples", str(examples), "--model", "owner/cached",
-            "--max-side", str(MAX_SIDE), "--max-file-size", "200kb", "--threads", "1", "--mcp"]
+            "--max-side", str(MAX_SIDE), "--max-file-size", "200kb", "--max-video-size", "150kb",
+            "--max-video-seconds", "3", "--threads", "1", "--mcp"]
     srv = AppServer(args, env, tmp / "server.log", port_from_env=True)  # GRADIO_SERVER_PORT picks the port
-    srv.inputs = tmp / "inputs"
+    srv.inputs, srv.tmp = tmp / "inputs", tmp
     srv.inputs.mkdir()
     yield srv
     srv.close()
@@ -271,6 +272,43 @@ def test_concurrent_requests_queue_up(server, client):
         check_result(job.result(timeout=60), (64, 32))
 
 
+def noise_clip(path: Path, frames: int, size: tuple[int, int] = (96, 64), fps: int = 12) -> Path:
+    from cyclegan.video import write_video
+    rng = np.random.default_rng(frames)
+    return write_video(path, (rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8) for _ in range(frames)),
+                       fps, tone_hz=440)
+
+
+def translate_video(client, path, **kw):
+    return client.predict(handle_file(str(path)), api_name="/translate_video", **kw)
+
+
+def test_video_api_translates_a_clip_with_its_sound_and_refuses_bad_ones(server, client, good):
+    from cyclegan.video import probe
+    clip = noise_clip(server.inputs / "clip.mp4", 12, (100, 50))
+    video, status = translate_video(client, clip, model="tiny", direction="BtoA", side_by_side=True)
+    got = probe(video["video"] if isinstance(video, dict) else video)
+    assert (got.width, got.height, got.frames, got.audio) == (128, 32, 12, "aac")  # 2 x 64 px: --max-side 64
+    assert status.startswith("12 frames at 128×32, 12 fps, with its sound") and "steady" in status
+    outputs = server.tmp / "gradio" / "cyclegan-videos"
+    before = sorted(outputs.iterdir())
+    (server.inputs / "notes.mp4").write_text("not a video\n")
+    truncated = server.inputs / "truncated.mp4"
+    truncated.write_bytes(clip.read_bytes()[:clip.stat().st_size // 2])
+    long = noise_clip(server.inputs / "long.mp4", 60, (32, 32))  # 5 s > 3 s
+    big = noise_clip(server.inputs / "big.mp4", 12, (160, 120))  # noise does not compress: over 150 kB
+    assert 150 * 1024 < big.stat().st_size < 200 * 1024  # ... and under the upload limit: the app's check answers
+    for path, error in ((server.inputs / "notes.mp4", "Not a video: cannot read"), (truncated, "Truncated video"),
+                        (long, "Video too long: 5.0 s > limit of 3 s"), (big, "Video too large")):
+        with pytest.raises(AppError) as excinfo:
+            translate_video(client, path)
+        assert str(excinfo.value).startswith(error), str(excinfo.value)
+    assert sorted(outputs.iterdir()) == before  # nothing left behind by the failures
+    check_result(translate(client, good["rgb.png"][0]), (64, 32))  # the server still answers
+    video, status = translate_video(client, clip, steady=False)
+    assert probe(video["video"] if isinstance(video, dict) else video).frames == 12 and "frame by frame" in status
+
+
 def test_no_analytics_and_queue_settings(server):
     config = httpx.get(server.url + "/config").json()
     assert config["analytics_enabled"] is False
@@ -285,7 +323,7 @@ def test_no_analytics_and_queue_settings(server):
 def test_mcp_lists_the_translate_tool_with_its_input_schema(server):
     """--mcp: the translation is an MCP tool, listed with its inputs (Gradio's schema endpoint, and the protocol)."""
     tools = {t["name"]: t for t in httpx.get(server.url + "/gradio_api/mcp/schema").json()}
-    assert list(tools) == ["translate"]  # the UI's private events are no tools
+    assert list(tools) == ["translate", "translate_video"]  # the UI's private events are no tools
     schema = tools["translate"]["inputSchema"]
     assert schema["required"] == ["image"] and list(schema["properties"]) == ["image", "model", "direction"]
     image, model, direction = (schema["properties"][k] for k in ("image", "model", "direction"))
@@ -311,7 +349,7 @@ def test_mcp_client_lists_and_calls_the_tool(server):
                 return listed, await s.call_tool("translate", {"image": url, "direction": "BtoA"})
 
     listed, result = asyncio.run(session())
-    assert [t.name for t in listed.tools] == ["translate"]
+    assert [t.name for t in listed.tools] == ["translate", "translate_video"]
     assert listed.tools[0].inputSchema["properties"]["direction"]["enum"] == ["AtoB", "BtoA"]
     assert not result.isError
     assert "cyclegan-tiny-BtoA.png" in " ".join(c.text for c in result.content if c.type == "text")
@@ -404,7 +442,7 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
     finally:
         torch.set_num_threads(threads)
     assert (launched["server_name"], launched["server_port"], launched["share"]) == ("127.0.0.1", 7860, False)
-    assert launched["max_file_size"] == 20 * 1024**2
+    assert launched["max_file_size"] == 100 * 1024**2  # the upload limit: the larger of pictures' and videos'
     demo = launched["demo"]
     assert demo.analytics_enabled is False
     assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 64
@@ -412,7 +450,7 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     monkeypatch.setenv("CYCLEGAN_MODELS", "a/b, c/d")
     assert app.main(["--checkpoints", str(tmp_path / "ckpt"), "--no-zoo", "--threads", str(threads),
-                     "--model", "e/f", "--share", "--max-file-size", "5mb"]) == 0
+                     "--model", "e/f", "--share", "--max-file-size", "5mb", "--max-video-size", "4mb"]) == 0
     assert (launched["server_name"], launched["server_port"], launched["share"]) == ("0.0.0.0", 7999, True)
     assert launched["max_file_size"] == 5 * 1024**2
     dropdown = next(b for b in launched["demo"].blocks.values() if isinstance(b, app.gr.Dropdown))

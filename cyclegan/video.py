@@ -1,0 +1,334 @@
+"""Translate videos, steady from frame to frame: PyAV (FFmpeg inside its wheels) decodes and writes H.264 MP4 with
+the audio kept, and the frames stream through one at a time, so memory does not grow with the clip's length.
+
+Frame by frame, CycleGAN flickers: instance normalisation takes each frame's own statistics, so a small change in
+one place (a moving hand, a blinking light) shifts the colours of the whole picture, and the generator's texture
+follows the camera's noise. Two remedies, each switchable in ``VideoConfig``:
+
+- **shared statistics**: every instance norm uses statistics averaged over the last frames, through the
+  frozen-statistics generators that tiling uses (``Translator.image_stats`` and ``generate_tiled``);
+- **temporal smoothing**: where the input did not move, the output is blended with the previous output, by a
+  weight that falls to 0 where the input changed, so that moving things are followed at once.
+
+    Translator.from_pretrained("checkpoints/monet2photo").translate_video("clip.mp4", "monet.mp4")
+    python -m cyclegan.translate --model checkpoints/monet2photo --input clip.mp4 --output out/
+"""
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .config import VideoConfig
+from .direction import Direction
+from .images import to_pil, to_tensor
+
+if TYPE_CHECKING:
+    from .translate import Translator
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp")
+REMUXED_AUDIO = ("aac", "mp3")  # MP4 carries these as they are; other audio is re-encoded to AAC
+FALLBACK_FPS = Fraction(25)
+
+
+class BadVideo(ValueError):
+    """A video that cannot be translated, with what is wrong in one line."""
+
+
+def is_video(path: str | Path) -> bool:
+    """Whether ``path`` is named like a video file (what the translate CLI sends to ``translate_video``)."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ``probe`` reads from a video: the displayed size (rotation applied), frame rate, frame count (0 when
+    the container does not say), duration in seconds and the audio codec (None without sound)."""
+
+    width: int
+    height: int
+    fps: Fraction
+    frames: int
+    duration: float
+    audio: str | None
+    rotation: int = 0
+
+
+def _fps(stream: av.video.stream.VideoStream) -> Fraction:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return Fraction(rate) if rate and 0 < rate < 1000 else FALLBACK_FPS
+
+
+def probe(path: str | Path, name: str | None = None) -> VideoInfo:
+    """Open ``path`` and decode its first frame; ``BadVideo`` for a file that is not a video or whose first frame
+    cannot be read (a truncated or corrupted file)."""
+    name = name or Path(path).name
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise BadVideo(f"cannot read {name}: {e.strerror}") from None
+    if size == 0:
+        raise BadVideo(f"empty file: {name} has 0 bytes")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise BadVideo(f"no video in {name}: it has no picture stream")
+            stream = container.streams.video[0]
+            first = next(container.decode(stream), None)
+            if first is None:
+                raise BadVideo(f"corrupted or truncated video: no frame of {name} can be decoded")
+            rotation = int(round(first.rotation or 0)) % 360
+            w, h = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
+            if stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = (container.duration or 0) / av.time_base
+            audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+            return VideoInfo(w, h, _fps(stream), stream.frames or 0, duration, audio, rotation)
+    except BadVideo:
+        raise
+    except av.error.InvalidDataError:
+        with open(path, "rb") as f:
+            head = f.read(12)
+        if head[4:8] == b"ftyp":  # an MP4 or MOV whose index (written last) is missing: cut short
+            raise BadVideo(f"truncated video: {name} is an MP4 whose end is missing (was the upload cut short?)") \
+                from None
+        raise BadVideo(f"not a video: cannot read {name} as a video (MP4, WebM, MOV, MKV, AVI, ...)") from None
+    except (av.error.FFmpegError, StopIteration, ValueError) as e:
+        raise BadVideo(f"corrupted or truncated video: {name}: {e}") from None
+
+
+def frame_size(width: int, height: int, max_side: int = 0) -> tuple[int, int]:
+    """The (width, height) frames are translated and written at: the long side at most ``max_side`` (0: no limit),
+    aspect kept, both even (H.264 in 4:2:0 needs it) and at least 2."""
+    scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
+    even = lambda v: max(2, int(v * scale) // 2 * 2)  # noqa: E731
+    return even(width), even(height)
+
+
+class Steadier:
+    """The per-frame state of one video's translation: the running instance-norm statistics and the previous input
+    and output. ``__call__`` takes a frame as a 1x3xHxW tensor in [-1, 1] and returns its translation."""
+
+    def __init__(self, translator: "Translator", direction: Direction, config: VideoConfig):
+        self.translator, self.direction, self.config = translator, direction, config
+        self.stats: torch.Tensor | None = None
+        self.frames = 0
+        self.previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (input, output)
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        cfg, t = self.config, self.translator
+        self.frames += 1
+        if cfg.shared_stats:
+            own = t.image_stats(x, self.direction)
+            # The mean over the frames so far, then over the last stats_window: the first frame is its own.
+            rate = max(1 / self.frames, 1 / cfg.stats_window)
+            self.stats = own if self.stats is None else self.stats + rate * (own - self.stats)
+            fake = t.generate_tiled(x, self.direction, self.stats)
+        else:
+            fake = t.generate(x, self.direction)
+        if cfg.smoothing and self.previous is not None and self.previous[0].shape == x.shape:
+            before, last = self.previous
+            # The signed change averaged over 5x5 pixels: camera noise cancels out, a moving edge does not.
+            motion = F.avg_pool2d(x - before, 5, stride=1, padding=2, count_include_pad=False).abs().amax(1, True)
+            keep = cfg.smoothing * (1 - motion / (2 * cfg.motion_levels / 255)).clamp(0, 1)
+            fake = keep * last + (1 - keep) * fake
+        self.previous = (x, fake)
+        return fake
+
+
+def _rgb(frame: av.VideoFrame, rotation: int) -> Image.Image:
+    """A decoded frame as an upright RGB picture (a phone's portrait clip carries its rotation as metadata)."""
+    image = frame.to_image()
+    return image.rotate(rotation, expand=True) if rotation else image
+
+
+class _Encoder:
+    """H.264 MP4 output: frames in, packets muxed; the audio of the source copied or re-encoded to AAC."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: Fraction, crf: int,
+                 audio: av.audio.stream.AudioStream | None = None):
+        self.container = av.open(str(path), "w", format="mp4")
+        self.video = self.container.add_stream("libx264", rate=fps)
+        self.video.width, self.video.height = size
+        self.video.pix_fmt = "yuv420p"
+        self.video.options = {"crf": str(crf), "preset": "veryfast"}
+        self.time_base, self.count = Fraction(1) / fps, 0
+        self.source_audio, self.audio, self.resampler = audio, None, None
+        if audio is not None:
+            if audio.codec_context.name in REMUXED_AUDIO:
+                self.audio = self.container.add_stream_from_template(audio)
+            else:
+                rate = audio.codec_context.sample_rate or 48000
+                layout = "mono" if audio.codec_context.channels == 1 else "stereo"
+                self.audio = self.container.add_stream("aac", rate=rate, layout=layout)
+                self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+
+    def write(self, image: Image.Image) -> None:
+        frame = av.VideoFrame.from_image(image)
+        frame.pts, frame.time_base = self.count, self.time_base  # constant frame rate, from 0
+        self.count += 1
+        self.container.mux(self.video.encode(frame))
+
+    def audio_packet(self, packet: av.Packet) -> None:
+        if self.audio is None or packet.dts is None:  # a demuxer's flush packet
+            return
+        if self.resampler is None:
+            packet.stream = self.audio
+            self.container.mux(packet)
+            return
+        for frame in packet.decode():
+            for resampled in self.resampler.resample(frame):
+                self.container.mux(self.audio.encode(resampled))
+
+    def close(self) -> None:
+        self.container.mux(self.video.encode(None))
+        if self.resampler is not None:
+            for resampled in self.resampler.resample(None):
+                self.container.mux(self.audio.encode(resampled))
+            self.container.mux(self.audio.encode(None))
+        self.container.close()
+
+
+def translate_video(translator: "Translator", src: str | Path, dst: str | Path,
+                    direction: Direction | str | None = None, config: VideoConfig | None = None, *,
+                    name: str | None = None, progress: bool = True) -> VideoInfo:
+    """Translate the video ``src`` into the H.264 MP4 ``dst`` (the audio kept) and return what was written.
+
+    ``config`` (default ``VideoConfig()``: steady) says how; ``VideoConfig.frame_by_frame()`` is the reference's
+    frame-by-frame translation. ``BadVideo`` says in one line what is wrong with the input (not a video, truncated,
+    too long); nothing is left at ``dst`` or beside it then. ``progress`` shows a tqdm bar of frames."""
+    from tqdm.auto import tqdm
+    cfg = config or VideoConfig()
+    cfg.check()
+    direction = translator.default_direction if direction is None else translator.check_direction(direction)
+    src, dst = Path(src), Path(dst)
+    name = name or src.name
+    info = probe(src, name)
+    if cfg.max_seconds and info.duration > cfg.max_seconds:
+        raise BadVideo(f"video too long: {info.duration:.1f} s > limit of {cfg.max_seconds:g} s")
+    size = frame_size(info.width, info.height, cfg.max_side)
+    work = translator.working_size(size)
+    steady = Steadier(translator, direction, cfg)
+    limit = cfg.max_seconds * float(info.fps) + 1 if cfg.max_seconds else math.inf  # a container that hid its length
+    tmp = dst.with_name(f".{dst.stem}.{uuid.uuid4().hex[:8]}.part.mp4")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with av.open(str(src)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            audio = container.streams.audio[0] if container.streams.audio else None
+            out_size = (2 * size[0], size[1]) if cfg.side_by_side else size
+            encoder = _Encoder(tmp, out_size, info.fps, cfg.crf, audio)
+            try:
+                bar = tqdm(total=info.frames or None, unit="frame", desc=f"{direction} {name}", disable=not progress)
+                for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
+                    if packet.stream is not stream:
+                        encoder.audio_packet(packet)
+                        continue
+                    for frame in packet.decode():
+                        if written >= limit:
+                            raise BadVideo(f"video too long: more than {cfg.max_seconds:g} s")
+                        real = _rgb(frame, info.rotation)
+                        real = real if real.size == size else real.resize(size, Image.Resampling.LANCZOS)
+                        x = to_tensor(real if work == size else real.resize(work, Image.Resampling.LANCZOS))
+                        fake = to_pil(steady(x))
+                        fake = fake if work == size else fake.resize(size, Image.Resampling.LANCZOS)
+                        if cfg.side_by_side:
+                            pair = Image.new("RGB", out_size)
+                            pair.paste(real, (0, 0))
+                            pair.paste(fake, (size[0], 0))
+                            fake = pair
+                        encoder.write(fake)
+                        written += 1
+                        bar.update()
+                bar.close()
+            finally:
+                encoder.close()
+        if info.frames and written < info.frames * 0.98 - 1:
+            raise BadVideo(f"truncated video: only {written} of the {info.frames} frames of {name} could be read")
+        os.replace(tmp, dst)
+    except av.error.FFmpegError as e:
+        raise BadVideo(f"corrupted or truncated video: {name} stops being readable after frame {written} ({e})") \
+            from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return VideoInfo(*out_size, info.fps, written, written / float(info.fps),
+                     None if audio is None else (audio.codec_context.name if audio.codec_context.name in REMUXED_AUDIO
+                                                 else "aac"))
+
+
+def flicker(source: str | Path, translated: str | Path, static: np.ndarray | None = None,
+            moving: np.ndarray | None = None, still_levels: float = 2.0) -> dict[str, float]:
+    """How much a translated clip changes from frame to frame, where its source stands still and where it moves.
+
+    ``static`` and ``moving`` are HxW boolean masks of the regions (a made-up scene knows them); without them a
+    pixel counts as static for a pair of frames where the source's change there, averaged over 5x5 pixels, stays
+    under ``still_levels`` of 255 (camera noise cancels out), and as moving elsewhere. Returns the mean absolute
+    change per frame (of 255 levels) of the output and of the source in both regions."""
+    from .metrics import frame_change
+    sums = dict.fromkeys(("static_output", "static_input", "moving_output", "moving_input"), 0.0)
+    pairs, previous = 0, None
+    for a, b in zip(read_frames(source), read_frames(translated)):
+        a, b = torch.from_numpy(a).float(), torch.from_numpy(b).float()
+        if b.shape != a.shape:
+            raise ValueError(f"the translated clip's frames ({tuple(b.shape)}) differ in size from the source's "
+                             f"({tuple(a.shape)})")
+        if previous is not None:
+            if static is None:
+                pooled = F.avg_pool2d((a - previous[0]).permute(2, 0, 1)[None], 5, 1, 2, count_include_pad=False)
+                still = pooled.abs().amax(1)[0] < still_levels
+                regions = (still, ~still)
+            else:
+                regions = (torch.from_numpy(static), torch.from_numpy(moving if moving is not None else ~static))
+            for region, mask in zip(("static", "moving"), regions):
+                sums[f"{region}_output"] += frame_change(previous[1], b, mask)
+                sums[f"{region}_input"] += frame_change(previous[0], a, mask)
+            pairs += 1
+        previous = (a, b)
+    return {k: v / max(1, pairs) for k, v in sums.items()}
+
+
+def read_frames(path: str | Path) -> Iterable[np.ndarray]:
+    """The frames of a video as HxWx3 uint8 arrays, one at a time."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            yield frame.to_ndarray(format="rgb24")
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray | Image.Image], fps: float | Fraction = 25, *,
+                tone_hz: float | None = None, crf: int = 18) -> Path:
+    """Write ``frames`` (HxWx3 uint8 arrays or PIL images, of one even size) as an H.264 MP4; with ``tone_hz``
+    also an AAC sine tone as long as the video (a clip whose sound can be checked)."""
+    path, fps = Path(path), Fraction(fps).limit_denominator(1001)
+    frames = iter(frames)
+    first = next(frames)
+    first = first if isinstance(first, Image.Image) else Image.fromarray(first)
+    encoder = _Encoder(path, first.size, fps, crf)
+    tone = encoder.container.add_stream("aac", rate=44100, layout="mono") if tone_hz else None
+    n = 0
+    for image in (first, *(f if isinstance(f, Image.Image) else Image.fromarray(f) for f in frames)):
+        encoder.write(image)
+        n += 1
+    if tone is not None:
+        samples = int(44100 * n / fps)
+        wave = (0.2 * np.sin(2 * np.pi * tone_hz * np.arange(samples) / 44100)).astype(np.float32)[None]
+        for start in range(0, samples, 1024):
+            frame = av.AudioFrame.from_ndarray(wave[:, start:start + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, start
+            encoder.container.mux(tone.encode(frame))
+        encoder.container.mux(tone.encode(None))
+    encoder.close()
+    return path

@@ -1,0 +1,187 @@
+"""Tests for cyclegan/video.py: steady video translation, its round trip through PyAV, memory, and bad inputs.
+
+Clips are made here: a still example photo with camera noise, a blinking light and a passing car
+(benchmarks/video_steady.py makes the same scene, bigger), and tiny noise clips for the round trips.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import ROOT, make_tiny_model  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from video_steady import blink_scene, pan_scene  # noqa: E402
+
+from cyclegan import Translator  # noqa: E402
+from cyclegan.config import VideoConfig  # noqa: E402
+from cyclegan.images import to_tensor  # noqa: E402
+from cyclegan.video import BadVideo, Steadier, flicker, probe, read_frames, translate_video, write_video  # noqa: E402
+
+MONET = ROOT / "checkpoints" / "monet2photo"
+PHOTO = ROOT / "examples" / "photo_coffee.jpg"
+
+
+def noise_clip(path: Path, n: int, size: tuple[int, int] = (48, 32), fps: float = 12, tone: bool = True) -> Path:
+    rng = np.random.default_rng(0)
+    return write_video(path, (rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8) for _ in range(n)), fps,
+                       tone_hz=440 if tone else None)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Translator:
+    return Translator.from_pretrained(make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny"))
+
+
+@pytest.fixture(scope="module")
+def monet() -> Translator:
+    return Translator.from_pretrained(MONET)
+
+
+def test_steady_translation_flickers_less_where_nothing_moves_and_still_follows_what_moves(tmp_path, monet):
+    frames, static = blink_scene(PHOTO, size=(96, 72), frames=24)
+    clip = write_video(tmp_path / "blink.mp4", frames, 24, crf=4)  # near-lossless: the camera noise stays
+    steady = translate_video(monet, clip, tmp_path / "steady.mp4", progress=False)
+    assert steady.frames == 24
+    translate_video(monet, clip, tmp_path / "by_frame.mp4", config=VideoConfig.frame_by_frame(), progress=False)
+    s = flicker(clip, tmp_path / "steady.mp4", static, ~static)
+    f = flicker(clip, tmp_path / "by_frame.mp4", static, ~static)
+    assert s["static_input"] == f["static_input"] > 1  # the same input, with its noise
+    assert s["static_output"] < 0.5 * f["static_output"], (s, f)
+    assert s["moving_output"] > 0.5 * f["moving_output"], (s, f)  # the light and the car are still followed
+    # The first frame has no history: both settings give the same picture, up to H.264 (whose rate control looks
+    # ahead at the frames that follow); the next test checks the translations themselves, before encoding.
+    first_s, first_f = next(read_frames(tmp_path / "steady.mp4")), next(read_frames(tmp_path / "by_frame.mp4"))
+    assert np.abs(first_s.astype(int) - first_f.astype(int)).mean() < 3.0
+
+
+def test_the_first_frame_is_the_frame_by_frame_translation_and_onnx_matches_eager(tiny, tmp_path):
+    frames = [to_tensor(Image.fromarray(f))
+              for f in pan_scene(PHOTO, (40, 32), frames=4)]
+    eager = Translator(*tiny.generators.values(), tiny.manifest, backend="eager")
+    outputs = {}
+    for name, t in (("onnx", tiny), ("eager", eager)):
+        steady = Steadier(t, t.default_direction, VideoConfig())
+        outputs[name] = [steady(x) for x in frames]
+    assert tiny.backend == "onnx"
+    first_alone = eager.generate(frames[0], eager.default_direction)
+    torch.testing.assert_close(outputs["eager"][0], first_alone, atol=1e-5, rtol=0)
+    for a, b in zip(outputs["onnx"], outputs["eager"]):  # the ONNX graph with frozen statistics, frame after frame
+        torch.testing.assert_close(a, b, atol=2e-4, rtol=0)
+    assert not torch.equal(outputs["eager"][3], eager.generate(frames[3], eager.default_direction))  # shared stats
+
+
+def test_frames_rate_size_and_sound_survive_the_round_trip(tiny, tmp_path):
+    clip = noise_clip(tmp_path / "in.mp4", 15, (50, 34), fps=15)
+    info = tiny.translate_video(clip, tmp_path / "out.mp4", progress=False)
+    got = probe(tmp_path / "out.mp4")
+    assert (got.width, got.height, got.fps, got.frames, got.audio) == (50, 34, Fraction(15), 15, "aac")
+    assert (info.frames, info.audio) == (15, "aac")
+    assert abs(got.duration - 1.0) < 0.1
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        audio = c.streams.audio[0]
+        assert float(audio.duration * audio.time_base) == pytest.approx(1.0, abs=0.1)
+
+
+def test_side_by_side_max_side_and_a_one_frame_clip(tiny, tmp_path):
+    clip = noise_clip(tmp_path / "in.mp4", 1, (64, 40), tone=False)
+    info = tiny.translate_video(clip, tmp_path / "pair.mp4", side_by_side=True, max_side=33, progress=False)
+    got = probe(tmp_path / "pair.mp4")
+    assert (got.width, got.height, got.frames, got.audio) == (64, 20, 1, None) == (info.width, info.height, 1, None)
+    left = next(read_frames(tmp_path / "pair.mp4"))[:, :32]
+    source = np.asarray(Image.fromarray(next(read_frames(clip))).resize((32, 20)))
+    assert np.abs(left.astype(int) - source.astype(int)).mean() < 20  # the real half is the input
+
+
+def test_other_sound_is_reencoded_to_aac(tiny, tmp_path):
+    src = tmp_path / "in.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libvpx-vp9", rate=10)
+        v.width, v.height, v.pix_fmt = 32, 32, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=8000, layout="mono")
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 25 * i, np.uint8), format="rgb24")
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+        samples = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
+        samples.sample_rate = 8000
+        c.mux(a.encode(samples))
+        c.mux(a.encode(None))
+    info = tiny.translate_video(src, tmp_path / "out.mp4", progress=False)
+    got = probe(tmp_path / "out.mp4")
+    assert (got.frames, got.audio, info.audio) == (10, "aac", "aac")
+
+
+PEAK = """
+import sys
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+from common import peak_rss_mb
+from cyclegan import Translator
+Translator.from_pretrained({model!r}).translate_video({clip!r}, {out!r}, progress=False)
+print(peak_rss_mb())
+"""
+
+
+def test_memory_stays_flat_whatever_the_clip_length(tiny, tmp_path):
+    model = make_tiny_model(tmp_path / "model")
+    peaks = {}
+    for n in (20, 240):
+        clip = noise_clip(tmp_path / f"clip{n}.mp4", n, (96, 64), fps=24)
+        code = PEAK.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), model=str(model), clip=str(clip),
+                           out=str(tmp_path / f"out{n}.mp4"))
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        peaks[n] = float(r.stdout.split()[-1])
+        assert probe(tmp_path / f"out{n}.mp4").frames == n
+    assert peaks[240] < peaks[20] + 25, peaks  # 12x the frames, the same memory (a list of frames would add 4 MB)
+
+
+def bad_clips(folder: Path) -> dict[str, tuple[Path, str]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = folder / "notes.mp4"
+    text.write_text("not a video at all\n")
+    good = noise_clip(folder / "good.mp4", 12)
+    truncated = folder / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    empty = folder / "empty.mp4"
+    empty.write_bytes(b"")
+    long = noise_clip(folder / "long.mp4", 60, fps=12)  # 5 s
+    return {"text": (text, "not a video: cannot read notes.mp4"), "truncated": (truncated, "truncated video"),
+            "empty": (empty, "empty file"), "long": (long, "video too long: 5.0 s > limit of 2 s")}
+
+
+def test_bad_videos_get_one_line_and_leave_nothing_behind(tiny, tmp_path):
+    out = tmp_path / "out"
+    for name, (path, message) in bad_clips(tmp_path / "bad").items():
+        with pytest.raises(BadVideo) as e:
+            translate_video(tiny, path, out / f"{name}.mp4", config=VideoConfig(max_seconds=2), progress=False)
+        assert str(e.value).startswith(message) and "\n" not in str(e.value), (name, str(e.value))
+    assert not out.exists() or not any(out.iterdir())
+    with pytest.raises(ValueError, match="smoothing must be in"):
+        VideoConfig(smoothing=1.5).check()
+
+
+def test_translate_cli_writes_the_video_and_refuses_bad_ones_in_one_line(tmp_path):
+    clip = noise_clip(tmp_path / "clip.mp4", 6)
+    model = make_tiny_model(tmp_path / "model")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cyclegan.translate", "--model", str(model),  # noqa: E731
+                                     "--output", str(tmp_path / "out"), *a], capture_output=True, text=True,
+                                    cwd=ROOT, timeout=300)
+    r = run("--input", str(clip), "--frame-by-frame", "--side-by-side")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "wrote" in r.stdout and "6 frames, 96x32" in r.stdout and "sound (aac)" in r.stdout
+    assert probe(tmp_path / "out" / "clip.mp4").frames == 6
+    (tmp_path / "bad.mp4").write_text("hello")
+    r = run("--input", str(tmp_path / "bad.mp4"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: not a video"), r.stderr[-1000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4"]
