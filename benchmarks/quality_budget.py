@@ -12,6 +12,8 @@ run gets), then evaluates with ``cyclegan.evaluate`` on the data's test split:
     python benchmarks/quality_budget.py --table                # Markdown table of every result so far
     python benchmarks/quality_budget.py --figure docs/quality_emoji.png --data emoji
     python benchmarks/quality_budget.py --figure docs/x.jpg --data monet --size 512 --recipes projected,both
+    python benchmarks/quality_budget.py --rescore              # monet runs: issue 24's evaluation at 256 px
+    python benchmarks/quality_budget.py --compare              # their table, with intervals
 
 Results go to ~/runs/quality/DATA-RECIPE-sSEED.json (``--out`` changes the folder; the run folder beside it
 keeps the checkpoint, samples and model). The learning rate stays constant during a budgeted run (the budget ends
@@ -135,6 +137,64 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_si
     return result
 
 
+def rescore(path: Path, reference: tuple[str, ...] = ("trainA", "testA")) -> dict:
+    """Score a finished monet run as the shipped model's card is scored (issue 24): the 256 px test photos at their
+    own size, against trainA + testA, with the KID's bootstrap interval, its ratio to the untranslated photos and
+    the domain rate of the Inception probe fitted on the train splits. Stored in the run's JSON as ``eval256``."""
+    from cyclegan import Translator
+    from cyclegan.evaluate import evaluate
+    result = json.loads(path.read_text())
+    data = SHARED_DATA / DATASETS[result["data"]]["folder"]
+    d = result["direction"]
+    translator = Translator.from_pretrained(path.with_suffix("") / "model", native_size=0, threads=1)
+    ev = evaluate(translator, d, data / f"test{d[0]}", data / f"test{d[-1]}", reference=[data / r for r in reference],
+                  probe_train=(data / f"train{d[0]}", data / f"train{d[-1]}"), progress=True)
+    tr, idt = ev["translated"], ev["identity"]
+    result["eval256"] = {"kid": tr["kid"], "kid_low": tr["kid_low"], "kid_high": tr["kid_high"],
+                         "kid_identity": idt["kid"], "ratio": ev["ratio"]["kid"], "ratio_low": ev["ratio"]["low"],
+                         "ratio_high": ev["ratio"]["high"], "reading": ev["ratio"]["reading"], "fid": tr["fid"],
+                         "fid_identity": idt["fid"], "domain_rate": tr["domain_rate"],
+                         "domain_rate_identity": idt["domain_rate"], "domain_rate_target": ev["domain_rate_target"],
+                         "reference": " + ".join(reference), "native_size": None}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def comparison(results: list[dict], baseline: dict | None = None) -> str:
+    """Issue 24's equal-budget table: one row per run variant (scale, start), each seed's KID ×10³ at 256 px with
+    its 95 % bootstrap interval, the ratio to the untranslated photos with its interval, and the domain rate; a
+    last column says whether the variant differs measurably from the first row (an interval that holds the other's
+    point estimate: no measurable difference)."""
+    rows, groups = [], {}
+    for r in results:
+        if "eval256" in r:
+            key = (r.get("load_size", DATASETS[r["data"]]["load_size"]), bool(r.get("init_from")))
+            groups.setdefault(key, []).append(r)
+    if baseline:
+        groups = {("shipped", True): [baseline], **groups}
+    first = None
+    for (load, init), rs in groups.items():
+        e = [r["eval256"] for r in sorted(rs, key=lambda r: r["seed"])]
+        mean = sum(x["kid"] for x in e) / len(e)
+        verdict = "-"
+        if first is not None:
+            apart = all(x["kid_high"] < y["kid_low"] or y["kid_high"] < x["kid_low"] for x in e for y in first)
+            verdict = ("lower" if mean < sum(y["kid"] for y in first) / len(first) else "higher") if apart \
+                else "no measurable difference"
+        first = first or e
+        rows.append({
+            "variant": "the shipped model" if load == "shipped" else
+                       f"{'full-resolution crops' if load == 256 else 'today’s scale'} (load {load}), "
+                       f"{'continued' if init else 'from scratch'}",
+            "steps": "-" if load == "shipped" else ", ".join(str(r["steps"]) for r in rs),
+            "kid": "; ".join(f"{1e3 * x['kid']:.1f} [{1e3 * x['kid_low']:.1f}, {1e3 * x['kid_high']:.1f}]" for x in e),
+            "ratio": "; ".join(f"{x['ratio']:.2f} [{x['ratio_low']:.2f}, {x['ratio_high']:.2f}]" for x in e),
+            "rate": "; ".join(f"{x['domain_rate']:.2f}" for x in e), "verdict": verdict})
+    cols = [("variant", "variant"), ("steps", "steps (per seed)"), ("kid", "KID ×10³ [95 %] per seed"),
+            ("ratio", "× untranslated [95 %]"), ("rate", "domain rate"), ("verdict", "against the first row")]
+    return markdown_table(rows, cols)
+
+
 def table(results: list[dict]) -> str:
     rows = []
     for r in sorted(results, key=lambda r: (r["data"], list(RECIPES).index(r["recipe"]), r["seed"])):
@@ -223,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="folder of the runs and their JSON results "
                    "(default: ~/runs/quality)")
     p.add_argument("--list", action="store_true", help="print the recipes and their flags")
+    p.add_argument("--rescore", action="store_true", help="score every finished monet run with issue 24's evaluation "
+                   "(256 px, reference trainA + testA, intervals, domain rate), into its JSON")
+    p.add_argument("--compare", type=Path, nargs="?", const=Path(), default=None, metavar="SHIPPED_JSON",
+                   help="print the equal-budget table of the rescored runs; with a file, the shipped model's scores "
+                        "(the JSON of python -m cyclegan.evaluate --json) as its first row")
     p.add_argument("--table", action="store_true", help="print the Markdown table of all results so far")
     p.add_argument("--figure", type=Path, help="write the side-by-side picture of --data's recipes here")
     p.add_argument("--recipes", help="with --figure: the rows, comma-separated (default: every finished recipe)")
@@ -235,6 +300,23 @@ def main(argv: list[str] | None = None) -> int:
             _, m = configs("emoji", name, 0, OUT)
             macs, params = complexity(Generator(**m.generator_kwargs()), 64)
             print(f"{name:16s} {macs / 1e6:7.1f} M multiply-adds at 64 px, {params:,} parameters; flags {flags(name)}")
+        return 0
+    if args.rescore:
+        for path in sorted(OUT.glob("monet-*.json")):
+            if "eval256" not in json.loads(path.read_text()) and (path.with_suffix("") / "model").is_dir():
+                print(f"rescoring {path.name}")
+                rescore(path)
+        return 0
+    if args.compare is not None:
+        results = [json.loads(f.read_text()) for f in sorted(OUT.glob("monet-*.json"))]
+        base = None
+        if args.compare != Path():
+            ev = json.loads(args.compare.read_text())
+            base = {"eval256": {"kid": ev["translated"]["kid"], "kid_low": ev["translated"]["kid_low"],
+                                "kid_high": ev["translated"]["kid_high"], "ratio": ev["ratio"]["kid"],
+                                "ratio_low": ev["ratio"]["low"], "ratio_high": ev["ratio"]["high"],
+                                "domain_rate": ev["translated"]["domain_rate"]}, "seed": 0, "steps": "-"}
+        print(comparison(results, base))
         return 0
     if args.table:
         results = [json.loads(f.read_text()) for f in sorted(OUT.glob("*.json"))]

@@ -14,11 +14,31 @@ compared with the other domain's test folder (target):
 Every figure comes with the identity baseline: the same metric for the untranslated input
 against the target, so "did the model help at all" can be read off the table directly.
 
+Figures that hold up with small unpaired sets:
+
+- ``--reference DIR[,DIR]``: the target domain's images that FID/KID compare against (for monet2photo the
+  246 paintings of trainA and testA instead of testA's 26: comparing with the training set is common practice,
+  StyleGAN does it, and a CycleGAN generator sees paintings only through its discriminator).
+- Every KID has two spreads: mean ± std over random subsets (the subset draw only), and a 95 % bootstrap
+  interval over the images of both sides (inputs and reference resampled with replacement), which also says how
+  much the choice of images moves the figure. The ratio to the identity baseline gets its own interval (the
+  translated and untranslated inputs are resampled together); a ratio whose interval holds 1 is reported as
+  "no measurable difference".
+- The domain rate (a classifier two-sample test, Lopez-Paz & Oquab 2017): a logistic-regression probe on the
+  Inception features, fitted on the train splits (target domain against source domain), gives the fraction of
+  translated test images it puts in the target domain, beside the same fraction for the real target test
+  images and for the untranslated inputs.
+- Without ``--size``, images are translated at their own size, through the model's native scale, as the app
+  translates them.
+
     python -m cyclegan.evaluate --model M --direction AtoB --dataroot data/emoji --json   # runs/eval/M-AtoB.json
     python -m cyclegan.evaluate --model M --direction BtoA --input DIR --target DIR
     python -m cyclegan.evaluate --model checkpoints/emoji --direction AtoB --dataroot data/emoji --card
+    python -m cyclegan.evaluate --model checkpoints/monet2photo --direction BtoA --dataroot data/monet2photo \
+        --reference data/monet2photo/trainA,data/monet2photo/testA --card
 
---card writes the figures into the model folder's card, as its ``model-index`` metadata (cyclegan.hub).
+--card writes the figures into the model folder's card: its ``model-index`` metadata and a table in its text
+(cyclegan.hub).
 """
 
 from __future__ import annotations
@@ -111,6 +131,92 @@ def kid_from_features(f1: np.ndarray, f2: np.ndarray, subsets: int = 100, subset
         # within-set sums exclude the diagonal (k(x,x) is not an independent pair): unbiased estimate
         mmd[s] = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
     return float(mmd.mean()), float(mmd.std())
+
+def _mmd2(K: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
+    """Unbiased MMD^2 between the samples ``i`` and ``j`` (indices into the kernel matrix ``K``, repeats allowed):
+    within a set, pairs of the same original sample are left out, as the diagonal is for distinct samples."""
+    kxx, kyy = K[np.ix_(i, i)], K[np.ix_(j, j)]
+    other_x, other_y = i[:, None] != i[None, :], j[:, None] != j[None, :]
+    return float(kxx[other_x].mean() + kyy[other_y].mean() - 2 * K[np.ix_(i, j)].mean())
+
+def kid_bootstrap(translated: np.ndarray, reference: np.ndarray, identity: np.ndarray | None = None,
+                  rounds: int = 200, level: float = 0.95, seed: int = 0) -> dict:
+    """KID on the whole sets, and its bootstrap interval over the images of both sides.
+
+    Each round resamples the inputs (``translated`` and, row for row, ``identity``: the same inputs untranslated)
+    and the ``reference`` with replacement. Returns ``kid`` (whole sets) with ``kid_low`` / ``kid_high`` (the
+    ``level`` percentile interval), and with ``identity``: the identity's ``kid_identity`` and interval, and the
+    ratio translated / identity with its interval (``ratio``, ``ratio_low``, ``ratio_high``)."""
+    sets = [np.asarray(translated, np.float64), np.asarray(reference, np.float64)]
+    if identity is not None:
+        if len(identity) != len(translated):
+            raise ValueError("identity must hold the untranslated inputs, one row per translated image")
+        sets.append(np.asarray(identity, np.float64))
+    n, m, d = len(sets[0]), len(sets[1]), sets[0].shape[1]
+    if n < 2 or m < 2:
+        raise ValueError("KID needs at least 2 samples per set")
+    f = np.concatenate(sets)
+    K = (f @ f.T / d + 1) ** 3
+    x, y, z = np.arange(n), n + np.arange(m), n + m + np.arange(n)
+    out = {"kid": _mmd2(K, x, y)}
+    if identity is not None:
+        out["kid_identity"] = _mmd2(K, z, y)
+        # A ratio to a baseline at (or, KID being unbiased, below) zero says nothing: nan, left out of the interval.
+        out["ratio"] = out["kid"] / out["kid_identity"] if out["kid_identity"] > 0 else math.nan
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {k: [] for k in out}
+    for _ in range(rounds):
+        i, j = rng.integers(0, n, n), n + rng.integers(0, m, m)
+        while len(set(i)) < 2 or len(set(j)) < 2:  # a draw of one image repeated has no pair to compare
+            i, j = rng.integers(0, n, n), n + rng.integers(0, m, m)
+        kid = _mmd2(K, i, j)
+        draws["kid"].append(kid)
+        if identity is not None:
+            base = _mmd2(K, n + m + i, j)
+            draws["kid_identity"].append(base)
+            draws["ratio"].append(kid / base if base > 0 else math.nan)
+    tail = 100 * (1 - level) / 2
+    for k, values in draws.items():
+        finite = [v for v in values if not math.isnan(v)]
+        out[f"{k}_low"], out[f"{k}_high"] = (float(v) for v in np.percentile(finite, [tail, 100 - tail])) \
+            if finite else (math.nan, math.nan)
+    return out
+
+def difference_note(low: float, high: float, baseline: float = 1.0) -> str:
+    """How a ratio's interval reads against ``baseline`` (1: no change): "lower", "higher", or "no measurable
+    difference" when the interval holds it (or is undefined)."""
+    if math.isnan(low) or math.isnan(high):
+        return "no measurable difference"
+    return "no measurable difference" if low <= baseline <= high else ("lower" if high < baseline else "higher")
+
+class DomainProbe:
+    """A classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017): logistic regression on (Inception) features,
+    fitted to tell the target domain (1) from the source domain (0) on training images; ``rate(features)`` is the
+    fraction of images it puts in the target domain. Features are standardised, the classes weighted to balance."""
+
+    def __init__(self, target: np.ndarray, source: np.ndarray, C: float = 0.1, seed: int = 0):
+        try:
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import StandardScaler
+        except ImportError as e:
+            raise ImportError(f"the domain rate needs scikit-learn: {INSTALL_HINT}") from e
+        x = np.concatenate([target, source])
+        y = np.concatenate([np.ones(len(target)), np.zeros(len(source))])
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=5000,
+                                                                         random_state=seed))
+        self.model.fit(x, y)
+        self.num_target, self.num_source = len(target), len(source)
+
+    def rate(self, features: np.ndarray) -> float:
+        return float(self.model.predict(np.asarray(features, np.float64)).mean()) if len(features) else math.nan
+
+def spread_files(files: Sequence[Path], n: int | None) -> list[Path]:
+    """At most ``n`` of ``files``, evenly spread over the sorted list (a deterministic subsample)."""
+    files = list(files)
+    if not n or len(files) <= n:
+        return files
+    return [files[i * len(files) // n] for i in range(n)]
 
 # -----------------------------------------------------------------------------
 # Inception-v3 features
@@ -227,7 +333,9 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
              max_images: int | None = None, size: int | None = None, kid_subsets: int = 100,
              kid_subset_size: int = 1000, features: FeatureFn | None = None, batch_size: int = 32,
              seed: int = 0, progress: bool = False, json_path: str | Path | None = None,
-             cache_dir: str | Path | None = "default") -> dict:
+             cache_dir: str | Path | None = "default", reference: Sequence[str | Path] | None = None,
+             probe_train: tuple[str | Path, str | Path] | None = None, probe_max: int | None = 500,
+             bootstrap_rounds: int = 200) -> dict:
     """Translate input_dir with `translator` in `direction` and score the result against target_dir.
 
     translator: any callable t(pil_image, direction=...) -> (real, fake, rec) PIL images; fake is scored.
@@ -238,12 +346,20 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
     json_path: if given, the results are also written there as JSON.
     cache_dir: where the features of the untranslated inputs and of the targets are cached (see cached_features);
           "default" is ~/.cache/cyclegan/features, None turns the cache off.
+    reference: folders of target-domain images that FID/KID compare against instead of target_dir (paired
+          metrics still use target_dir).
+    probe_train: (source-domain folder, target-domain folder) of training images for the domain-rate probe, at
+          most probe_max images each (evenly spread); None: no domain rate.
     Returns a JSON-able dict; results["translated"] and results["identity"] hold fid, kid_mean,
-    kid_std, and, if the folders are paired by name, l1 ([0,1] scale), psnr (dB) and ssim.
+    kid_std, kid (whole sets) with its bootstrap interval kid_low / kid_high, domain_rate (with probe_train), and,
+    if the folders are paired by name, l1 ([0,1] scale), psnr (dB) and ssim; results["ratio"] holds the KID ratio
+    translated / identity with its interval and its reading ("lower", "no measurable difference", ...), and
+    results["domain_rate_target"] the probe's rate on the real target images of target_dir.
     """
     t0 = time.time()
     direction = Direction.parse(direction)
     input_files, target_files = list_images(input_dir), list_images(target_dir)  # DataError if missing or empty
+    reference_files = [f for folder in reference for f in list_images(folder)] if reference else None
     pairs = pair_by_name(input_files, target_files)
     input_files = input_files[:max_images]
     target_files = [pairs[p.stem] for p in input_files] if pairs else target_files[:max_images]
@@ -272,18 +388,39 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
              # With --size, the identity baseline sees the same resized inputs as the model.
              "identity": cached_features(input_files, features, size, batch_size, cache_dir, "inputs", progress),
              "target": cached_features(target_files, features, None, batch_size, cache_dir, "targets", progress)}
+    feats["reference"] = feats["target"] if reference_files is None else \
+        cached_features(reference_files, features, None, batch_size, cache_dir, "reference", progress)
+    probe = None
+    if probe_train is not None:
+        src_train, tgt_train = (spread_files(list_images(d), probe_max) for d in probe_train)
+        probe = DomainProbe(cached_features(tgt_train, features, None, batch_size, cache_dir, "probe target", progress),
+                            cached_features(src_train, features, None, batch_size, cache_dir, "probe source", progress),
+                            seed=seed)
     if progress:
         print("FID and KID ...", file=sys.stderr)
 
+    ref = feats["reference"]
     results = {"direction": direction, "input_dir": str(input_dir), "target_dir": str(target_dir),
-               "num_input": len(input_files), "num_target": len(target_files), "paired": pairs is not None,
-               "size": size, "kid_subsets": kid_subsets,
-               "kid_subset_size": min(kid_subset_size, len(input_files), len(target_files))}
+               "num_input": len(input_files), "num_target": len(ref), "paired": pairs is not None,
+               "size": size, "native_size": getattr(translator, "native_size", None),
+               "reference_dirs": [str(d) for d in reference] if reference else [str(target_dir)],
+               "kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, len(input_files), len(ref)),
+               "bootstrap_rounds": bootstrap_rounds}
+    boot = kid_bootstrap(feats["translated"], ref, feats["identity"], bootstrap_rounds, seed=seed)
     for kind in ("translated", "identity"):
-        r = {"fid": fid_from_features(feats[kind], feats["target"])}
-        r["kid_mean"], r["kid_std"] = kid_from_features(feats[kind], feats["target"], kid_subsets, kid_subset_size, seed)
+        r = {"fid": fid_from_features(feats[kind], ref)}
+        r["kid_mean"], r["kid_std"] = kid_from_features(feats[kind], ref, kid_subsets, kid_subset_size, seed)
+        key = "kid" if kind == "translated" else "kid_identity"
+        r["kid"], r["kid_low"], r["kid_high"] = boot[key], boot[f"{key}_low"], boot[f"{key}_high"]
+        r["domain_rate"] = None if probe is None else probe.rate(feats[kind])
         r.update({k: float(np.mean(v)) if v else None for k, v in paired[kind].items()})
         results[kind] = r
+    results["ratio"] = {"kid": boot["ratio"], "low": boot["ratio_low"], "high": boot["ratio_high"],
+                        "reading": difference_note(boot["ratio_low"], boot["ratio_high"])}
+    results["domain_rate_target"] = None if probe is None else probe.rate(feats["target"])
+    if probe is not None:
+        results["probe"] = {"source_dir": str(probe_train[0]), "target_dir": str(probe_train[1]),
+                            "num_source": probe.num_source, "num_target": probe.num_target}
     results["seconds"] = round(time.time() - t0, 2)
     if json_path:
         write_json(results, json_path)
@@ -301,14 +438,23 @@ def format_table(results: dict) -> str:
     whole = results["kid_subset_size"] == results["num_input"] == results["num_target"]
     kid = (lambda r: f"{1e3 * r['kid_mean']:.2f}") if whole else \
         (lambda r: f"{1e3 * r['kid_mean']:.2f} ± {1e3 * r['kid_std']:.2f}")
+    interval = lambda r: f"{1e3 * r['kid']:.2f} [{1e3 * r['kid_low']:.2f}, {1e3 * r['kid_high']:.2f}]"
     rows = [("FID ↓", lambda r: f"{r['fid']:.2f}"),
             ("KID ×10³ ↓" + ("" if whole else " (mean ± std)"), kid)]
+    if "kid_low" in tr:
+        rows.append(("KID ×10³ ↓, whole sets [95 % bootstrap interval]", interval))
+    if tr.get("domain_rate") is not None:
+        rows.append(("domain rate ↑ (probe: target domain)", lambda r: f"{r['domain_rate']:.2f}"))
     na = lambda f: (lambda r: "n/a (unpaired)" if r["l1"] is None else f(r))
     rows += [("L1 ↓ (pixels in [0,1])", na(lambda r: f"{r['l1']:.4f}")),
              ("PSNR (dB) ↑", na(lambda r: f"{r['psnr']:.2f}")),
              ("SSIM ↑", na(lambda r: f"{r['ssim']:.4f}"))]
-    lines = [f"{results['direction']}: {results['num_input']} inputs from {results['input_dir']} vs "
-             f"{results['num_target']} targets from {results['target_dir']}"
+    refs = results.get("reference_dirs") or [results["target_dir"]]
+    scale = results.get("native_size")
+    at = f"at {results['size']} px" if results.get("size") else "at their own size" + (
+        f", translated at the model's native scale ({scale} px)" if scale else "")
+    lines = [f"{results['direction']}: {results['num_input']} inputs from {results['input_dir']} ({at}) vs "
+             f"{results['num_target']} targets from {' + '.join(refs)}"
              f"{' (paired by file name)' if results['paired'] else ''}", "",
              "| metric | translated | identity (untranslated) |", "|---|---:|---:|"]
     lines += [f"| {name} | {fmt(tr)} | {fmt(idt)} |" for name, fmt in rows]
@@ -317,6 +463,16 @@ def format_table(results: dict) -> str:
                 f"KID: mean ± std over {results['kid_subsets']} random subsets of {results['kid_subset_size']} "
                 "images per set")
     lines += ["", f"{kid_note}. Paired metrics at the target's resolution."]
+    if "ratio" in results:
+        q = results["ratio"]
+        lines += [f"KID translated / untranslated: {q['kid']:.2f} [{q['low']:.2f}, {q['high']:.2f}], "
+                  f"{q['reading']}{'' if q['reading'] == 'no measurable difference' else ' than the untranslated inputs'} "
+                  f"(95 % interval of {results['bootstrap_rounds']} bootstrap draws of the inputs and the targets)."]
+    if results.get("domain_rate_target") is not None:
+        pr = results["probe"]
+        lines += [f"Domain rate: the fraction a logistic-regression probe on the Inception features (fitted on "
+                  f"{pr['num_target']} target and {pr['num_source']} source training images) puts in the target "
+                  f"domain; {results['domain_rate_target']:.2f} for the real target images of {results['target_dir']}."]
     return "\n".join(lines)
 
 # -----------------------------------------------------------------------------
@@ -335,6 +491,19 @@ def main(argv: list[str] | None = None) -> dict:
                    help="also write the results into the model card (MODEL/README.md) as its model-index metadata, "
                         "which the Hub shows as evaluation results; they replace the card's earlier results for this "
                         "direction and keep the other direction's. Needs --model to be a local model folder")
+    p.add_argument("--reference", help="folders of target-domain images that FID/KID compare against, comma-separated "
+                   "(default: --target), e.g. ROOT/trainA,ROOT/testA: a larger reference set than a small test split; the "
+                   "bootstrap works on one kernel matrix over all images, so keep it to a few thousand")
+    p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=True,
+                   help="the domain rate: fit a logistic-regression probe on the train splits (ROOT/trainA, "
+                        "ROOT/trainB of --dataroot, or --probe-train) and report the fraction put in the target domain")
+    p.add_argument("--probe-train", help="SOURCE_DIR,TARGET_DIR: the training images of the probe (default: the "
+                   "train splits of --dataroot)")
+    p.add_argument("--probe-max", type=int, default=500, help="at most this many training images per domain for "
+                   "the probe, evenly spread")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap draws of the KID interval")
+    p.add_argument("--native-size", type=int, help="translate at this native scale instead of the model's (0: at "
+                   "the images' own size), e.g. to choose a model's native_size")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--kid-subset-size", type=int, default=1000)
     p.add_argument("--max-images", type=int, help="evaluate only the first N images (sorted by name)")
@@ -354,11 +523,23 @@ def main(argv: list[str] | None = None) -> dict:
         args.input, args.target = args.input or src, args.target or tgt
     if not args.input or not args.target:
         p.error("give --input and --target folders, or --dataroot")
-    for name, folder in (("input", args.input), ("target", args.target)):
+    reference = [d.strip() for d in args.reference.split(",") if d.strip()] if args.reference else None
+    probe_train = None
+    if args.probe_train:
+        probe_train = tuple(d.strip() for d in args.probe_train.split(","))
+        if len(probe_train) != 2:
+            p.error(f"--probe-train takes SOURCE_DIR,TARGET_DIR; got {args.probe_train!r}")
+    elif args.probe and args.dataroot and all((Path(args.dataroot) / f"train{x}").is_dir() for x in "AB"):
+        probe_train = direction.ends(Path(args.dataroot) / "trainA", Path(args.dataroot) / "trainB")
+    checks = [("input", args.input), ("target", args.target)] + [("reference", d) for d in reference or []] + \
+        [("probe training", d) for d in probe_train or []]
+    for name, folder in checks:
         try:
             list_images(folder)
         except DataError as e:
             p.error(f"{name} {e}")
+    if probe_train is not None and importlib.util.find_spec("sklearn") is None:
+        p.error(f"the domain rate needs scikit-learn ({INSTALL_HINT}); or --no-probe")
     if args.card and not (Path(args.model) / "README.md").is_file():
         p.error(f"--card writes into a local model folder's README.md, and {args.model} has none")
     try:
@@ -370,13 +551,15 @@ def main(argv: list[str] | None = None) -> dict:
     from cyclegan import Translator  # imported late: the metric code above needs none of the model code
     from cyclegan.hub import ModelNotFoundError
     try:
-        translator = Translator.from_pretrained(args.model, device=device)
+        options = {} if args.native_size is None else {"native_size": args.native_size}
+        translator = Translator.from_pretrained(args.model, device=device, **options)
     except ModelNotFoundError as e:
         p.error(str(e))
     results = evaluate(translator, direction, args.input, args.target, max_images=args.max_images,
                        size=args.size, kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
                        features=InceptionFeatures(device, args.batch_size), batch_size=args.batch_size,
-                       seed=args.seed, progress=True)
+                       seed=args.seed, progress=True, reference=reference, probe_train=probe_train,
+                       probe_max=args.probe_max, bootstrap_rounds=args.bootstrap)
     results["model"] = args.model
     print(format_table(results))
     if args.json is not None:
@@ -385,8 +568,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"wrote {path}")
     if args.card:
         from cyclegan.hub import write_eval_results
-        write_eval_results(args.model, results)
-        print(f"wrote the results into {Path(args.model) / 'README.md'} (model-index)")
+        results["command"] = "python -m cyclegan.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_eval_results(args.model, results, table=format_table(results))
+        print(f"wrote the results into {Path(args.model) / 'README.md'} (model-index and its Evaluation section)")
     return results
 
 if __name__ == "__main__":

@@ -35,7 +35,10 @@ CONFIG, WEIGHTS = "config.json", "model.safetensors"  # in each generator's subf
 # A Hub repo id is "name" or "owner/name"; anything else that does not exist locally is a wrong path.
 REPO_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 TAGS = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch", "gan"]
-LINKS = f"Made with the [`cyclegan`]({REPOSITORY_URL}) package ([docs]({DOCS_URL}))."
+# The cards link to the code only where the project has an address (pyproject.toml's [project.urls]).
+LINKS = f"Made with the [`cyclegan`]({REPOSITORY_URL}) package ([docs]({DOCS_URL}))." if REPOSITORY_URL else ""
+# What an earlier version wrote there, with an address that was never the project's.
+_OLD_LINKS = re.compile(r"^Made with the \[`cyclegan`\]\([^)]*\) package \(\[docs\]\([^)]*\)\)\.\n\n?", re.MULTILINE)
 
 
 class ModelNotFoundError(Exception):
@@ -205,9 +208,7 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
 # CycleGAN: {name} ({a} {arrow} {b})
 
 {what}
-
-{LINKS}
-
+{f"{chr(10)}{LINKS}{chr(10)}" if LINKS else ""}
 {manifest.get('summary', '')}
 
 {use_section(manifest)}## Samples
@@ -313,6 +314,8 @@ def generator_card(generator: Generator, manifest: dict, direction: str) -> Mode
     """The card of one generator's subfolder: the mixin's own (library, tags, code, paper and docs links) with the
     model's license, and where to read the rest: the model's card one folder up."""
     card = generator.generate_model_card()
+    # The mixin's template asks for the code and docs links the project may not have: say nothing instead.
+    card.text = re.sub(r"^- (Code|Docs): \[More Information Needed\]$\n?", "", card.text, flags=re.MULTILINE)
     for key, value in {**license_metadata(manifest), "pipeline_tag": "image-to-image"}.items():
         card.data[key] = value
     a, b = manifest["domain_a"], manifest["domain_b"]
@@ -365,7 +368,9 @@ def update_cards(folder: str | Path) -> None:
     manifest = read_manifest(folder)
     for key, value in license_metadata(manifest).items():
         card.data[key] = value
-    if REPOSITORY_URL not in card.text:  # after the title's first paragraph, where model_card() puts it
+    if not LINKS or LINKS not in card.text:  # an old or invented address goes
+        card.text = _OLD_LINKS.sub("", card.text)
+    if LINKS and LINKS not in card.text:  # after the title's first paragraph, where model_card() puts it
         title = re.search(r"^# .*\n\n(.+\n)+", card.text, re.MULTILINE)
         at = title.end() if title else 0
         card.text = f"{card.text[:at]}\n{LINKS}\n{'' if title else chr(10)}{card.text[at:]}"
@@ -416,12 +421,16 @@ BASELINE = "identity baseline (the untranslated input)"
 def eval_results(results: dict, manifest: dict, dataset: str) -> list[EvalResult]:
     """The ``EvalResult`` entries of one ``cyclegan.evaluate.evaluate`` run: FID, KID and (paired folders only)
     L1 of the translations, each with the identity baseline beside it (``metric_config`` translated / identity)."""
-    direction = results["direction"]
+    direction = Direction.parse(results["direction"]).value  # a plain str: YAML would tag the enum as a Python object
     a, b = manifest["domain_a"], manifest["domain_b"]
     source, target = Direction.parse(direction).ends(a, b)
     test = {"inputs": results["num_input"], "targets": results["num_target"], "paired": results["paired"]}
     if results.get("size"):
         test["size"] = results["size"]
+    if results.get("reference_dirs") and results["reference_dirs"] != [results["target_dir"]]:
+        test["reference"] = " + ".join(Path(d).name for d in results["reference_dirs"])
+    if "native_size" in results:
+        test["native_size"] = results["native_size"] or "none"
     common = dict(task_type="image-to-image", task_name=f"{source} → {target}", dataset_type=dataset,
                   dataset_name=f"{dataset} test split, {source} → {target}", dataset_config=direction,
                   dataset_split="test", dataset_args=test)
@@ -433,22 +442,58 @@ def eval_results(results: dict, manifest: dict, dataset: str) -> list[EvalResult
                 continue
             args = None
             if metric == "kid":
-                args = {"std": round(scale * results[kind]["kid_std"], digits), "subsets": results["kid_subsets"],
+                r = results[kind]
+                args = {"std": round(scale * r["kid_std"], digits), "subsets": results["kid_subsets"],
                         "subset_size": results["kid_subset_size"]}
+                if "kid_low" in r:  # the whole sets' KID and its bootstrap interval over both sides' images
+                    args.update(whole=round(scale * r["kid"], digits), interval_95=[
+                        round(scale * r["kid_low"], digits), round(scale * r["kid_high"], digits)],
+                        bootstrap=results["bootstrap_rounds"])
+                if kind == "translated" and "ratio" in results:
+                    q = results["ratio"]
+                    args.update(ratio_to_identity=round(q["kid"], 3), ratio_interval_95=[
+                        round(q["low"], 3), round(q["high"], 3)], reading=q["reading"])
             entries.append(EvalResult(**common, metric_type=metric, metric_value=round(scale * value, digits),
                                       metric_name=name if kind == "translated" else f"{name}, {BASELINE}",
                                       metric_config=kind, metric_args=args))
+    if results.get("domain_rate_target") is not None:
+        probe = results["probe"]
+        args = {"probe": "logistic regression on Inception features", "fitted_on": f"{probe['num_target']} "
+                f"{Path(probe['target_dir']).name} + {probe['num_source']} {Path(probe['source_dir']).name}"}
+        for kind, value, name in (("translated", results["translated"]["domain_rate"], "domain rate"),
+                                  ("identity", results["identity"]["domain_rate"], f"domain rate, {BASELINE}"),
+                                  ("target", results["domain_rate_target"], "domain rate of the real target images")):
+            entries.append(EvalResult(**common, metric_type="domain-rate", metric_value=round(value, 3),
+                                      metric_name=name, metric_config=kind, metric_args=args))
     return entries
 
 
-def write_eval_results(model_dir: str | Path, results: dict | Sequence[dict], dataset: str | None = None) -> ModelCard:
+def eval_section(card_text: str, direction: str, markdown: str) -> str:
+    """``card_text`` with the evaluation table of ``direction`` replaced (or added, at the end of its "## Evaluation"
+    section, which is made if there is none). The table sits between markers, so that a later run replaces it and
+    the prose around it stays."""
+    start, end = f"<!-- cyclegan-evaluation {direction} -->", f"<!-- /cyclegan-evaluation {direction} -->"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    old = re.search(re.escape(start) + ".*?" + re.escape(end), card_text, re.DOTALL)
+    if old:
+        return card_text[:old.start()] + block + card_text[old.end():]
+    section = re.search(r"^## Evaluation\n.*?(?=^## |\Z)", card_text, re.MULTILINE | re.DOTALL)
+    if section is None:
+        return card_text.rstrip() + f"\n\n## Evaluation\n\n{block}\n"
+    at = section.end()
+    return card_text[:at].rstrip() + f"\n\n{block}\n\n" + card_text[at:].lstrip("\n")
+
+
+def write_eval_results(model_dir: str | Path, results: dict | Sequence[dict], dataset: str | None = None,
+                       table: str | None = None) -> ModelCard:
     """Write evaluation results into the ``model-index`` of ``model_dir/README.md``; returns the card written.
 
     ``results``: what ``cyclegan.evaluate.evaluate`` returns, or a list of them (one per direction). Each
     replaces the card's earlier results for the same direction and dataset; the others are kept, so the two
     directions can be evaluated one at a time. ``dataset`` names the test data (a Hub dataset id where there is
     one); default: the card's training dataset, else the folder that holds the input and target folders
-    (``ROOT`` of ``ROOT/testA`` and ``ROOT/testB``).
+    (``ROOT`` of ``ROOT/testA`` and ``ROOT/testB``). ``table``, with one result: its Markdown table
+    (``cyclegan.evaluate.format_table``) for the card's Evaluation section, with the result's ``command``.
     """
     folder = Path(model_dir)
     card = load_card(folder)
@@ -461,6 +506,9 @@ def write_eval_results(model_dir: str | Path, results: dict | Sequence[dict], da
     kept = [e for e in card.data.eval_results or [] if e.unique_identifier not in replaced]
     card.data.eval_results = sorted(kept + new, key=lambda e: (e.dataset_type, e.dataset_config or ""))
     card.data.model_name = card.data.model_name or manifest["name"]
+    if table is not None and isinstance(results, dict):
+        command = f"```bash\n{results['command']}\n```\n\n" if results.get("command") else ""
+        card.text = eval_section(card.text, str(results["direction"]), command + table)
     _save_card(card, folder / CARD)
     return card
 

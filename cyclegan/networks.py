@@ -23,12 +23,12 @@ Norm = Literal["instance", "batch"]
 Upsample = Literal["transpose", "resize"]
 Block = Literal["resnet", "mobile"]
 # No license here: weights follow their training data's terms, which cyclegan.hub writes into each card.
+# Code and docs links only where the project has an address (pyproject.toml's [project.urls]).
 HUB_KWARGS = dict(
     library_name="cyclegan",
     tags=["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch"],
-    repo_url=REPOSITORY_URL,
     paper_url=PAPER_URL,
-    docs_url=DOCS_URL,
+    **{k: v for k, v in (("repo_url", REPOSITORY_URL), ("docs_url", DOCS_URL)) if v},
 )
 
 

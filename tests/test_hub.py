@@ -181,13 +181,27 @@ def check_cards(folder: Path, license: str, name: str | None = None, link: str |
         assert (card.data.license_name, card.data.license_link) == (name, link), path
         assert card.data.library_name == "cyclegan" and card.data.pipeline_tag == "image-to-image", path
         assert "More Information Needed" not in card.content, path
-        assert REPOSITORY_URL in card.text and DOCS_URL in card.text, path
+        if REPOSITORY_URL:  # pyproject.toml's [project.urls]: links only to an address the project has
+            assert REPOSITORY_URL in card.text and DOCS_URL in card.text, path
+        else:
+            assert "Made with the" not in card.text and "- Code:" not in card.text, path
+        assert "cyclegan-project" not in card.text, path  # an address that never existed
 
 
 def export_tiny(folder: Path, **kw) -> Path:
     return export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), folder, name="horse2zebra",
                         domain_a="horse", domain_b="zebra", train_config={"crop_size": 32},
                         model_config={"ngf": 8, "n_blocks": 2}, **kw)
+
+
+def test_project_urls_come_from_pyproject_and_are_empty_when_unset(tmp_path):
+    from cyclegan import project_urls
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "cyclegan"\n\n[project.urls]\n'
+                                             'Repository = "https://example.org/cyclegan"\n')
+    assert project_urls(tmp_path / "pyproject.toml") == {"Repository": "https://example.org/cyclegan"}
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "cyclegan"\n')
+    assert project_urls(tmp_path / "pyproject.toml") == {}
+    assert project_urls() == ({} if REPOSITORY_URL is None else project_urls())  # this checkout's own
 
 
 def test_every_card_carries_the_models_license_and_links(tmp_path):
@@ -255,8 +269,11 @@ def test_update_cards_fixes_a_folder_written_before(model_folder):
     manifest.update(license="other", license_name="n", license_link="https://l")
     (model_folder / "manifest.json").write_text(json.dumps(manifest))
     card = model_folder / "README.md"
-    card.write_text(card.read_text().replace(f"{LINKS}\n\n", ""))  # no code or docs links either
-    assert REPOSITORY_URL not in card.read_text()
+    # ... but links to an address that was never the project's, as an earlier version wrote them
+    old_links = "Made with the [`cyclegan`](https://github.com/cyclegan-project/cyclegan) package ([docs](x)).\n\n"
+    text = card.read_text().replace(f"{LINKS}\n\n", "") if LINKS else card.read_text()
+    card.write_text(text.replace("## Use\n", old_links + "## Use\n", 1))
+    assert "cyclegan-project" in card.read_text()
     weights = (model_folder / "G_AB" / "model.safetensors").read_bytes()
     update_cards(model_folder)
     check_cards(model_folder, "other", "n", "https://l")
