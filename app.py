@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "with a 'queue is full' error rather than waiting minutes")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: cores / concurrency)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when present)")
+    parser.add_argument("--client-inference", choices=("auto", "on", "off"),
+                        default=env("CYCLEGAN_CLIENT_INFERENCE", "auto"),
+                        help="translate pictures in the visitor's browser (ONNX Runtime Web) for the models small "
+                             "enough, falling back to the server when the browser cannot: auto does so unless the "
+                             "app runs on a GPU, on always, off never (env CYCLEGAN_CLIENT_INFERENCE)")
     return parser
 
 
@@ -87,6 +92,7 @@ from typing import Iterator  # noqa: E402
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 import torch  # noqa: E402
 
 from cyclegan.catalog import (  # noqa: E402
@@ -98,14 +104,28 @@ from cyclegan.direction import Direction  # noqa: E402
 from cyclegan.images import to_tensor, triptych  # noqa: E402
 from cyclegan.metrics import psnr  # noqa: E402
 from cyclegan.uploads import (  # noqa: E402
-    BadImage, decode_upload, fit, fresh_folder, human_size, parse_size, save_triptych)
+    BadImage, decode_upload, fit, fresh_folder, human_size, parse_size, save_png, save_triptych)
 from cyclegan.video import BadVideo  # noqa: E402
+from cyclegan.web import WEB_ROUTE, IsolationMiddleware, app_assets, web_supported  # noqa: E402
 
-# Small results (a 64 px emoji) are scaled up to fill their box.
-CSS = ".result img { width: 100%; height: 100%; object-fit: contain; }"
+# Small results (a 64 px emoji) are scaled up to fill their box; the server's own buttons are in the page, unseen.
+CSS = ".result img { width: 100%; height: 100%; object-fit: contain; } .cg-hidden { display: none !important; }"
 # Runs in the browser before a translation: closes the open toasts, then passes the inputs through unchanged.
 CLOSE_TOASTS = ("(...inputs) => { document.querySelectorAll('[data-testid=\"toast-close\"]')"
                 ".forEach((button) => button.click()); return inputs; }")
+# The page's scripts (the browser's side of --client-inference, cyclegan/webapp/gradio-client.js).
+CLIENT_TRANSLATE = ("async (image, model, direction) => { document.querySelectorAll('[data-testid=\"toast-close\"]')"
+                    ".forEach((b) => b.click()); if (window.cycleganApp) return window.cycleganApp.translate(image, "
+                    "model, direction); document.querySelector('#translate-server').click(); "
+                    "return [null, null, null, null, null, 'Translating on the server…', null, null]; }")
+CLICK_SERVER = "() => { document.querySelector('#translate-server').click(); }"
+CLICK_TRANSLATE = "() => { setTimeout(() => document.querySelector('#translate').click(), 50); }"
+# Download: from the browser's own canvases when it translated (no server work), else the hidden button has the
+# server build the triptych, and the next script saves it.
+DOWNLOAD_LOCAL = ("(model, direction) => { if (!(window.cycleganApp && window.cycleganApp.downloadLocal(model, "
+                  "direction))) document.querySelector('#download-server').click(); }")
+DOWNLOAD_FILE = ("(file) => { if (file && file.url) { const a = document.createElement('a'); a.href = file.url; "
+                 "a.download = file.orig_name || 'cyclegan.png'; document.body.append(a); a.click(); a.remove(); } }")
 STEGANOGRAPHY_NOTE = (
     "**Cycle consistency.** *Reconstructed* is *Generated* translated back; the PSNR (dB) of Reconstructed "
     "against Real scores how well the cycle closes (higher is closer, 100 = identical). A near-perfect "
@@ -135,21 +155,30 @@ def as_toast() -> Iterator[None]:
         raise gr.Error(str(e), print_exception=e.__cause__ is not None) from e.__cause__
 
 
+def web_models(models: list[ModelSpec]) -> dict[str, Path]:
+    """The models the page can run in the browser: local model folders with small generators (key -> folder)."""
+    return {s.key: Path(s.source) for s in models if s.kind == "local" and web_supported(s.source)}
+
+
 def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_size: str | int = MAX_FILE_SIZE,
                max_pixels: int | None = None, examples_dir: str | Path | None = ROOT / "examples",
                zoo_dir: str | Path | None = None, device: str = "cpu", max_video_size: str | int = MAX_VIDEO_SIZE,
-               max_video_seconds: float = MAX_VIDEO_SECONDS) -> gr.Blocks:
-    """The Gradio Blocks UI over ``models`` (see ``discover_models``); call ``.queue()`` and ``.launch()`` on it."""
+               max_video_seconds: float = MAX_VIDEO_SECONDS, client_inference: bool = False) -> gr.Blocks:
+    """The Gradio Blocks UI over ``models`` (see ``discover_models``); call ``.queue()`` and ``.launch()`` on it.
+
+    ``client_inference``: the page translates pictures in the browser (``cyclegan/webapp/gradio-client.js``) for the
+    models of ``web_models`` and sends the rest to the server; launch it with ``launch_options(...)``'s middleware
+    and head, which serve the page's scripts and models."""
     if not models:
         raise ValueError("no models: put a model folder in checkpoints/ or pass --model")
     cache = ModelCache(models, zoo_dir or Path.home() / ".cache" / "cyclegan" / "zoo", device)
     limits = dict(max_bytes=parse_size(max_file_size), max_pixels=max_pixels, max_side=max_side)
     # Gradio's temp dir (GRADIO_TEMP_DIR) holds the triptychs for the download button; save_triptych prunes it.
     temp = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-    downloads, videos = temp / "cyclegan-triptychs", temp / "cyclegan-videos"
+    downloads, videos, results = temp / "cyclegan-triptychs", temp / "cyclegan-videos", temp / "cyclegan-results"
     max_video_bytes = parse_size(max_video_size)
 
-    def translate(image, model, direction, progress=gr.Progress(track_tqdm=True)):
+    def translate(image, model, direction, progress=gr.Progress(track_tqdm=True), with_triptych=True):
         """Translate a picture with a CycleGAN model, and translate the result back (cycle consistency).
 
         Args:
@@ -176,9 +205,29 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
             real, fake, rec = translator(picture, direction)
         # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
         score = None if rec is None else round(psnr(to_tensor(real), to_tensor(rec), data_range=2.0), 2)
+        path = None
+        if with_triptych:
+            images = [im for im in (real, fake, rec) if im is not None]
+            path = str(save_triptych(triptych(*images), downloads, f"cyclegan-{Path(spec.source).name}-{direction}"))
+        return real, fake, rec, round(time.perf_counter() - start, 3), score, path
+
+    def translate_page(image, model, direction, progress=gr.Progress(track_tqdm=True)):
+        """The page's server path: translate() without the triptych (built when Download is clicked), its images
+        written as fast PNGs (compression level 1: a 512 px image in ~10 ms instead of ~60), and where it ran."""
+        start = time.perf_counter()
+        real, fake, rec, _, score, _ = translate(image, model, direction, progress, with_triptych=False)
+        folder = fresh_folder(results)
+        paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
+                 for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
+        return (*paths, round(time.perf_counter() - start, 3), score, "Translated on the server.")
+
+    def make_triptych(real, fake, rec, model, direction):
+        """Download triptych: the three images of the page side by side, built now (None: nothing to build)."""
         images = [im for im in (real, fake, rec) if im is not None]
-        path = save_triptych(triptych(*images), downloads, f"cyclegan-{Path(spec.source).name}-{direction}")
-        return real, fake, rec, round(time.perf_counter() - start, 3), score, str(path)
+        if len(images) < 2:
+            return None
+        name = Path(cache.spec(model).source).name if model else "cyclegan"
+        return str(save_triptych(triptych(*images), downloads, f"cyclegan-{name}-{direction}"))
 
     def translate_video(video, model, direction, steady=True, side_by_side=False,
                         progress=gr.Progress(track_tqdm=True)):
@@ -228,15 +277,15 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                           f"{', with its sound' if info.audio else ''}; translated in {seconds:.1f} s "
                           f"({info.frames / seconds:.1f} frames/s), {'steady' if steady else 'frame by frame'}.")
 
+    def compare(real, fake):
+        """Real against Generated in the compare slider (none while either is missing)."""
+        return None if real is None or fake is None else (real, fake)
+
     def show_stats() -> gr.Row:
         return gr.Row(visible=True)
 
     def clear_results() -> tuple[None, None, None, gr.Row]:
         return None, None, None, gr.Row(visible=False)
-
-    def compare(real, fake):
-        """Real against Generated in the compare slider (none while either is missing)."""
-        return None if real is None or fake is None else (real, fake)
 
     def select_model(model):
         """Direction choices, model info, and the Reconstructed and PSNR boxes as fit the model (a one-direction
@@ -257,6 +306,7 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                 gr.update(visible=not one_way))
 
     first = models[0]
+    browser_models = web_models(models) if client_inference else {}
     with gr.Blocks(title="CycleGAN", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# CycleGAN: unpaired image-to-image translation\n"
                     "Upload a picture, pick a model and a direction, and see it translated and translated back; or "
@@ -270,6 +320,11 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                     direction_in = gr.Radio(direction_choices(first), value=first.default_direction.value,
                                             label="Direction", elem_id="direction")
                     button = gr.Button("Translate", variant="primary", elem_id="translate")
+                    # The server's own buttons, hidden by CSS (a hidden Gradio component is not in the page at all,
+                    # and the page's script clicks the first): the page's server path, and the public /translate.
+                    server_button = gr.Button("Translate on the server", elem_id="translate-server",
+                                              elem_classes="cg-hidden")
+                    api_button = gr.Button("API", elem_id="translate-api", elem_classes="cg-hidden")
                 with gr.Column(scale=1):
                     image_in = gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"], image_mode=None,
                                         label="Input image", height=260, elem_id="input-image")
@@ -287,24 +342,43 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                 seconds_out = gr.Number(label="Seconds", precision=2, interactive=False, elem_id="seconds")
                 psnr_out = gr.Number(label="Cycle consistency: PSNR of Reconstructed vs Real (dB)", precision=1,
                                      interactive=False, elem_id="psnr", visible=len(first.directions) == 2)
-                download = gr.DownloadButton("Download triptych (PNG)", variant="secondary", elem_id="download",
-                                             size="md")
+                download = gr.Button("Download triptych (PNG)", variant="secondary", elem_id="download", size="md")
+                download_server = gr.Button("Download (server)", elem_id="download-server", elem_classes="cg-hidden")
+            where_out = gr.Markdown(elem_id="where")
+            note_out = gr.Markdown(elem_id="client-note")  # once: why the browser could not translate
+            triptych_file = gr.File(elem_id="triptych-file", elem_classes="cg-hidden", interactive=False)
             gr.Markdown(STEGANOGRAPHY_NOTE + f"\n\nThe long side of the input is resized to at most {max_side} px.")
             inputs = [image_in, model_in, direction_in]
-            outputs = [real_out, fake_out, rec_out, seconds_out, psnr_out, download]
+            api_outputs = [real_out, fake_out, rec_out, seconds_out, psnr_out, triptych_file]
+            outputs = [real_out, fake_out, rec_out, seconds_out, psnr_out, where_out]
             # preprocess=False: the upload reaches `translate` undecoded, so every bad file gets our own clear error.
             # show_progress_on: the queue position, the timer and an error badge show on Generated alone, not on all
             # six outputs (an error otherwise badges every box and hides the PSNR label; the toast says what is wrong).
             # js: a new attempt first closes the toasts of earlier ones, so that errors do not pile up ("Error (3)").
             # After a failure the previous result is cleared away, so that it does not pass for this attempt's.
-            event = button.click(translate, inputs, outputs, api_name="translate", preprocess=False,
-                                 show_progress_on=fake_out, js=CLOSE_TOASTS)
-            event.success(show_stats, None, stats, api_visibility="private", queue=False)
-            event.failure(clear_results, None, [real_out, rec_out, compare_out, stats], api_visibility="private",
-                          queue=False, show_progress="hidden")
-            # On every new Generated image, from a translation or an example; not part of the /translate API.
-            fake_out.change(compare, [real_out, fake_out], compare_out, api_visibility="private", queue=False,
-                            show_progress="hidden")
+            api_button.click(translate, inputs, api_outputs, api_name="translate", preprocess=False,
+                             show_progress_on=fake_out, js=CLOSE_TOASTS)
+            server = server_button.click(translate_page, inputs, outputs, api_visibility="private", preprocess=False,
+                                         show_progress_on=fake_out, js=CLOSE_TOASTS)
+            shown = [server]
+            if client_inference:  # the browser translates (the slider too), and clicks server_button when it cannot
+                shown.append(button.click(None, inputs, outputs + [compare_out, note_out], js=CLIENT_TRANSLATE,
+                                          api_visibility="private"))
+                server.success(compare, [real_out, fake_out], compare_out, api_visibility="private", queue=False,
+                               show_progress="hidden")
+            else:
+                button.click(None, None, None, js=CLICK_SERVER, api_visibility="private")
+                # On every new Generated image, from a translation or an example; not part of the API.
+                fake_out.change(compare, [real_out, fake_out], compare_out, api_visibility="private", queue=False,
+                                show_progress="hidden")
+            for event in shown:
+                event.success(lambda: gr.Row(visible=True), None, stats, js=True, api_visibility="private")
+            server.failure(clear_results, None, [real_out, rec_out, compare_out, stats], api_visibility="private",
+                           queue=False, show_progress="hidden")
+            download.click(None, [model_in, direction_in], None, js=DOWNLOAD_LOCAL, api_visibility="private")
+            download_server.click(make_triptych, [real_out, fake_out, rec_out, model_in, direction_in], triptych_file,
+                                  api_visibility="private").then(None, triptych_file, None, js=DOWNLOAD_FILE,
+                                                                 api_visibility="private")
             model_in.change(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
             if first.kind == "hub":  # its domain names are known only once it is fetched
                 demo.load(select_model, model_in, [direction_in, info, rec_out, psnr_out], api_visibility="private")
@@ -315,13 +389,20 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                 try:
                     # One table per model: the Direction column names a direction with the Radio's choices, which are
                     # those of the model picked when the table was built, so a shared table would show every row with
-                    # the first model's domain names.
+                    # the first model's domain names. With client inference an example fills the inputs and
+                    # translates like the button, in the browser; otherwise its results are cached on the server.
                     for spec in (m for m in models if any(row[1] == m.key for row in rows)):
-                        examples = gr.Examples([row for row in rows if row[1] == spec.key], inputs, outputs,
-                                               fn=translate, cache_examples=True, cache_mode="lazy", preprocess=False,
+                        here = client_inference and spec.key in browser_models
+                        examples = gr.Examples([row for row in rows if row[1] == spec.key], inputs,
+                                               None if here else outputs, fn=None if here else translate_page,
+                                               cache_examples=not here, cache_mode="lazy", preprocess=False,
                                                examples_per_page=12, label=f"Examples: {spec.label}")
                         examples.dataset.component_props[inputs.index(direction_in)]["choices"] = direction_choices(spec)
-                        examples.dataset.click(show_stats, None, stats, api_visibility="private", queue=False)
+                        if here:
+                            examples.load_input_event.then(None, None, None, js=CLICK_TRANSLATE,
+                                                           api_visibility="private")
+                        else:
+                            examples.dataset.click(show_stats, None, stats, api_visibility="private", queue=False)
                 finally:
                     if previous is None:
                         os.environ.pop("GRADIO_EXAMPLES_CACHE")
@@ -384,11 +465,16 @@ def main(argv: list[str] | None = None) -> int:
               f"downloaded to {args.zoo_dir} are listed.")
     models = discover_models(args.checkpoints, args.model + model_ids_from_env(), zoo=not args.no_zoo,
                              zoo_dir=args.zoo_dir, online=online, first=args.first_model)
+    # A GPU server translates faster than a visitor's CPU: auto leaves the work there.
+    client = args.client_inference == "on" or (args.client_inference == "auto" and device.type != "cuda")
+    browser = web_models(models) if client else {}
     try:
+        limits = {"maxSide": args.max_side, "maxBytes": parse_size(args.max_file_size), "maxPixels": args.max_pixels}
+        assets = app_assets(browser, limits) if browser else None
         demo = build_demo(models, max_side=args.max_side, max_file_size=args.max_file_size,
                           max_pixels=args.max_pixels, examples_dir=args.examples, zoo_dir=args.zoo_dir,
                           device=str(device), max_video_size=args.max_video_size,
-                          max_video_seconds=args.max_video_seconds)
+                          max_video_seconds=args.max_video_seconds, client_inference=bool(browser))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -399,7 +485,16 @@ def main(argv: list[str] | None = None) -> int:
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 max_file_size=max(parse_size(args.max_file_size), parse_size(args.max_video_size)), theme=make_theme(), css=CSS, ssr_mode=False,
                 allowed_paths=[str(Path(args.examples).resolve())], footer_links=["api", "gradio"],
-                quiet=True, prevent_thread_lock=True, mcp_server=args.mcp)
+                quiet=True, prevent_thread_lock=True, mcp_server=args.mcp,
+                # COOP/COEP on every response (the browser's runtime may then use threads) and the page's scripts,
+                # runtime and models under /cyclegan-web/, gzipped and cached for a year.
+                app_kwargs={"middleware": [Middleware(IsolationMiddleware, folder=None if assets is None
+                                                      else assets.parent)]},
+                head=None if assets is None else
+                f'<script type="module" src="{WEB_ROUTE}{assets.name}/gradio-client.js"></script>')
+    if assets is not None:
+        print(f"* Client inference: {', '.join(browser)} translate in the visitor's browser "
+              f"({', '.join(s.key for s in models if s.key not in browser) or 'no model'} on the server).")
     print(f"* Running on local URL:  {demo.local_url}")
     if demo.share_url:
         print(f"* Running on public URL: {demo.share_url}")

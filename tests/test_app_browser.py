@@ -167,7 +167,9 @@ def test_video_tab_translates_a_clip_that_plays_in_chromium(server, tmp_path):
             page.on("request", lambda r: external.append(r.url)
                     if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
             page.goto(server.url)
+            page.locator("#input-image").wait_for(timeout=30_000)  # the page is built
             page.get_by_role("tab", name="Video").click()
+            page.locator("#input-video").wait_for(timeout=30_000)
             page.locator("#input-video input[type=file]").set_input_files(str(bad))
             page.locator("#translate-video").click()
             page.locator(".toast-body").first.wait_for(timeout=30_000)
@@ -192,3 +194,110 @@ def test_video_tab_translates_a_clip_that_plays_in_chromium(server, tmp_path):
         finally:
             browser.close()
     assert external == [], f"the page fetched from outside 127.0.0.1: {external}"
+
+
+def translate_upload(page, path):
+    page.locator("#input-image input[type=file]").set_input_files(str(path))
+    page.locator("#input-image img").first.wait_for(timeout=15_000)
+    page.locator("#translate").click()
+    for elem_id in ("real", "generated", "reconstructed"):
+        page.locator(f"#{elem_id} img").first.wait_for(timeout=60_000)
+    page.wait_for_function("() => (document.querySelector('#where') || {}).innerText?.startsWith('Translated')",
+                           timeout=60_000)
+
+
+def translation_fns(url: str) -> set[int]:
+    """The ids of the app's server-side translations: the /translate API and the page's server path."""
+    import httpx
+    config = httpx.get(url + "/config").json()
+    buttons = {c["id"] for c in config["components"]
+               if c.get("props", {}).get("elem_id") in ("translate-server", "translate-api")}
+    return {d["id"] for d in config["dependencies"]
+            if d.get("api_name") == "translate" or any(t[0] in buttons for t in d.get("targets", []))}
+
+
+def test_client_inference_translates_in_the_browser_and_never_calls_the_server(server, tmp_path):
+    """--client-inference auto (the default, on a CPU): the page is cross-origin isolated, the browser translates
+    (an upload and an example), no server translation runs, and Download builds the triptych in the page."""
+    translations = translation_fns(server.url)
+    calls: list[int] = []
+
+    def on_request(r):
+        if "/queue/join" in r.url:
+            calls.append(json.loads(r.post_data or "{}").get("fn_index"))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+            page.goto(server.url)
+            page.wait_for_function("() => window.cycleganApp !== undefined", timeout=30_000)
+            assert page.evaluate("crossOriginIsolated") is True
+            page.on("request", on_request)
+            translate_upload(page, server.upload)
+            assert page.locator("#where").inner_text().startswith("Translated in your browser")
+            assert float(page.locator("#psnr input").input_value()) > 0
+            page.wait_for_function("() => [...document.querySelectorAll('#compare img')].length === 2 && "
+                                   "[...document.querySelectorAll('#compare img')].every(i => i.naturalWidth === 96)",
+                                   timeout=10_000)
+            with page.expect_download(timeout=15_000) as download:
+                page.locator("#download").click()
+            saved = tmp_path / "triptych.png"
+            download.value.save_as(saved)
+            assert Image.open(saved).size == (3 * 96, 48)
+            assert calls == [] and page.evaluate("window.cycleganApp.serverRuns") == 0  # not even a queue call
+            # an example: its inputs come from the server (Gradio's example loader), the translation from the page
+            page.get_by_role("row").filter(has=page.locator("img")).last.click()
+            page.wait_for_function("() => document.querySelector('#real img')?.naturalWidth === 60", timeout=30_000)
+            page.wait_for_function("() => document.querySelector('#where')?.innerText.startsWith('Translated in your')",
+                                   timeout=30_000)
+            assert translations and not translations & set(calls), (translations, calls)
+            assert page.evaluate("window.cycleganApp.serverRuns") == 0
+        finally:
+            browser.close()
+
+
+def test_without_webassembly_the_server_answers_and_the_page_says_so(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.add_init_script("delete window.WebAssembly")
+            page.goto(server.url)
+            page.wait_for_function("() => window.cycleganApp !== undefined", timeout=30_000)
+            translate_upload(page, server.upload)
+            assert page.locator("#where").inner_text() == "Translated on the server."
+            assert "could not translate this picture (this browser has no WebAssembly)" in \
+                page.locator("#client-note").inner_text()
+            assert page.evaluate("window.cycleganApp.serverRuns") == 1
+            assert float(page.locator("#psnr input").input_value()) > 0
+        finally:
+            browser.close()
+
+
+def test_client_inference_off_translates_on_the_server(tmp_path, tmp_path_factory):
+    make_tiny_model(tmp_path / "checkpoints" / "tiny", "tiny", "apple", "orange")
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+           "CYCLEGAN_ZOO_DIR": str(tmp_path / "zoo"), "CYCLEGAN_ZOO_URL": f"http://127.0.0.1:{free_port()}"}
+    srv = AppServer(["--checkpoints", str(tmp_path / "checkpoints"), "--examples", str(tmp_path / "none"),
+                     "--max-side", "96", "--threads", "1", "--client-inference", "off", "--no-zoo"], env,
+                    tmp_path / "server.log")
+    upload = tmp_path / "upload.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (60, 120, 3), dtype=np.uint8)).save(upload)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+                page.goto(server_url := srv.url)
+                translate_upload(page, upload)
+                assert page.locator("#where").inner_text() == "Translated on the server."
+                assert page.evaluate("window.cycleganApp === undefined")  # the page's script is not even loaded
+                with page.expect_download(timeout=15_000) as download:
+                    page.locator("#download").click()  # the server builds the triptych now
+                saved = tmp_path / "triptych.png"
+                download.value.save_as(saved)
+                assert Image.open(saved).size == (3 * 96, 48), server_url
+            finally:
+                browser.close()
+    finally:
+        srv.close()

@@ -1,0 +1,116 @@
+"""The static site in Chromium (Playwright, Debian's Chromium): served on 127.0.0.1 by the documented command
+`python -m cyclegan.web SITE`, it translates an example with threads (cross-origin isolated), asks nothing of any
+other host, gives the server's messages for bad files, and computes what Python's ONNX Runtime computes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import ROOT, free_port  # noqa: E402
+from test_app_browser import CHROMIUM, CHROMIUM_ARGS, sync_api  # noqa: E402  (skips without Playwright/Chromium)
+
+from cyclegan.web import export_site  # noqa: E402
+
+MONET = ROOT / "checkpoints" / "monet2photo"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("site")
+    folder = export_site([MONET], tmp / "site", ROOT / "examples")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()  # "serving ... on http://127.0.0.1:PORT/"
+    assert f"http://127.0.0.1:{port}/" in line, line
+    bad = tmp / "bad"
+    bad.mkdir()
+    (bad / "notes.png").write_text("not an image")
+    good = (ROOT / "examples" / "photo_coffee.jpg").read_bytes()
+    (bad / "truncated.jpg").write_bytes(good[:len(good) // 3])
+    Image.new("1", (20000, 20000)).save(bad / "huge.png")  # 400 megapixels, a small file
+    yield {"url": f"http://127.0.0.1:{port}/", "folder": folder, "bad": bad}
+    proc.terminate()
+    proc.wait(10)
+
+
+def open_page(p, url, external):
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("request", lambda r: external.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    page.goto(url)
+    page.wait_for_function("() => window.cyclegan && window.cyclegan.pageReady", timeout=60_000)
+    return browser, page
+
+
+def test_the_static_site_translates_an_example_with_threads_and_no_other_host(site):
+    external: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser, page = open_page(p, site["url"], external)
+        try:
+            assert page.evaluate("crossOriginIsolated") is True
+            assert page.evaluate("window.cyclegan.ort.env.wasm.numThreads") >= 1
+            page.locator(".example").first.click()
+            page.wait_for_function("() => !document.getElementById('stats').hidden", timeout=60_000)
+            assert "ran in your browser" in page.locator("#where").inner_text()
+            sizes = page.evaluate("() => ['real', 'generated', 'reconstructed'].map(id => "
+                                  "[document.getElementById(id).naturalWidth, document.getElementById(id).naturalHeight])")
+            assert sizes[0] == sizes[1] == sizes[2] and max(sizes[0]) == 512  # the example fitted to 512 px
+            assert float(page.locator("#psnr").inner_text()) > 10
+        finally:
+            browser.close()
+    assert external == [], f"the page fetched from outside 127.0.0.1: {external}"
+
+
+def test_bad_files_get_the_servers_messages_and_the_page_keeps_working(site):
+    with sync_api.sync_playwright() as p:
+        browser, page = open_page(p, site["url"], [])
+        try:
+            for name, message in (("notes.png", "Not an image: cannot read 'notes.png' as a picture"),
+                                  ("truncated.jpg", "Corrupted or truncated image"),
+                                  ("huge.png", "Image too large: 20000×20000 = 400,000,000 pixels > limit of "
+                                               "89,478,485 pixels (decompression bomb protection)")):
+                page.locator("#file").set_input_files(str(site["bad"] / name))
+                page.locator("#translate").click()
+                page.wait_for_function("() => !document.getElementById('error').hidden", timeout=30_000)
+                assert page.locator("#error").inner_text().startswith(message), name
+            page.locator("#file").set_input_files(str(ROOT / "examples" / "photo_rocket.jpg"))
+            page.locator("#translate").click()
+            page.wait_for_function("() => document.getElementById('error').hidden && "
+                                   "!document.getElementById('stats').hidden", timeout=60_000)
+        finally:
+            browser.close()
+
+
+def test_the_browsers_output_matches_python_onnxruntime(site):
+    """The example photos (at 128 px, to keep the test short) through both generators: within 2 levels of 255 of
+    Python's ONNX Runtime on the same files on at least 99.9 % of the values."""
+    import onnxruntime as ort
+    models = site["folder"] / "models" / "monet2photo"
+    photos = sorted((ROOT / "examples").glob("photo_*.jpg"))
+    with sync_api.sync_playwright() as p:
+        browser, page = open_page(p, site["url"], [])
+        try:
+            for direction, onnx_file in (("BtoA", "G_BA.onnx"), ("AtoB", "G_AB.onnx")):
+                session = ort.InferenceSession(str(models / onnx_file), providers=["CPUExecutionProvider"])
+                for photo in photos:
+                    im = Image.open(photo).convert("RGB").resize((128, 96))
+                    x = (np.asarray(im, np.float32).transpose(2, 0, 1) / 127.5 - 1)[None]
+                    expected = session.run(None, {"input": x})[0][0]
+                    got = np.array(page.evaluate(
+                        "async ([d, x]) => Array.from(await window.cyclegan.run('monet2photo', d, "
+                        "Float32Array.from(x), 96, 128))", [direction, x.ravel().tolist()]), np.float32)
+                    levels = lambda y: np.round((np.clip(y, -1, 1) + 1) * 127.5)  # noqa: E731
+                    diff = np.abs(levels(got) - levels(expected.ravel()))
+                    assert (diff <= 2).mean() >= 0.999 and diff.max() <= 8, (photo.name, direction, diff.max())
+        finally:
+            browser.close()
