@@ -189,6 +189,8 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         Returns:
             real, generated and reconstructed PNGs, seconds taken, PSNR (dB) of reconstructed vs real, triptych PNG.
         """
+        # The PNGs are written here, fast (zlib level 1), rather than by Gradio at its default level: on a 2-core
+        # server the encoding of four 512 px PNGs cost as much as the translation.
         # progress: a reference model's first use downloads it; Gradio shows the download's tqdm bar.
         start = time.perf_counter()
         model = model or models[0].key
@@ -205,21 +207,20 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
             real, fake, rec = translator(picture, direction)
         # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
         score = None if rec is None else round(psnr(to_tensor(real), to_tensor(rec), data_range=2.0), 2)
-        path = None
+        folder = fresh_folder(results)
+        paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
+                 for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
+        trip = None
         if with_triptych:
             images = [im for im in (real, fake, rec) if im is not None]
-            path = str(save_triptych(triptych(*images), downloads, f"cyclegan-{Path(spec.source).name}-{direction}"))
-        return real, fake, rec, round(time.perf_counter() - start, 3), score, path
+            trip = str(save_triptych(triptych(*images), downloads, f"cyclegan-{Path(spec.source).name}-{direction}"))
+        return (*paths, round(time.perf_counter() - start, 3), score, trip)
 
     def translate_page(image, model, direction, progress=gr.Progress(track_tqdm=True)):
         """The page's server path: translate() without the triptych (built when Download is clicked), its images
         written as fast PNGs (compression level 1: a 512 px image in ~10 ms instead of ~60), and where it ran."""
-        start = time.perf_counter()
-        real, fake, rec, _, score, _ = translate(image, model, direction, progress, with_triptych=False)
-        folder = fresh_folder(results)
-        paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
-                 for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
-        return (*paths, round(time.perf_counter() - start, 3), score, "Translated on the server.")
+        real, fake, rec, seconds, score, _ = translate(image, model, direction, progress, with_triptych=False)
+        return real, fake, rec, seconds, score, "Translated on the server."
 
     def make_triptych(real, fake, rec, model, direction):
         """Download triptych: the three images of the page side by side, built now (None: nothing to build)."""

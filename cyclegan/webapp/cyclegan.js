@@ -16,7 +16,9 @@ const BASE = new URL(".", import.meta.url);
 
 ort.env.wasm.wasmPaths = new URL("vendor/", BASE).href;
 // Threads need SharedArrayBuffer, which only a cross-origin isolated page (COOP + COEP headers) has.
-ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+// ?threads=N asks for fewer (benchmarks/web_speed.py compares 1 and 2).
+const asked = Number(new URLSearchParams(location.search).get("threads")) || Infinity;
+ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, asked, navigator.hardwareConcurrency || 1) : 1;
 
 export class BadImage extends Error {}
 
