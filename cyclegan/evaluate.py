@@ -477,6 +477,20 @@ def format_table(results: dict) -> str:
 
 # -----------------------------------------------------------------------------
 
+def card_command(argv: list[str]) -> str:
+    """The command a card shows for its figures: this one, less where this run wrote its JSON (a local path)."""
+    shown, skip = [], False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg == "--json":
+            skip = i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            continue
+        if not arg.startswith("--json="):
+            shown.append(arg)
+    return "python -m cyclegan.evaluate " + " ".join(shown)
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m cyclegan.evaluate", description=__doc__.strip().split("\n")[0])
     p.add_argument("--model", required=True, help="checkpoint path or Hugging Face repo id (Translator.from_pretrained)")
@@ -568,7 +582,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"wrote {path}")
     if args.card:
         from cyclegan.hub import write_eval_results
-        results["command"] = "python -m cyclegan.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+        results["command"] = card_command(argv if argv is not None else sys.argv[1:])
         write_eval_results(args.model, results, table=format_table(results))
         print(f"wrote the results into {Path(args.model) / 'README.md'} (model-index and its Evaluation section)")
     return results

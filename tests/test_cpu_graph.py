@@ -122,8 +122,10 @@ def test_fast_path_keeps_odd_sizes_exact():
         assert torch.allclose(WinogradConv3x3(conv)(x), conv(x), atol=1e-4)
 
 
-def test_the_old_export_module_still_runs_the_cli():
+def test_the_old_export_module_still_runs_the_cli(monkeypatch):
     """``python -m cyclegan.export MODEL_DIR --onnx`` (the README's command before the CPU graph had its own module)
-    runs the same CLI."""
-    from cyclegan import export
-    assert export.main is export_main
+    runs the same CLI (the module's --web and --site are tests/test_web.py's)."""
+    from cyclegan import cpu_graph, export
+    seen = []
+    monkeypatch.setattr(cpu_graph, "main", lambda argv: seen.append(argv) or 0)
+    assert export.main(["MODEL_DIR", "--onnx"]) == 0 and seen == [["MODEL_DIR", "--onnx"]]
