@@ -266,7 +266,7 @@ def figure(data: str, path: Path, n: int = 6, seed: int = 0, recipes: list[str] 
         if model.is_dir():
             t = Translator.from_pretrained(model, backend="eager")
             rows.append((recipe, [t(im, direction=d["direction"])[1] for im in inputs]))
-    save_picture(labelled_grid(rows, size, label_w=110), path)
+    save_picture(labelled_grid(rows, size, label_w=max(110, 7 * max(len(label) for label, _ in rows))), path)
     print(f"wrote {path} ({len(rows) - 1} recipes)")
 
 
