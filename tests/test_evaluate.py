@@ -409,12 +409,14 @@ def shipped_card_check(model: str, direction: str, metrics: set[str], features=N
 
 
 def test_the_shipped_monet2photo_cards_figures_reproduce():
-    """photo -> Monet, the demo's first picture: FID, KID (Inception features) as the card states them."""
+    """photo -> Monet, the demo's first picture: FID, KID with its interval and ratio (Inception features, the
+    246-painting reference) as the card states them. The domain rate is left out here: its probe's 720 training
+    images would double the test's time (five minutes with them on two cores); the same evaluate() writes it."""
     try:
         ev.inception_weights_path()
     except (ImportError, ev.DataError):
         pytest.skip(NEED_INCEPTION)
-    shipped_card_check("monet2photo", "BtoA", {"fid", "kid", "domain-rate"})
+    shipped_card_check("monet2photo", "BtoA", {"fid", "kid"})
 
 
 def test_the_shipped_emoji_cards_paired_figures_reproduce():
