@@ -54,6 +54,12 @@ def server(tmp_path_factory):
     srv.close()
 
 
+def record_external(page, external: list[str]) -> None:
+    """Collect into ``external`` every request the page makes outside 127.0.0.1 (the app works offline)."""
+    page.on("request", lambda r: external.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+
+
 def image_src(page, elem_id: str) -> str | None:
     img = page.locator(f"#{elem_id} img")
     return img.first.get_attribute("src") if img.count() else None
@@ -65,8 +71,7 @@ def test_upload_translate_and_example_in_chromium(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("request", lambda r: external.append(r.url)
-                    if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+            record_external(page, external)
             page.goto(server.url)
             page.locator("#input-image input[type=file]").set_input_files(str(server.upload))
             page.locator("#input-image img").first.wait_for(timeout=15_000)
@@ -164,8 +169,7 @@ def test_video_tab_translates_a_clip_that_plays_in_chromium(server, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("request", lambda r: external.append(r.url)
-                    if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+            record_external(page, external)
             page.goto(server.url)
             page.locator("#input-image").wait_for(timeout=30_000)  # the page is built
             page.get_by_role("tab", name="Video").click()

@@ -15,7 +15,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import ROOT, free_port  # noqa: E402
-from test_app_browser import CHROMIUM, CHROMIUM_ARGS, sync_api  # noqa: E402  (skips without Playwright/Chromium)
+from test_app_browser import CHROMIUM, CHROMIUM_ARGS, record_external, sync_api  # noqa: E402  (skips without them)
 
 from cyclegan.web import export_site  # noqa: E402
 
@@ -45,8 +45,7 @@ def site(tmp_path_factory):
 def open_page(p, url, external):
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.on("request", lambda r: external.append(r.url)
-            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    record_external(page, external)
     page.goto(url)
     page.wait_for_function("() => window.cyclegan && window.cyclegan.pageReady", timeout=60_000)
     return browser, page
