@@ -278,6 +278,22 @@ def test_without_webassembly_the_server_answers_and_the_page_says_so(server):
             browser.close()
 
 
+def test_a_runtime_that_does_not_answer_in_time_sends_the_work_to_the_server(server):
+    """The runtime's WebAssembly held back for longer than the page waits (8 s): the server translates."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.route("**/*.wasm", lambda route: None)  # never answered
+            page.goto(server.url)
+            page.wait_for_function("() => window.cycleganApp !== undefined", timeout=30_000)
+            translate_upload(page, server.upload)
+            assert page.locator("#where").inner_text() == "Translated on the server."
+            assert "no answer within 8 s" in page.locator("#client-note").inner_text()
+        finally:
+            browser.close()
+
+
 def test_client_inference_off_translates_on_the_server(tmp_path, tmp_path_factory):
     make_tiny_model(tmp_path / "checkpoints" / "tiny", "tiny", "apple", "orange")
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),

@@ -37,6 +37,10 @@ def site(tmp_path_factory):
     good = (ROOT / "examples" / "photo_coffee.jpg").read_bytes()
     (bad / "truncated.jpg").write_bytes(good[:len(good) // 3])
     Image.new("1", (20000, 20000)).save(bad / "huge.png")  # 400 megapixels, a small file
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display, as a phone's portrait photo
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (20, 40, 3), dtype=np.uint8)).save(
+        bad / "exif_rotated.jpg", exif=exif)
     yield {"url": f"http://127.0.0.1:{port}/", "folder": folder, "bad": bad}
     proc.terminate()
     proc.wait(10)
@@ -82,10 +86,12 @@ def test_bad_files_get_the_servers_messages_and_the_page_keeps_working(site):
                 page.locator("#translate").click()
                 page.wait_for_function("() => !document.getElementById('error').hidden", timeout=30_000)
                 assert page.locator("#error").inner_text().startswith(message), name
-            page.locator("#file").set_input_files(str(ROOT / "examples" / "photo_rocket.jpg"))
+            page.locator("#file").set_input_files(str(site["bad"] / "exif_rotated.jpg"))  # a good file: EXIF applied
             page.locator("#translate").click()
             page.wait_for_function("() => document.getElementById('error').hidden && "
                                    "!document.getElementById('stats').hidden", timeout=60_000)
+            assert page.evaluate("[document.getElementById('real').naturalWidth, "
+                                 "document.getElementById('real').naturalHeight]") == [20, 40]  # as the server shows it
         finally:
             browser.close()
 
