@@ -87,7 +87,7 @@ import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
-from typing import Iterator  # noqa: E402
+from typing import Collection, Iterator  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
@@ -111,12 +111,12 @@ from cyclegan.web import WEB_ROUTE, IsolationMiddleware, app_assets, web_support
 # Small results (a 64 px emoji) are scaled up to fill their box; the server's own buttons are in the page, unseen.
 CSS = ".result img { width: 100%; height: 100%; object-fit: contain; } .cg-hidden { display: none !important; }"
 # Runs in the browser before a translation: closes the open toasts, then passes the inputs through unchanged.
-CLOSE_TOASTS = ("(...inputs) => { document.querySelectorAll('[data-testid=\"toast-close\"]')"
-                ".forEach((button) => button.click()); return inputs; }")
+_CLOSE = "document.querySelectorAll('[data-testid=\"toast-close\"]').forEach((button) => button.click());"
+CLOSE_TOASTS = f"(...inputs) => {{ {_CLOSE} return inputs; }}"
 # The page's scripts (the browser's side of --client-inference, cyclegan/webapp/gradio-client.js).
-CLIENT_TRANSLATE = ("async (image, model, direction) => { document.querySelectorAll('[data-testid=\"toast-close\"]')"
-                    ".forEach((b) => b.click()); if (window.cycleganApp) return window.cycleganApp.translate(image, "
-                    "model, direction); document.querySelector('#translate-server').click(); "
+CLIENT_TRANSLATE = (f"async (image, model, direction) => {{ {_CLOSE} if (window.cycleganApp) return "
+                    "window.cycleganApp.translate(image, model, direction); "
+                    "document.querySelector('#translate-server').click(); "
                     "return [null, null, null, null, null, 'Translating on the server…', null, null]; }")
 CLICK_SERVER = "() => { document.querySelector('#translate-server').click(); }"
 CLICK_TRANSLATE = "() => { setTimeout(() => document.querySelector('#translate').click(), 50); }"
@@ -135,14 +135,18 @@ STEGANOGRAPHY_NOTE = (
 )
 
 
+def toast(message: str) -> gr.Error:
+    """A one-line reason for the person who sent the file, as the error toast they read. No title=: Gradio 6 heads
+    every toast with its type ("Error"), so the message itself says what is wrong."""
+    return gr.Error(message[0].upper() + message[1:], print_exception=False)
+
+
 def read_upload(payload, **limits) -> Image.Image:
     """The image input's raw payload (a FileData dict, a path or a data: URL) as RGB; gr.Error if unusable."""
     try:
         return decode_upload(payload, **limits)
     except BadImage as e:
-        message = str(e)
-        # No title=: Gradio 6 heads every toast with its type ("Error"), so the message itself says what is wrong.
-        raise gr.Error(message[0].upper() + message[1:], print_exception=False) from None
+        raise toast(str(e)) from None
 
 
 @contextmanager
@@ -163,12 +167,13 @@ def web_models(models: list[ModelSpec]) -> dict[str, Path]:
 def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_size: str | int = MAX_FILE_SIZE,
                max_pixels: int | None = None, examples_dir: str | Path | None = ROOT / "examples",
                zoo_dir: str | Path | None = None, device: str = "cpu", max_video_size: str | int = MAX_VIDEO_SIZE,
-               max_video_seconds: float = MAX_VIDEO_SECONDS, client_inference: bool = False) -> gr.Blocks:
+               max_video_seconds: float = MAX_VIDEO_SECONDS, browser_models: Collection[str] = ()) -> gr.Blocks:
     """The Gradio Blocks UI over ``models`` (see ``discover_models``); call ``.queue()`` and ``.launch()`` on it.
 
-    ``client_inference``: the page translates pictures in the browser (``cyclegan/webapp/gradio-client.js``) for the
-    models of ``web_models`` and sends the rest to the server; launch it with ``launch_options(...)``'s middleware
-    and head, which serve the page's scripts and models."""
+    ``browser_models``: the keys of the models (``web_models``) whose pictures the page translates in the browser
+    (``cyclegan/webapp/gradio-client.js``), sending the rest to the server; none: the server translates all. The
+    launch then needs ``IsolationMiddleware`` and the script in the page's head, as ``main`` gives them."""
+    client_inference = bool(browser_models)
     if not models:
         raise ValueError("no models: put a model folder in checkpoints/ or pass --model")
     cache = ModelCache(models, zoo_dir or Path.home() / ".cache" / "cyclegan" / "zoo", device)
@@ -177,6 +182,15 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
     temp = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
     downloads, videos, results = temp / "cyclegan-triptychs", temp / "cyclegan-videos", temp / "cyclegan-results"
     max_video_bytes = parse_size(max_video_size)
+
+    def resolve(model, direction) -> tuple[ModelSpec, Direction]:
+        """The request's model (default: the first listed) and its one direction check (default: the model's)."""
+        with as_toast():
+            spec = cache.spec(model or models[0].key)
+        try:
+            return spec, Direction.parse(direction or spec.default_direction)
+        except ValueError as e:
+            raise gr.Error(str(e), print_exception=False) from None
 
     def translate(image, model, direction, progress=gr.Progress(track_tqdm=True), with_triptych=True):
         """Translate a picture with a CycleGAN model, and translate the result back (cycle consistency).
@@ -193,13 +207,7 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         # server the encoding of four 512 px PNGs cost as much as the translation.
         # progress: a reference model's first use downloads it; Gradio shows the download's tqdm bar.
         start = time.perf_counter()
-        model = model or models[0].key
-        with as_toast():
-            spec = cache.spec(model)
-        try:
-            direction = Direction.parse(direction or spec.default_direction)  # the request's one direction check
-        except ValueError as e:
-            raise gr.Error(str(e), print_exception=False) from None
+        spec, direction = resolve(model, direction)
         with as_toast():
             picture = fit(read_upload(image, **limits), max_side)
             translator = cache.get(spec.key, direction)  # CatalogError if the model lacks this direction
@@ -217,8 +225,8 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         return (*paths, round(time.perf_counter() - start, 3), score, trip)
 
     def translate_page(image, model, direction, progress=gr.Progress(track_tqdm=True)):
-        """The page's server path: translate() without the triptych (built when Download is clicked), its images
-        written as fast PNGs (compression level 1: a 512 px image in ~10 ms instead of ~60), and where it ran."""
+        """The page's server path: translate() without the triptych (built when Download is clicked), and where it
+        ran."""
         real, fake, rec, seconds, score, _ = translate(image, model, direction, progress, with_triptych=False)
         return real, fake, rec, seconds, score, "Translated on the server."
 
@@ -245,14 +253,8 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
             the translated H.264 MP4, and a line saying what was done.
         """
         start = time.perf_counter()
-        model = model or models[0].key
-        with as_toast():
-            spec = cache.spec(model)
-        try:
-            direction = Direction.parse(direction or spec.default_direction)
-        except ValueError as e:
-            raise gr.Error(str(e), print_exception=False) from None
-        path = None if not video else Path(video if isinstance(video, str) else video.get("path") or "")
+        spec, direction = resolve(model, direction)
+        path = Path(video) if video else None  # the Video input hands over the upload's path
         if path is None or not path.is_file():
             raise gr.Error("No video: upload a clip first.", print_exception=False)
         if path.stat().st_size > max_video_bytes:
@@ -263,15 +265,13 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
         folder = fresh_folder(videos)
         out = folder / f"cyclegan-{Path(spec.source).name}-{direction}.mp4"
         try:
-            info = translator.translate_video(path, out,
-                                              direction, steady=bool(steady), side_by_side=bool(side_by_side),
-                                              max_seconds=max_video_seconds, max_side=max_side)
-        except BadVideo as e:
+            info = translator.translate_video(path, out, direction, steady=bool(steady),
+                                              side_by_side=bool(side_by_side), max_seconds=max_video_seconds,
+                                              max_side=max_side)
+        except BaseException as e:
             shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
-            message = str(e)
-            raise gr.Error(message[0].upper() + message[1:], print_exception=False) from None
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(e, BadVideo):
+                raise toast(str(e)) from None
             raise
         seconds = time.perf_counter() - start
         return str(out), (f"{info.frames} frames at {info.width}×{info.height}, {float(info.fps):g} fps"
@@ -307,7 +307,6 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                 gr.update(visible=not one_way))
 
     first = models[0]
-    browser_models = web_models(models) if client_inference else {}
     with gr.Blocks(title="CycleGAN", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# CycleGAN: unpaired image-to-image translation\n"
                     "Upload a picture, pick a model and a direction, and see it translated and translated back; or "
@@ -393,7 +392,7 @@ def build_demo(models: list[ModelSpec], *, max_side: int = MAX_SIDE, max_file_si
                     # the first model's domain names. With client inference an example fills the inputs and
                     # translates like the button, in the browser; otherwise its results are cached on the server.
                     for spec in (m for m in models if any(row[1] == m.key for row in rows)):
-                        here = client_inference and spec.key in browser_models
+                        here = spec.key in browser_models
                         examples = gr.Examples([row for row in rows if row[1] == spec.key], inputs,
                                                None if here else outputs, fn=None if here else translate_page,
                                                cache_examples=not here, cache_mode="lazy", preprocess=False,
@@ -475,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         demo = build_demo(models, max_side=args.max_side, max_file_size=args.max_file_size,
                           max_pixels=args.max_pixels, examples_dir=args.examples, zoo_dir=args.zoo_dir,
                           device=str(device), max_video_size=args.max_video_size,
-                          max_video_seconds=args.max_video_seconds, client_inference=bool(browser))
+                          max_video_seconds=args.max_video_seconds, browser_models=browser)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -484,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     # quiet: Gradio's own banner says to "set `share=True` in `launch()`"; this app's way is --share.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                max_file_size=max(parse_size(args.max_file_size), parse_size(args.max_video_size)), theme=make_theme(), css=CSS, ssr_mode=False,
+                max_file_size=max(parse_size(args.max_file_size), parse_size(args.max_video_size)),
+                theme=make_theme(), css=CSS, ssr_mode=False,
                 allowed_paths=[str(Path(args.examples).resolve())], footer_links=["api", "gradio"],
                 quiet=True, prevent_thread_lock=True, mcp_server=args.mcp,
                 # COOP/COEP on every response (the browser's runtime may then use threads) and the page's scripts,

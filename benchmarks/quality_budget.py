@@ -149,15 +149,18 @@ def rescore(path: Path, reference: tuple[str, ...] = ("trainA", "testA")) -> dic
     translator = Translator.from_pretrained(path.with_suffix("") / "model", native_size=0, threads=1)
     ev = evaluate(translator, d, data / f"test{d[0]}", data / f"test{d[-1]}", reference=[data / r for r in reference],
                   probe_train=(data / f"train{d[0]}", data / f"train{d[-1]}"), progress=True)
-    tr, idt = ev["translated"], ev["identity"]
-    result["eval256"] = {"kid": tr["kid"], "kid_low": tr["kid_low"], "kid_high": tr["kid_high"],
-                         "kid_identity": idt["kid"], "ratio": ev["ratio"]["kid"], "ratio_low": ev["ratio"]["low"],
-                         "ratio_high": ev["ratio"]["high"], "reading": ev["ratio"]["reading"], "fid": tr["fid"],
-                         "fid_identity": idt["fid"], "domain_rate": tr["domain_rate"],
-                         "domain_rate_identity": idt["domain_rate"], "domain_rate_target": ev["domain_rate_target"],
-                         "reference": " + ".join(reference), "native_size": None}
+    result["eval256"] = {**summary256(ev), "reference": " + ".join(reference), "native_size": None}
     path.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def summary256(ev: dict) -> dict:
+    """The figures of a ``cyclegan.evaluate`` result that ``comparison`` reads (a run's ``eval256``)."""
+    tr, idt, q = ev["translated"], ev["identity"], ev["ratio"]
+    return {"kid": tr["kid"], "kid_low": tr["kid_low"], "kid_high": tr["kid_high"], "kid_identity": idt["kid"],
+            "ratio": q["kid"], "ratio_low": q["low"], "ratio_high": q["high"], "reading": q["reading"],
+            "fid": tr["fid"], "fid_identity": idt["fid"], "domain_rate": tr["domain_rate"],
+            "domain_rate_identity": idt["domain_rate"], "domain_rate_target": ev["domain_rate_target"]}
 
 
 def comparison(results: list[dict], baseline: dict | None = None) -> str:
@@ -311,11 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [json.loads(f.read_text()) for f in sorted(OUT.glob("monet-*.json"))]
         base = None
         if args.compare != Path():
-            ev = json.loads(args.compare.read_text())
-            base = {"eval256": {"kid": ev["translated"]["kid"], "kid_low": ev["translated"]["kid_low"],
-                                "kid_high": ev["translated"]["kid_high"], "ratio": ev["ratio"]["kid"],
-                                "ratio_low": ev["ratio"]["low"], "ratio_high": ev["ratio"]["high"],
-                                "domain_rate": ev["translated"]["domain_rate"]}, "seed": 0, "steps": "-"}
+            base = {"eval256": summary256(json.loads(args.compare.read_text())), "seed": 0, "steps": "-"}
         print(comparison(results, base))
         return 0
     if args.table:

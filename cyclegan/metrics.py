@@ -55,4 +55,8 @@ def frame_change(before: torch.Tensor, after: torch.Tensor, mask: torch.Tensor |
     stood still."""
     change = (after.double() - before.double()).abs()
     change = change.mean(-1) if change.shape[-1] == 3 else change.mean(0)
-    return (change[mask] if mask is not None else change).mean().item() if mask is None or mask.any() else 0.0
+    if mask is not None:
+        if not mask.any():
+            return 0.0
+        change = change[mask]
+    return change.mean().item()

@@ -1,5 +1,6 @@
 """The app's files: uploaded pictures in (size limits, decoding any image file into RGB, a clear one-line reason
-when that fails), and the results offered for download out (a temp-file store that prunes itself, for triptychs and videos).
+when that fails), and the results offered for download out (a temp-file store that prunes itself, for triptychs,
+images and videos).
 
 The app's image input sends its raw payload (a FileData dict, a path or a data: URL); ``decode_upload`` turns
 it into a PIL image or raises ``BadImage``, whose message is meant for the person who uploaded the file.

@@ -116,6 +116,12 @@ def frame_size(width: int, height: int, max_side: int = 0) -> tuple[int, int]:
     return even(width), even(height)
 
 
+def local_change(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """How much a 1x3xHxW picture changed at each pixel: the signed change averaged over 5x5 pixels (camera noise
+    cancels out, a moving edge does not), its largest channel; 1x1xHxW, on the pictures' scale."""
+    return F.avg_pool2d(after - before, 5, stride=1, padding=2, count_include_pad=False).abs().amax(1, True)
+
+
 class Steadier:
     """The per-frame state of one video's translation: the running instance-norm statistics and the previous input
     and output. ``__call__`` takes a frame as a 1x3xHxW tensor in [-1, 1] and returns its translation."""
@@ -140,9 +146,7 @@ class Steadier:
             fake = t.generate(x, self.direction)
         if cfg.smoothing and self.previous is not None and self.previous[0].shape == x.shape:
             before, last = self.previous
-            # The signed change averaged over 5x5 pixels: camera noise cancels out, a moving edge does not.
-            motion = F.avg_pool2d(x - before, 5, stride=1, padding=2, count_include_pad=False).abs().amax(1, True)
-            keep = cfg.smoothing * (1 - motion / (2 * cfg.motion_levels / 255)).clamp(0, 1)
+            keep = cfg.smoothing * (1 - local_change(before, x) / (2 * cfg.motion_levels / 255)).clamp(0, 1)
             fake = keep * last + (1 - keep) * fake
         self.previous = (x, fake)
         return fake
@@ -165,11 +169,13 @@ class _Encoder:
         self.video.pix_fmt = "yuv420p"
         self.video.options = {"crf": str(crf), "preset": "veryfast"}
         self.time_base, self.count = Fraction(1) / fps, 0
-        self.source_audio, self.audio, self.resampler = audio, None, None
+        self.audio, self.resampler = None, None
+        self.audio_codec = None if audio is None else audio.codec_context.name  # what the output's sound is in
         if audio is not None:
             if audio.codec_context.name in REMUXED_AUDIO:
                 self.audio = self.container.add_stream_from_template(audio)
             else:
+                self.audio_codec = "aac"
                 rate = audio.codec_context.sample_rate or 48000
                 layout = "mono" if audio.codec_context.channels == 1 else "stereo"
                 self.audio = self.container.add_stream("aac", rate=rate, layout=layout)
@@ -232,6 +238,7 @@ def translate_video(translator: "Translator", src: str | Path, dst: str | Path,
             audio = container.streams.audio[0] if container.streams.audio else None
             out_size = (2 * size[0], size[1]) if cfg.side_by_side else size
             encoder = _Encoder(tmp, out_size, info.fps, cfg.crf, audio)
+            audio_codec = encoder.audio_codec
             try:
                 bar = tqdm(total=info.frames or None, unit="frame", desc=f"{direction} {name}", disable=not progress)
                 for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
@@ -265,9 +272,7 @@ def translate_video(translator: "Translator", src: str | Path, dst: str | Path,
             from None
     finally:
         tmp.unlink(missing_ok=True)
-    return VideoInfo(*out_size, info.fps, written, written / float(info.fps),
-                     None if audio is None else (audio.codec_context.name if audio.codec_context.name in REMUXED_AUDIO
-                                                 else "aac"))
+    return VideoInfo(*out_size, info.fps, written, written / float(info.fps), audio_codec)
 
 
 def flicker(source: str | Path, translated: str | Path, static: np.ndarray | None = None,
@@ -288,8 +293,8 @@ def flicker(source: str | Path, translated: str | Path, static: np.ndarray | Non
                              f"({tuple(a.shape)})")
         if previous is not None:
             if static is None:
-                pooled = F.avg_pool2d((a - previous[0]).permute(2, 0, 1)[None], 5, 1, 2, count_include_pad=False)
-                still = pooled.abs().amax(1)[0] < still_levels
+                chw = lambda f: f.permute(2, 0, 1)[None]  # noqa: E731
+                still = local_change(chw(previous[0]), chw(a))[0, 0] < still_levels
                 regions = (still, ~still)
             else:
                 regions = (torch.from_numpy(static), torch.from_numpy(moving if moving is not None else ~static))

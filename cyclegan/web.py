@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import http.server
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -186,9 +187,8 @@ def export_site(models: list[str | Path], out: str | Path, examples: str | Path 
     runtime_files(out / "vendor")
     listed = []
     for model in models:
-        folder = Path(model)
-        name = read_manifest(folder)["name"] if (folder / "manifest.json").is_file() else folder.name
-        export_web(folder, out / "models" / name)
+        name = read_manifest(Path(model))["name"]
+        export_web(model, out / "models" / name)
         listed.append(name)
     (out / "models.json").write_text(json.dumps(listed, indent=2) + "\n")
     picked = []
@@ -212,6 +212,13 @@ TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "applicat
          ".json": "application/json"}
 
 
+def precompressed(path: Path, accept_encoding: str) -> tuple[Path, str | None]:
+    """The file to send for ``path`` and its Content-Encoding: the ``.gz`` beside it, gzip, when there is one and
+    the client accepts gzip; else the file itself."""
+    gz = path.with_name(path.name + ".gz")
+    return (gz, "gzip") if gz.is_file() and "gzip" in accept_encoding else (path, None)
+
+
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with the isolation headers, a precompressed ``.gz`` beside a file sent gzipped to a client that
     accepts it, and long-lived caching for the runtime and the models (their names carry their version)."""
@@ -229,13 +236,13 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         path = Path(self.translate_path(self.path))
-        gz = path.with_name(path.name + ".gz")
-        if path.is_file() and gz.is_file() and "gzip" in self.headers.get("Accept-Encoding", ""):
-            f = open(gz, "rb")
+        body, encoding = precompressed(path, self.headers.get("Accept-Encoding", ""))
+        if path.is_file() and encoding:
+            f = open(body, "rb")
             self.send_response(200)
             self.send_header("Content-Type", self.guess_type(str(path)))
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(gz.stat().st_size))
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Content-Length", str(body.stat().st_size))
             self.send_header("Vary", "Accept-Encoding")
             self.end_headers()
             return f
@@ -293,7 +300,6 @@ WEB_ROUTE = "/cyclegan-web/"
 
 
 def web_cache_dir() -> Path:
-    import os
     return Path(os.environ.get("CYCLEGAN_WEB_CACHE") or Path.home() / ".cache" / "cyclegan" / "web")
 
 
@@ -314,7 +320,7 @@ def app_assets(models: dict[str, Path], limits: dict, cache: Path | None = None)
     out = cache / digest.hexdigest()[:16]
     if (out / "models.json").is_file():
         return out
-    tmp = out.with_name(out.name + f".tmp{__import__('os').getpid()}")
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name in ("cyclegan.js", "gradio-client.js"):
@@ -359,8 +365,7 @@ class IsolationMiddleware:
             await send({"type": "http.response.start", "status": 404, "headers": headers})
             return await send({"type": "http.response.body", "body": b"not found"})
         accept = dict(scope.get("headers", [])).get(b"accept-encoding", b"").decode()
-        gz = target.with_name(target.name + ".gz")
-        body_path, encoding = (gz, "gzip") if gz.is_file() and "gzip" in accept else (target, None)
+        body_path, encoding = precompressed(target, accept)
         headers += [(b"content-type", TYPES.get(target.suffix, "application/octet-stream").encode()),
                     (b"cache-control", IMMUTABLE.encode()), (b"vary", b"Accept-Encoding"),
                     (b"content-length", str(body_path.stat().st_size).encode())]

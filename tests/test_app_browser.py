@@ -260,41 +260,35 @@ def test_client_inference_translates_in_the_browser_and_never_calls_the_server(s
             browser.close()
 
 
-def test_without_webassembly_the_server_answers_and_the_page_says_so(server):
+BREAKAGES = {  # how the page's runtime is kept from working, and what the page then says of it
+    "no WebAssembly": (lambda page: page.add_init_script("delete window.WebAssembly"),
+                       "could not translate this picture (this browser has no WebAssembly)"),
+    "a runtime that never arrives": (lambda page: page.route("**/*.wasm", lambda route: None),  # never answered
+                                     "no answer within 8 s"),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES)
+def test_when_the_browser_cannot_the_server_answers_and_the_page_says_why(server, breakage):
+    """No WebAssembly, or a runtime held back for longer than the page waits (8 s): the server translates."""
+    prepare, note = BREAKAGES[breakage]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.add_init_script("delete window.WebAssembly")
+            prepare(page)
             page.goto(server.url)
             page.wait_for_function("() => window.cycleganApp !== undefined", timeout=30_000)
             translate_upload(page, server.upload)
             assert page.locator("#where").inner_text() == "Translated on the server."
-            assert "could not translate this picture (this browser has no WebAssembly)" in \
-                page.locator("#client-note").inner_text()
+            assert note in page.locator("#client-note").inner_text()
             assert page.evaluate("window.cycleganApp.serverRuns") == 1
             assert float(page.locator("#psnr input").input_value()) > 0
         finally:
             browser.close()
 
 
-def test_a_runtime_that_does_not_answer_in_time_sends_the_work_to_the_server(server):
-    """The runtime's WebAssembly held back for longer than the page waits (8 s): the server translates."""
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.route("**/*.wasm", lambda route: None)  # never answered
-            page.goto(server.url)
-            page.wait_for_function("() => window.cycleganApp !== undefined", timeout=30_000)
-            translate_upload(page, server.upload)
-            assert page.locator("#where").inner_text() == "Translated on the server."
-            assert "no answer within 8 s" in page.locator("#client-note").inner_text()
-        finally:
-            browser.close()
-
-
-def test_client_inference_off_translates_on_the_server(tmp_path, tmp_path_factory):
+def test_client_inference_off_translates_on_the_server(tmp_path):
     make_tiny_model(tmp_path / "checkpoints" / "tiny", "tiny", "apple", "orange")
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
            "CYCLEGAN_ZOO_DIR": str(tmp_path / "zoo"), "CYCLEGAN_ZOO_URL": f"http://127.0.0.1:{free_port()}"}
@@ -308,7 +302,7 @@ def test_client_inference_off_translates_on_the_server(tmp_path, tmp_path_factor
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-                page.goto(server_url := srv.url)
+                page.goto(srv.url)
                 translate_upload(page, upload)
                 assert page.locator("#where").inner_text() == "Translated on the server."
                 assert page.evaluate("window.cycleganApp === undefined")  # the page's script is not even loaded
@@ -316,7 +310,7 @@ def test_client_inference_off_translates_on_the_server(tmp_path, tmp_path_factor
                     page.locator("#download").click()  # the server builds the triptych now
                 saved = tmp_path / "triptych.png"
                 download.value.save_as(saved)
-                assert Image.open(saved).size == (3 * 96, 48), server_url
+                assert Image.open(saved).size == (3 * 96, 48)
             finally:
                 browser.close()
     finally:

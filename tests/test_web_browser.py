@@ -48,7 +48,7 @@ def site(tmp_path_factory):
 
 def open_page(p, url, external):
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     record_external(page, external)
     page.goto(url)
     page.wait_for_function("() => window.cyclegan && window.cyclegan.pageReady", timeout=60_000)
@@ -56,6 +56,8 @@ def open_page(p, url, external):
 
 
 def test_the_static_site_translates_an_example_with_threads_and_no_other_host(site):
+    """An example translated in the page, on threads, asking nothing of another host; Download saves the triptych
+    the page made."""
     external: list[str] = []
     with sync_api.sync_playwright() as p:
         browser, page = open_page(p, site["url"], external)
@@ -69,6 +71,10 @@ def test_the_static_site_translates_an_example_with_threads_and_no_other_host(si
                                   "[document.getElementById(id).naturalWidth, document.getElementById(id).naturalHeight])")
             assert sizes[0] == sizes[1] == sizes[2] and max(sizes[0]) == 512  # the example fitted to 512 px
             assert float(page.locator("#psnr").inner_text()) > 10
+            with page.expect_download(timeout=15_000) as download:  # the triptych, made in the page
+                page.locator("#download").click()
+            download.value.save_as(site["folder"].parent / "triptych.png")
+            assert Image.open(site["folder"].parent / "triptych.png").size == (3 * sizes[0][0], sizes[0][1])
         finally:
             browser.close()
     assert external == [], f"the page fetched from outside 127.0.0.1: {external}"

@@ -213,6 +213,17 @@ export function triptych(...canvases) {
   return out;
 }
 
+// Save a canvas as a PNG file through the browser's download.
+export function downloadCanvas(c, name) {
+  c.toBlob((blob) => {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 30000);
+  }, "image/png");
+}
+
 export function webAssemblyWorks() {
   try {
     return typeof WebAssembly === "object" && WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
@@ -222,4 +233,4 @@ export function webAssemblyWorks() {
 export { ort };
 
 window.cyclegan = { BadImage, decode, fitSize, workingSize, loadModels, models, run, translate, triptych,
-                    webAssemblyWorks, MAX_SIDE, MAX_PIXELS, ort };
+                    downloadCanvas, webAssemblyWorks, MAX_SIDE, MAX_PIXELS, ort };

@@ -76,17 +76,9 @@ async function translate(image, model, direction) {
 // builds the PNG.
 function downloadLocal(model, direction) {
   if (!last) return false;
-  cg.triptych(last.real, last.fake, last.rec).toBlob((blob) => {
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = `cyclegan-${model}-${direction}.png`;
-    document.body.append(a); a.click(); a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 30000);
-  }, "image/png");
+  cg.downloadCanvas(cg.triptych(last.real, last.fake, last.rec), `cyclegan-${model}-${direction}.png`);
   return true;
 }
 
-function forgetLocal() { last = null; }
-
-window.cycleganApp = { translate, downloadLocal, forgetLocal, loadOnce, get serverRuns() { return serverRuns; } };
+window.cycleganApp = { translate, downloadLocal, loadOnce, get serverRuns() { return serverRuns; } };
 loadOnce().catch(() => {}); // start fetching the runtime and the models while the visitor picks a picture
