@@ -7,6 +7,9 @@ translated at full size and at each ``--sizes`` N, i.e. resized to about NxN pix
 
     python benchmarks/native_scale.py --model checkpoints/monet2photo --out /tmp/monet_scales.png
     python benchmarks/native_scale.py --model checkpoints/emoji --direction AtoB --inputs examples/noto_*.png
+    python benchmarks/native_scale.py --model checkpoints/monet2photo ~/runs/new/model --sizes 0,256 --out /tmp/x.jpg
+
+With several models, each gets a row per size, labelled with its folder's name (or its label in --labels).
 """
 from __future__ import annotations
 
@@ -19,19 +22,24 @@ from common import ROOT, labelled_grid, save_picture
 from cyclegan import Translator
 
 
-def grid(model: str, direction: str | None, inputs: list[Path], sizes: list[int], side: int):
+def grid(models: list[str], direction: str | None, inputs: list[Path], sizes: list[int], side: int,
+         labels: list[str] | None = None):
     from PIL import Image, ImageOps
     pictures = [ImageOps.fit(Image.open(f).convert("RGB"), (side, side), Image.Resampling.BICUBIC) for f in inputs]
     rows = [("input", pictures)]
-    for size in sizes:
-        t = Translator.from_pretrained(model, native_size=size)
-        rows.append((f"at {size} px" if size else "full size", [t(p, direction)[1] for p in pictures]))
-    return labelled_grid(rows, side, label_w=90)
+    labels = labels or [Path(str(m).rstrip("/")).name for m in models]
+    for model, label in zip(models, labels):
+        for size in sizes:
+            t = Translator.from_pretrained(model, native_size=size)
+            scale = f"at {size} px" if size else "full size"
+            rows.append((scale if len(models) == 1 else f"{label}, {scale}", [t(p, direction)[1] for p in pictures]))
+    return labelled_grid(rows, side, label_w=90 if len(models) == 1 else max(90, 7 * max(len(r[0]) for r in rows)))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
-    p.add_argument("--model", required=True, help="model folder or Hub repo id")
+    p.add_argument("--model", required=True, nargs="+", help="model folders or Hub repo ids")
+    p.add_argument("--labels", help="comma-separated row labels of the models (default: their folder names)")
     p.add_argument("--direction", default=None, help="AtoB or BtoA (default: the model's own)")
     p.add_argument("--inputs", nargs="+", type=Path, default=sorted((ROOT / "examples").glob("photo_*.jpg")),
                    help="pictures to translate (default: the example photos)")
@@ -40,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                    "largest)")
     p.add_argument("--out", type=Path, required=True, help="the grid's PNG or JPEG file")
     args = p.parse_args(argv)
-    image = grid(args.model, args.direction, args.inputs, [int(s) for s in args.sizes.split(",")], args.side)
+    labels = args.labels.split(",") if args.labels else None
+    if labels and len(labels) != len(args.model):
+        p.error(f"--labels names {len(labels)} models, --model gives {len(args.model)}")
+    image = grid(args.model, args.direction, args.inputs, [int(s) for s in args.sizes.split(",")], args.side, labels)
     save_picture(image, args.out)
     print(f"wrote {args.out}")
     return 0

@@ -57,6 +57,9 @@ class TrainConfig:
     name_b: str = _f("", "display name of domain B; empty: from the dataset name")
     epochs: int = _f(100, "epochs at the initial learning rate")
     decay_epochs: int = _f(100, "further epochs over which the learning rate decays linearly to 0", "--decay_epoch")
+    epoch_size: int = _f(0, "pairs per epoch; 0: as many as the larger domain has images (the reference's). Both "
+                         "domains are still drawn from in full: a smaller epoch makes the learning-rate schedule "
+                         "(--epochs, --decay-epochs) fit a time budget when one domain is much larger")
     batch_size: int = _f(1, "images per domain per step", "--batch_size")
     lr: float = _f(2e-4, "Adam learning rate")
     beta1: float = _f(0.5, "Adam beta1")

@@ -185,14 +185,16 @@ class UnpairedDataset(Dataset):
 
 
 class UnpairedSampler(Sampler):
-    """An epoch of max(|A|, |B|) pairs: A in a shuffled order, B drawn independently at random.
+    """An epoch of max(|A|, |B|) pairs (or ``epoch_size``): A in a shuffled order, B drawn independently at random.
 
     The order depends only on (seed, epoch), so a run resumed mid-epoch can skip what it has done,
-    and with several processes each rank takes every world_size-th pair.
+    and with several processes each rank takes every world_size-th pair. A shorter ``epoch_size`` still
+    draws from every image of both domains: only the epoch, and so the learning-rate schedule, gets shorter.
     """
 
-    def __init__(self, n_a: int, n_b: int, seed: int, rank: int = 0, world_size: int = 1):
+    def __init__(self, n_a: int, n_b: int, seed: int, rank: int = 0, world_size: int = 1, epoch_size: int = 0):
         self.n_a, self.n_b, self.seed, self.rank, self.world_size = n_a, n_b, seed, rank, world_size
+        self.size = epoch_size or max(n_a, n_b)
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
@@ -202,7 +204,7 @@ class UnpairedSampler(Sampler):
     def items(self) -> list[tuple[int, int, int]]:
         """This rank's (index in A, index in B, augmentation seed) for the current epoch."""
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        n = max(self.n_a, self.n_b)
+        n = self.size
         order_a = torch.cat([torch.randperm(self.n_a, generator=g) for _ in range(math.ceil(n / self.n_a))])[:n]
         order_b = torch.randint(self.n_b, (n,), generator=g)
         seeds = torch.randint(2**62, (n,), generator=g)
@@ -214,4 +216,4 @@ class UnpairedSampler(Sampler):
         return iter(self.items()[self.start:])
 
     def __len__(self) -> int:
-        return max(self.n_a, self.n_b) // self.world_size - self.start
+        return self.size // self.world_size - self.start

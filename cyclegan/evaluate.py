@@ -335,7 +335,7 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
              seed: int = 0, progress: bool = False, json_path: str | Path | None = None,
              cache_dir: str | Path | None = "default", reference: Sequence[str | Path] | None = None,
              probe_train: tuple[str | Path, str | Path] | None = None, probe_max: int | None = 500,
-             bootstrap_rounds: int = 200) -> dict:
+             bootstrap_rounds: int = 200, baseline: TranslatorFn | None = None) -> dict:
     """Translate input_dir with `translator` in `direction` and score the result against target_dir.
 
     translator: any callable t(pil_image, direction=...) -> (real, fake, rec) PIL images; fake is scored.
@@ -350,6 +350,9 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
           metrics still use target_dir).
     probe_train: (source-domain folder, target-domain folder) of training images for the domain-rate probe, at
           most probe_max images each (evenly spread); None: no domain rate.
+    baseline: another translator (e.g. the model this one would replace) that translates the same inputs; then
+          results["baseline"] holds its KID and interval and the ratio of the two KIDs with a paired interval (each
+          bootstrap draw resamples the same inputs for both models), the fair test of "is the new model better".
     Returns a JSON-able dict; results["translated"] and results["identity"] hold fid, kid_mean,
     kid_std, kid (whole sets) with its bootstrap interval kid_low / kid_high, domain_rate (with probe_train), and,
     if the folders are paired by name, l1 ([0,1] scale), psnr (dB) and ssim; results["ratio"] holds the KID ratio
@@ -367,13 +370,15 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
     cache_dir = features_cache_dir() if cache_dir == "default" else cache_dir
 
     # stream in chunks so large test sets never sit in memory as images, only as features
-    feats = {"translated": []}
+    feats = {"translated": [], "baseline": []}
     paired = {"translated": {"l1": [], "psnr": [], "ssim": []}, "identity": {"l1": [], "psnr": [], "ssim": []}}
     for c in range(0, len(input_files), batch_size):
         inputs = [load_image(p) for p in input_files[c:c + batch_size]]
         inputs = [im.resize((size, size), Image.BICUBIC) for im in inputs] if size else inputs
         fakes = [translator(im, direction=direction)[1] for im in inputs]
         feats["translated"].append(features(fakes))
+        if baseline is not None:
+            feats["baseline"].append(features([baseline(im, direction=direction)[1] for im in inputs]))
         if pairs:
             targets = [load_image(p) for p in target_files[c:c + batch_size]]
             for kind, ims in (("translated", fakes), ("identity", inputs)):
@@ -385,6 +390,7 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
         if progress:
             print(f"translated and scored {min(c + batch_size, len(input_files))}/{len(input_files)}", file=sys.stderr)
     feats = {"translated": np.concatenate(feats["translated"]),
+             "baseline": np.concatenate(feats["baseline"]) if baseline is not None else None,
              # With --size, the identity baseline sees the same resized inputs as the model.
              "identity": cached_features(input_files, features, size, batch_size, cache_dir, "inputs", progress),
              "target": cached_features(target_files, features, None, batch_size, cache_dir, "targets", progress)}
@@ -417,6 +423,13 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
         results[kind] = r
     results["ratio"] = {"kid": boot["ratio"], "low": boot["ratio_low"], "high": boot["ratio_high"],
                         "reading": difference_note(boot["ratio_low"], boot["ratio_high"])}
+    if baseline is not None:
+        pair = kid_bootstrap(feats["translated"], ref, feats["baseline"], bootstrap_rounds, seed=seed)
+        results["baseline"] = {
+            "kid": pair["kid_identity"], "kid_low": pair["kid_identity_low"], "kid_high": pair["kid_identity_high"],
+            "domain_rate": None if probe is None else probe.rate(feats["baseline"]),
+            "ratio": pair["ratio"], "ratio_low": pair["ratio_low"], "ratio_high": pair["ratio_high"],
+            "reading": difference_note(pair["ratio_low"], pair["ratio_high"])}
     results["domain_rate_target"] = None if probe is None else probe.rate(feats["target"])
     if probe is not None:
         results["probe"] = {"source_dir": str(probe_train[0]), "target_dir": str(probe_train[1]),
@@ -468,6 +481,14 @@ def format_table(results: dict) -> str:
         lines += [f"KID translated / untranslated: {q['kid']:.2f} [{q['low']:.2f}, {q['high']:.2f}], "
                   f"{q['reading']}{'' if q['reading'] == 'no measurable difference' else ' than the untranslated inputs'} "
                   f"(95 % interval of {results['bootstrap_rounds']} bootstrap draws of the inputs and the targets)."]
+    if "baseline" in results:
+        b = results["baseline"]
+        rate = "" if b["domain_rate"] is None else f", domain rate {b['domain_rate']:.2f}"
+        lines += [f"Against the baseline {results.get('baseline_model', '')}".rstrip() +
+                  f" (KID ×10³ {1e3 * b['kid']:.2f} [{1e3 * b['kid_low']:.2f}, {1e3 * b['kid_high']:.2f}]{rate}): "
+                  f"KID this model / baseline {b['ratio']:.2f} [{b['ratio_low']:.2f}, {b['ratio_high']:.2f}], "
+                  f"{b['reading']}{'' if b['reading'] == 'no measurable difference' else ' than the baseline'} "
+                  "(paired: each bootstrap draw resamples the same inputs for both models)."]
     if results.get("domain_rate_target") is not None:
         pr = results["probe"]
         lines += [f"Domain rate: the fraction a logistic-regression probe on the Inception features (fitted on "
@@ -515,6 +536,9 @@ def main(argv: list[str] | None = None) -> dict:
                    "train splits of --dataroot)")
     p.add_argument("--probe-max", type=int, default=500, help="at most this many training images per domain for "
                    "the probe, evenly spread")
+    p.add_argument("--baseline", help="another model (path or repo id, at its own native scale) that translates the "
+                   "same inputs: reports the ratio of the two KIDs with a paired bootstrap interval, i.e. whether this "
+                   "model is measurably better than the one it would replace")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap draws of the KID interval")
     p.add_argument("--native-size", type=int, help="translate at this native scale instead of the model's (0: at "
                    "the images' own size), e.g. to choose a model's native_size")
@@ -567,14 +591,17 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         options = {} if args.native_size is None else {"native_size": args.native_size}
         translator = Translator.from_pretrained(args.model, device=device, **options)
+        baseline = Translator.from_pretrained(args.baseline, device=device) if args.baseline else None
     except ModelNotFoundError as e:
         p.error(str(e))
     results = evaluate(translator, direction, args.input, args.target, max_images=args.max_images,
                        size=args.size, kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
                        features=InceptionFeatures(device, args.batch_size), batch_size=args.batch_size,
                        seed=args.seed, progress=True, reference=reference, probe_train=probe_train,
-                       probe_max=args.probe_max, bootstrap_rounds=args.bootstrap)
+                       probe_max=args.probe_max, bootstrap_rounds=args.bootstrap, baseline=baseline)
     results["model"] = args.model
+    if baseline is not None:
+        results["baseline_model"] = args.baseline
     print(format_table(results))
     if args.json is not None:
         path = args.json or Path("runs") / "eval" / f"{Path(str(args.model).rstrip('/')).name}-{direction}.json"

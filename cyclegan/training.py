@@ -207,7 +207,8 @@ class Trainer:
         self.domains = resolve_domains(cfg)
         files_a, files_b = readable_images(self.domains.train_a), readable_images(self.domains.train_b)
         self.dataset = UnpairedDataset(files_a, files_b, train_transform(cfg.load_size, cfg.crop_size))
-        self.sampler = UnpairedSampler(len(files_a), len(files_b), cfg.seed, self.rank, self.world_size)
+        self.sampler = UnpairedSampler(len(files_a), len(files_b), cfg.seed, self.rank, self.world_size,
+                                       cfg.epoch_size)
         self.loader = DataLoader(self.dataset, batch_size=cfg.batch_size, sampler=self.sampler,
                                  num_workers=cfg.num_workers(), pin_memory=self.device.type == "cuda",
                                  drop_last=True, generator=torch.Generator().manual_seed(cfg.seed))

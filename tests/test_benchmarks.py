@@ -48,3 +48,19 @@ def test_native_scale_grid_has_a_row_per_scale(tmp_path):
                     str(tmp_path / "a.png"), str(tmp_path / "a.png"), "--sizes", "0,16", "--side", "32", "--out",
                     str(out)], check=True, timeout=300)
     assert Image.open(out).size == (90 + 2 * 36, 3 * 36)  # input, full size, at 16 px
+
+
+def test_native_scale_grid_compares_models_row_by_row(tmp_path):
+    from PIL import Image
+    sys.path.insert(0, str(ROOT / "tests"))
+    from app_server import make_tiny_model
+    old, new = make_tiny_model(tmp_path / "old"), make_tiny_model(tmp_path / "new")
+    Image.new("RGB", (50, 30), "red").save(tmp_path / "a.png")
+    out, script = tmp_path / "grid.png", str(ROOT / "benchmarks" / "native_scale.py")
+    subprocess.run([sys.executable, script, "--model", str(old), str(new), "--labels", "shipped,new", "--inputs",
+                    str(tmp_path / "a.png"), "--sizes", "0,16", "--side", "32", "--out", str(out)], check=True,
+                   timeout=300)
+    assert Image.open(out).size[1] == 5 * 36  # input, then each model at full size and at 16 px
+    bad = subprocess.run([sys.executable, script, "--model", str(old), str(new), "--labels", "one", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--labels names 1 models, --model gives 2" in bad.stderr

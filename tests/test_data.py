@@ -162,6 +162,18 @@ def test_sampler_epoch_is_max_and_b_is_independent():
     assert len(ranks[0]) == len(ranks[1]) == 5 and set(ranks[0]).isdisjoint(ranks[1])
 
 
+def test_sampler_epoch_size_shortens_the_epoch_not_the_data():
+    s = UnpairedSampler(n_a=4, n_b=100, seed=0, epoch_size=6)
+    assert len(s) == 6 and len(list(s)) == 6
+    b = set()
+    for epoch in range(20):
+        s.set_epoch(epoch)
+        b |= {j for _, j, _ in s}
+    assert max(b) >= 50  # B is drawn from the whole domain, not its first 6 images
+    s.set_epoch(0, start=4)
+    assert len(s) == len(list(s)) == 2
+
+
 def test_dataset_items_are_seeded(dataroot):
     files_a, files_b = list_images(dataroot / "trainA"), list_images(dataroot / "trainB")
     ds = UnpairedDataset(files_a, files_b, train_transform(36, 32))

@@ -295,6 +295,26 @@ def test_evaluate_with_a_reference_set_and_the_domain_rate(tmp_path):
     assert f"18 targets from {root / 'testB'} + {root / 'trainB'}" in table
 
 
+def test_evaluate_against_a_baseline_model_is_paired(tmp_path):
+    """--baseline: the same inputs through a second model; a model that does not translate is measurably worse than
+    one that does, and a model against itself is no different (ratio 1 on every paired draw)."""
+    root = make_dataset(tmp_path / "data", 8)
+    half = lambda im: Image.blend(im, colour_shift(im), 0.5)  # noqa: E731  (halfway to the target domain)
+    same, plain = FakeTranslator(half), FakeTranslator(lambda im: im)
+    r = evaluate(FakeTranslator(half), "AtoB", root / "testA", root / "testB", features=pixel_features,
+                 kid_subsets=3, cache_dir=None, baseline=same)
+    b = r["baseline"]
+    assert len(same.calls) == 8 and b["ratio"] == b["ratio_low"] == b["ratio_high"] == pytest.approx(1.0)
+    assert b["reading"] == "no measurable difference" and b["kid"] == pytest.approx(r["translated"]["kid"])
+    r = evaluate(plain, "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=3,
+                 cache_dir=None, baseline=FakeTranslator(half))
+    assert r["baseline"]["reading"] == "higher" and r["baseline"]["ratio_low"] > 1
+    r["baseline_model"] = "old"
+    assert "Against the baseline old" in format_table(r) and "higher than the baseline" in format_table(r)
+    assert "baseline" not in evaluate(plain, "AtoB", root / "testA", root / "testB", features=pixel_features,
+                                      kid_subsets=3, cache_dir=None)
+
+
 def test_cli_reference_with_a_missing_folder_is_one_line(tmp_path, capsys):
     root = make_dataset(tmp_path / "data", 3)
     with pytest.raises(SystemExit) as e:

@@ -74,6 +74,13 @@ def test_tiny_run_writes_checkpoint_samples_and_model(dataroot, tmp_path):
     assert real.size == fake.size == rec.size == (30, 20)
 
 
+def test_epoch_size_sets_the_steps_of_each_epoch(dataroot, tmp_path):
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run", epoch_size=2)
+    Trainer(cfg, model_cfg).fit()
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert (state["epoch"], state["step"], state["train_config"]["epoch_size"]) == (2, 4, 2)  # not 6 steps an epoch
+
+
 def test_resume_mid_run_gives_the_same_weights(dataroot, tmp_path):
     cfg, model_cfg = tiny_configs(dataroot, tmp_path / "straight")
     Trainer(cfg, model_cfg).fit()
