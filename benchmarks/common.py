@@ -163,6 +163,11 @@ def clean_runs(run, n: int, max_attempts: int | None = None) -> tuple[list[float
     return times, dropped, loads
 
 
+def label_width(rows: list[tuple[str, list]], at_least: int) -> int:
+    """A label column for ``labelled_grid`` wide enough for the longest row label (about 7 px a character)."""
+    return max(at_least, 7 * max(len(label) for label, _ in rows))
+
+
 def labelled_grid(rows: list[tuple[str, list]], size: int, label_w: int, width: int | None = None):
     """PIL images ``size`` px high (and ``width`` wide, default square) in rows, each row's label in a left column
     ``label_w`` px wide, 4 px apart."""

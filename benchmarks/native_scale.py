@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from common import ROOT, labelled_grid, save_picture
+from common import ROOT, label_width, labelled_grid, save_picture
 
 from cyclegan import Translator
 
@@ -27,13 +27,13 @@ def grid(models: list[str], direction: str | None, inputs: list[Path], sizes: li
     from PIL import Image, ImageOps
     pictures = [ImageOps.fit(Image.open(f).convert("RGB"), (side, side), Image.Resampling.BICUBIC) for f in inputs]
     rows = [("input", pictures)]
-    labels = labels or [Path(str(m).rstrip("/")).name for m in models]
+    labels = labels or [Path(m).name for m in models]
     for model, label in zip(models, labels):
         for size in sizes:
             t = Translator.from_pretrained(model, native_size=size)
             scale = f"at {size} px" if size else "full size"
             rows.append((scale if len(models) == 1 else f"{label}, {scale}", [t(p, direction)[1] for p in pictures]))
-    return labelled_grid(rows, side, label_w=90 if len(models) == 1 else max(90, 7 * max(len(r[0]) for r in rows)))
+    return labelled_grid(rows, side, label_w=label_width(rows, 90))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from common import RESULTS, ROOT, SHARED_DATA, describe, hardware, labelled_grid, markdown_table, save_picture
+from common import RESULTS, ROOT, SHARED_DATA, describe, hardware, label_width, labelled_grid, markdown_table, save_picture
 
 from cyclegan.config import ModelConfig, TrainConfig
 from cyclegan.networks import Generator, complexity
@@ -269,7 +269,7 @@ def figure(data: str, path: Path, n: int = 6, seed: int = 0, recipes: list[str] 
         if model.is_dir():
             t = Translator.from_pretrained(model, backend="eager")
             rows.append((recipe, [t(im, direction=d["direction"])[1] for im in inputs]))
-    save_picture(labelled_grid(rows, size, label_w=max(110, 7 * max(len(label) for label, _ in rows))), path)
+    save_picture(labelled_grid(rows, size, label_w=label_width(rows, 110)), path)
     print(f"wrote {path} ({len(rows) - 1} recipes)")
 
 

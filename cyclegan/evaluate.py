@@ -443,6 +443,10 @@ def write_json(results: dict, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(results, indent=2) + "\n")
 
+def _reading(reading: str, than: str) -> str:
+    """A reading as a sentence's clause: "lower than THAN", or "no measurable difference" alone."""
+    return reading if reading == "no measurable difference" else f"{reading} than {than}"
+
 def format_table(results: dict) -> str:
     """Markdown table: one row per metric, translated vs identity (untranslated input) columns."""
     tr, idt = results["translated"], results["identity"]
@@ -479,7 +483,7 @@ def format_table(results: dict) -> str:
     if "ratio" in results:
         q = results["ratio"]
         lines += [f"KID translated / untranslated: {q['kid']:.2f} [{q['low']:.2f}, {q['high']:.2f}], "
-                  f"{q['reading']}{'' if q['reading'] == 'no measurable difference' else ' than the untranslated inputs'} "
+                  f"{_reading(q['reading'], 'the untranslated inputs')} "
                   f"(95 % interval of {results['bootstrap_rounds']} bootstrap draws of the inputs and the targets)."]
     if "baseline" in results:
         b = results["baseline"]
@@ -487,7 +491,7 @@ def format_table(results: dict) -> str:
         lines += [f"Against the baseline {results.get('baseline_model', '')}".rstrip() +
                   f" (KID ×10³ {1e3 * b['kid']:.2f} [{1e3 * b['kid_low']:.2f}, {1e3 * b['kid_high']:.2f}]{rate}): "
                   f"KID this model / baseline {b['ratio']:.2f} [{b['ratio_low']:.2f}, {b['ratio_high']:.2f}], "
-                  f"{b['reading']}{'' if b['reading'] == 'no measurable difference' else ' than the baseline'} "
+                  f"{_reading(b['reading'], 'the baseline')} "
                   "(paired: each bootstrap draw resamples the same inputs for both models)."]
     if results.get("domain_rate_target") is not None:
         pr = results["probe"]
