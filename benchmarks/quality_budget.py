@@ -12,8 +12,8 @@ run gets), then evaluates with ``cyclegan.evaluate`` on the data's test split:
     python benchmarks/quality_budget.py --table                # Markdown table of every result so far
     python benchmarks/quality_budget.py --figure docs/quality_emoji.png --data emoji
     python benchmarks/quality_budget.py --figure docs/x.jpg --data monet --size 512 --recipes projected,both
-    python benchmarks/quality_budget.py --rescore              # monet runs: issue 24's evaluation at 256 px
-    python benchmarks/quality_budget.py --compare              # their table, with intervals
+    python benchmarks/quality_budget.py --rescore --data monet  # the evaluation at the data's 256 px, with intervals
+    python benchmarks/quality_budget.py --compare --data horse  # the equal-budget table of the rescored runs
 
 Results go to ~/runs/quality/DATA-RECIPE-sSEED.json (``--out`` changes the folder; the run folder beside it
 keeps the checkpoint, samples and model). The learning rate stays constant during a budgeted run (the budget ends
@@ -41,7 +41,13 @@ OUT = Path.home() / "runs" / "quality"
 # Today's settings of the shipped models (checkpoints/*/README.md), per dataset.
 DATASETS = {
     "emoji": dict(folder="emoji", direction="AtoB", eval_size=None, load_size=64, crop_size=64),
-    "monet": dict(folder="monet2photo", direction="BtoA", eval_size=128, load_size=143, crop_size=128),
+    # --rescore's reference: for photo -> Monet the 246 paintings of trainA + testA (testA has only 26).
+    "monet": dict(folder="monet2photo", direction="BtoA", eval_size=128, load_size=143, crop_size=128,
+                  reference=("trainA", "testA")),
+    # 128 px crops of the full 256 px images (monet2photo's winning scale), scored at the photos' own 256 px
+    # against the 140 test zebras: the published tables' protocol.
+    "horse": dict(folder="horse2zebra", direction="AtoB", eval_size=None, load_size=256, crop_size=128,
+                  reference=("testB",)),
 }
 BASE_MODEL = dict(ngf=16, ndf=32, n_blocks=4)
 DIFFAUG = "color,translation,cutout"
@@ -68,8 +74,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, Train
 
 
 def run_name(data: str, recipe: str, seed: int, load_size: int | None = None, init_from: str | None = None) -> str:
-    """DATA-RECIPE[-loadN][-init]-sSEED: the variants of issue 24 (full-resolution crops, continued from a model)
-    get names of their own, so that they sit beside the recipe's plain runs."""
+    """DATA-RECIPE[-loadN][-init]-sSEED: the variants (full-resolution crops, continued from a model) get names of
+    their own, so that they sit beside the recipe's plain runs."""
     load = f"-load{load_size}" if load_size and load_size != DATASETS[data]["load_size"] else ""
     return f"{data}-{recipe}{load}{'-init' if init_from else ''}-s{seed}"
 
@@ -137,14 +143,15 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_si
     return result
 
 
-def rescore(path: Path, reference: tuple[str, ...] = ("trainA", "testA")) -> dict:
-    """Score a finished monet run as the shipped model's card is scored (issue 24): the 256 px test photos at their
-    own size, against trainA + testA, with the KID's bootstrap interval, its ratio to the untranslated photos and
+def rescore(path: Path) -> dict:
+    """Score a finished run as a shipped model's card is scored: the 256 px test images at their own size, against
+    the dataset's reference folders, with the KID's bootstrap interval, its ratio to the untranslated inputs and
     the domain rate of the Inception probe fitted on the train splits. Stored in the run's JSON as ``eval256``."""
     from cyclegan import Translator
     from cyclegan.evaluate import evaluate
     result = json.loads(path.read_text())
     data = SHARED_DATA / DATASETS[result["data"]]["folder"]
+    reference = DATASETS[result["data"]]["reference"]
     d = result["direction"]
     translator = Translator.from_pretrained(path.with_suffix("") / "model", native_size=0, threads=1)
     ev = evaluate(translator, d, data / f"test{d[0]}", data / f"test{d[-1]}", reference=[data / r for r in reference],
@@ -164,19 +171,19 @@ def summary256(ev: dict) -> dict:
 
 
 def comparison(results: list[dict], baseline: dict | None = None) -> str:
-    """Issue 24's equal-budget table: one row per run variant (scale, start), each seed's KID ×10³ at 256 px with
-    its 95 % bootstrap interval, the ratio to the untranslated photos with its interval, and the domain rate; a
-    last column says whether the variant differs measurably from the first row (an interval that holds the other's
-    point estimate: no measurable difference)."""
+    """The equal-budget table: one row per run variant (recipe, scale, start), each seed's KID ×10³ at 256 px with
+    its 95 % bootstrap interval, the ratio to the untranslated inputs with its interval, and the domain rate; a
+    last column says whether the variant differs measurably from the first row (every seed's interval clear of
+    every other's: measurably different)."""
     rows, groups = [], {}
     for r in results:
         if "eval256" in r:
-            key = (r.get("load_size", DATASETS[r["data"]]["load_size"]), bool(r.get("init_from")))
+            key = (r["recipe"], r.get("load_size", DATASETS[r["data"]]["load_size"]), r.get("init_from") or "")
             groups.setdefault(key, []).append(r)
     if baseline:
-        groups = {("shipped", True): [baseline], **groups}
+        groups = {("", "shipped", "shipped"): [baseline], **groups}
     first = None
-    for (load, init), rs in groups.items():
+    for (recipe, load, init), rs in groups.items():
         e = [r["eval256"] for r in sorted(rs, key=lambda r: r["seed"])]
         mean = sum(x["kid"] for x in e) / len(e)
         verdict = "-"
@@ -187,8 +194,8 @@ def comparison(results: list[dict], baseline: dict | None = None) -> str:
         first = first or e
         rows.append({
             "variant": "the shipped model" if load == "shipped" else
-                       f"{'full-resolution crops' if load == 256 else 'today’s scale'} (load {load}), "
-                       f"{'continued' if init else 'from scratch'}",
+                       f"{recipe}, {'full-resolution crops' if load == 256 else 'today’s scale'} (load {load}), "
+                       f"{f'from {Path(init).name}' if init else 'from scratch'}",
             "steps": "-" if load == "shipped" else ", ".join(str(r["steps"]) for r in rs),
             "kid": "; ".join(f"{1e3 * x['kid']:.1f} [{1e3 * x['kid_low']:.1f}, {1e3 * x['kid_high']:.1f}]" for x in e),
             "ratio": "; ".join(f"{x['ratio']:.2f} [{x['ratio_low']:.2f}, {x['ratio_high']:.2f}]" for x in e),
@@ -286,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="folder of the runs and their JSON results "
                    "(default: ~/runs/quality)")
     p.add_argument("--list", action="store_true", help="print the recipes and their flags")
-    p.add_argument("--rescore", action="store_true", help="score every finished monet run with issue 24's evaluation "
-                   "(256 px, reference trainA + testA, intervals, domain rate), into its JSON")
+    p.add_argument("--rescore", action="store_true", help="score every finished run of --data with the cards' evaluation "
+                   "(256 px, the dataset's reference folders, intervals, domain rate), into its JSON")
     p.add_argument("--compare", type=Path, nargs="?", const=Path(), default=None, metavar="SHIPPED_JSON",
                    help="print the equal-budget table of the rescored runs; with a file, the shipped model's scores "
                         "(the JSON of python -m cyclegan.evaluate --json) as its first row")
@@ -305,13 +312,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:16s} {macs / 1e6:7.1f} M multiply-adds at 64 px, {params:,} parameters; flags {flags(name)}")
         return 0
     if args.rescore:
-        for path in sorted(OUT.glob("monet-*.json")):
+        for path in sorted(OUT.glob(f"{args.data}-*.json")):
             if "eval256" not in json.loads(path.read_text()) and (path.with_suffix("") / "model").is_dir():
                 print(f"rescoring {path.name}")
                 rescore(path)
         return 0
     if args.compare is not None:
-        results = [json.loads(f.read_text()) for f in sorted(OUT.glob("monet-*.json"))]
+        results = [json.loads(f.read_text()) for f in sorted(OUT.glob(f"{args.data}-*.json"))]
         base = None
         if args.compare != Path():
             base = {"eval256": summary256(json.loads(args.compare.read_text())), "seed": 0, "steps": "-"}
