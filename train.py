@@ -7,11 +7,8 @@ from cyclegan.config import parse_args
 def main(argv: list[str] | None = None) -> int:
     train_cfg, model_cfg = parse_args(argv)
     # Imported only now: they load torch (seconds), which --help and argument errors do not need.
-    from cyclegan.checkpoint import CheckpointError
-    from cyclegan.data import DataError
     from cyclegan.distributed import distributed
-    from cyclegan.download import DownloadError
-    from cyclegan.hub import ModelNotFoundError
+    from cyclegan.errors import CheckpointError, DataError, DownloadError, ModelNotFoundError
     from cyclegan.training import Trainer
     try:
         with distributed(train_cfg.device):

@@ -153,7 +153,7 @@ def server_cpu(p, mode: str, tmp: Path, n: int = 5) -> dict:
 
 def main() -> int:
     from playwright.sync_api import sync_playwright
-    from cyclegan.web import export_site
+    from cyclegan.export import export_site
     tmp = Path(tempfile.mkdtemp(prefix="web-speed-"))
     site = export_site([ROOT / "checkpoints" / "monet2photo"], tmp / "site", ROOT / "examples")
     proc, url = serve_site(site)

@@ -1,8 +1,9 @@
 """How a generator runs: eager PyTorch, or its CPU graph in ONNX Runtime; ``auto`` picks per device.
 
 A runner turns a padded 1x3xHxW batch into the generator's output. Each generator has up to three:
-``whole`` (a whole image), ``tiles`` (a tile, with the whole image's frozen statistics as a second input) and
-``stats`` (records those statistics; always eager: it runs once per image, on a downscaled copy).
+``whole`` (an image with its own instance-norm statistics), ``frozen`` (with given statistics as a second input:
+a tile with the whole image's, a video frame with its recent frames'; ``cyclegan.frozen_stats``) and ``stats``
+(records an image's statistics; always eager: it runs once per image or frame, on a downscaled copy).
 A new backend is a name in ``BACKENDS``, a rule in ``resolve_backend`` and a runner builder here.
 """
 from __future__ import annotations
@@ -14,11 +15,11 @@ import torch
 from torch import nn
 
 from .cpu_graph import WINOGRAD_MIN_CHANNELS, onnx_model
-from .tiling import StatsGenerator, stats_onnx_model
+from .frozen_stats import StatsGenerator, stats_onnx_model
 
 Backend = Literal["auto", "eager", "onnx"]
 BACKENDS = ("auto", "eager", "onnx")
-RunnerKind = Literal["whole", "tiles", "stats"]
+RunnerKind = Literal["whole", "frozen", "stats"]
 Runner = Callable[..., torch.Tensor]
 
 
@@ -68,7 +69,7 @@ def onnx_runner(generator: nn.Module, kind: RunnerKind, *, threads: int | None =
     if kind == "whole":
         session = ort.InferenceSession(onnx_model(generator, min_channels=min_channels), options, providers=providers)
         return lambda x: torch.from_numpy(session.run(None, {"input": x.float().contiguous().numpy()})[0])
-    if kind == "tiles":
+    if kind == "frozen":
         session = ort.InferenceSession(stats_onnx_model(generator, min_channels=min_channels), options,
                                        providers=providers)
         return lambda x, stats: torch.from_numpy(session.run(None, {

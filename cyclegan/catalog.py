@@ -16,15 +16,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .direction import Direction
-from .download import DownloadError
-from .hub import GENERATOR_FOLDERS, ModelNotFoundError, default_direction, is_complete, read_manifest
+from .direction import Direction, require
+from .errors import CatalogError, DownloadError, ModelNotFoundError
+from .model_folder import GENERATOR_FOLDERS, default_direction, is_complete, read_manifest
 from .translate import Translator
 from .zoo import ZOO, ZOO_URL, fetch as fetch_zoo_model, zoo_folder
-
-
-class CatalogError(ValueError):
-    """An unknown model, a model that cannot be loaded, or a direction it lacks; the message is for the user."""
 
 
 @dataclass
@@ -215,14 +211,16 @@ def reconstructed_label(spec: ModelSpec) -> str:
     """The Reconstructed box's label: it says why the box stays empty for a one-direction model."""
     if len(spec.directions) == 2:
         return "Reconstructed"
-    return f"Reconstructed: none (this model has no {spec.domain_b} → {spec.domain_a} generator)"
+    back_src, back_dst = spec.directions[0].reverse.ends(spec.domain_a, spec.domain_b)
+    return f"Reconstructed: none (this model has no {back_src} → {back_dst} generator)"
 
 
-def check_direction(spec: ModelSpec, direction: Direction) -> None:
-    """``CatalogError`` unless the model has a generator for ``direction``."""
-    if direction not in spec.directions:
-        raise CatalogError(f"{spec.label} translates {spec.domain_a} → {spec.domain_b} only (a one-direction model): "
-                           "use direction 'AtoB'.")
+def check_direction(spec: ModelSpec, direction: Direction | str) -> Direction:
+    """``direction`` as a Direction the model has; ``CatalogError`` (with ``direction.require``'s line) if not."""
+    try:
+        return require(direction, spec.directions, spec.domain_a, spec.domain_b, spec.label)
+    except ValueError as e:
+        raise CatalogError(str(e)) from None
 
 
 def load_examples(folder: str | Path | None, keys: list[str]) -> list[list[str]]:

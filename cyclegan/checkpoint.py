@@ -14,12 +14,10 @@ from pathlib import Path
 
 import torch
 
+from .errors import CheckpointError
+
 NAME = "checkpoint.pt"
 PREVIOUS = "checkpoint.prev.pt"
-
-
-class CheckpointError(Exception):
-    """A checkpoint that is missing, unreadable, or from other settings; the message is one line."""
 
 
 def save(state: dict, out: str | Path) -> Path:
@@ -61,7 +59,7 @@ def locate(resume: str, out: str | Path, *, token: str | None = None) -> Path:
     path = Path(resume).expanduser()
     if path.is_dir():
         return path / NAME
-    from .hub import REPO_ID
+    from .model_folder import REPO_ID
     is_repo_id = "/" in resume and REPO_ID.match(resume) and not resume.startswith(".")
     if path.exists() or not is_repo_id or resume.endswith(".pt"):
         return path  # a local path (a missing one is reported by load)
@@ -70,8 +68,8 @@ def locate(resume: str, out: str | Path, *, token: str | None = None) -> Path:
     try:
         return Path(hf_hub_download(resume, NAME, repo_type="model", token=token))
     except EntryNotFoundError:
-        raise CheckpointError(f"--resume {resume}: the Hub repo has no {NAME} (push one with --push-checkpoints)") \
-            from None
+        raise CheckpointError(f"--resume {resume}: the Hub repo has no {NAME} (push one with --push-checkpoints)"
+                              ) from None
     except RepositoryNotFoundError:
         raise CheckpointError(f"--resume {resume}: no such Hub repo, and no such file or folder here") from None
     except (LocalEntryNotFoundError, OSError) as e:

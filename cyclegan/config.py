@@ -43,6 +43,17 @@ class ModelConfig:
         return dict(ngf=self.ngf, n_blocks=self.n_blocks, norm=self.norm, dropout=self.dropout,
                     upsample=self.upsample, block=self.block)
 
+    def check(self) -> None:
+        """ValueError in one line for a setting that cannot work (train.py says it as a usage error)."""
+        if self.projected_size < 128:
+            raise ValueError(f"--projected-size must be at least 128 (the feature network's coarsest tap needs a 4x4 "
+                             f"grid); got {self.projected_size}")
+        if self.discriminator != "patch":
+            from .features import missing_packages
+            if missing := missing_packages():
+                raise ValueError(f"--discriminator {self.discriminator} needs the package(s) {', '.join(missing)}: "
+                                 f"pip install {' '.join(missing)}")
+
 
 @dataclass
 class TrainConfig:
@@ -121,6 +132,27 @@ class TrainConfig:
     license_link: str = _f("", "with --license other: the URL where the terms can be read; every card of the model "
                            "carries it")
 
+    def check(self) -> None:
+        """ValueError in one line for settings that cannot work together (train.py says it as a usage error)."""
+        if not (self.dataroot or self.dataset or (self.domain_a and self.domain_b)):
+            raise ValueError("give --dataroot DIR, --dataset NAME, or both --domain-a DIR and --domain-b DIR")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"--ema must be a decay in [0, 1), e.g. 0.999; got {self.ema}")
+        if self.crop_size > self.load_size:
+            raise ValueError(f"--crop-size ({self.crop_size}) must not exceed --load-size ({self.load_size})")
+        for name in ("save_every_steps", "eval_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 (off) or more; got {getattr(self, name)}")
+        if self.push_checkpoints and not self.push_to_hub:
+            raise ValueError("--push-checkpoints needs --push-to-hub USER/NAME")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError(f"--workers must be 0 or more; got {self.workers}")
+        from .augment import parse_policy  # imports torch: only once the cheap checks have passed
+        try:
+            parse_policy(self.diffaugment)
+        except ValueError as e:
+            raise ValueError(f"--diffaugment: {e}") from None
+
     def num_workers(self) -> int:
         """--workers, or the default for this machine's CPU cores (see its help)."""
         if self.workers is not None:
@@ -150,6 +182,15 @@ class TrainConfig:
 
 
 @dataclass
+class TileConfig:
+    """How ``Translator`` cuts big images into tiles, so that memory grows with the tile, not with the image."""
+
+    tile_size: int = _f(512, "tile size for big images; smaller tiles need less memory")
+    tile_overlap: int = _f(64, "overlap of neighbouring tiles")
+    tile_threshold: int = _f(1024 * 1024, "images with more pixels than this are translated in tiles (0: never)")
+
+
+@dataclass
 class VideoConfig:
     """How a video is translated (``cyclegan.video``): what keeps it steady, its limits, and the encoding."""
 
@@ -170,8 +211,9 @@ class VideoConfig:
 
     @classmethod
     def frame_by_frame(cls, **overrides: Any) -> "VideoConfig":
-        """Each frame on its own, as the reference implementation does it: no shared statistics, no smoothing."""
-        return cls(**{"shared_stats": False, "smoothing": 0.0, **overrides})
+        """Each frame on its own, as the reference implementation does it: no shared statistics, no smoothing
+        (whatever ``overrides`` say of them; the other settings are taken from there)."""
+        return cls(**{**overrides, "shared_stats": False, "smoothing": 0.0})
 
     def check(self) -> None:
         """ValueError in one line for a setting out of range."""
@@ -185,6 +227,33 @@ class VideoConfig:
             raise ValueError("max_seconds and max_side must be 0 (no limit) or more")
         if not 0 <= self.crf <= 51:
             raise ValueError(f"crf must be in 0..51 (H.264); got {self.crf}")
+
+
+# The picture formats an upload may be in: those the app names to its visitors (Pillow reads them all; a page
+# decodes all but TIFF itself). Anything else is refused before a decoder sees it.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What a visitor's upload may be: checked where it enters, by the server (``cyclegan.uploads``, the video path)
+    and, for pictures, by the page (``webapp/cyclegan.js``, which reads them from ``models.json``), with the same
+    messages."""
+
+    max_side: int = 512  # pictures and video frames are shrunk to this long side before translating
+    max_bytes: int = 20 * 1024 ** 2
+    max_pixels: int = 89_478_485  # the decompression-bomb guard (Pillow's default)
+    max_video_bytes: int = 100 * 1024 ** 2
+    max_video_seconds: float = 20.0
+
+    def decode(self) -> dict[str, int]:
+        """The keyword arguments of ``uploads.decode_image`` and ``decode_upload``."""
+        return {"max_bytes": self.max_bytes, "max_pixels": self.max_pixels, "max_side": self.max_side}
+
+    def page(self) -> dict:
+        """The picture limits as the page reads them (``models.json``)."""
+        return {"maxSide": self.max_side, "maxBytes": self.max_bytes, "maxPixels": self.max_pixels,
+                "formats": list(IMAGE_FORMATS)}
 
 
 def _unwrap(tp: Any) -> tuple[Any, tuple | None]:
@@ -244,30 +313,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, ModelConfig]
         ns["device"] = "cpu" if first.startswith("-") else f"cuda:{first}"
     train = TrainConfig(**{f.name: ns[f.name] for f in dataclasses.fields(TrainConfig)})
     model = ModelConfig(**{f.name: ns[f.name] for f in dataclasses.fields(ModelConfig)})
-    if not (train.dataroot or train.dataset or (train.domain_a and train.domain_b)):
-        parser.error("give --dataroot DIR, --dataset NAME, or both --domain-a DIR and --domain-b DIR")
-    if not 0 <= train.ema < 1:
-        parser.error(f"--ema must be a decay in [0, 1), e.g. 0.999; got {train.ema}")
-    if train.crop_size > train.load_size:
-        parser.error(f"--crop-size ({train.crop_size}) must not exceed --load-size ({train.load_size})")
-    for name in ("save_every_steps", "eval_every"):
-        if getattr(train, name) < 0:
-            parser.error(f"--{name.replace('_', '-')} must be 0 (off) or more; got {getattr(train, name)}")
-    if train.push_checkpoints and not train.push_to_hub:
-        parser.error("--push-checkpoints needs --push-to-hub USER/NAME")
-    if train.workers is not None and train.workers < 0:
-        parser.error(f"--workers must be 0 or more; got {train.workers}")
-    if model.projected_size < 128:
-        parser.error(f"--projected-size must be at least 128 (the feature network's coarsest tap needs a 4x4 grid); "
-                     f"got {model.projected_size}")
-    if model.discriminator != "patch":
-        from .features import missing_packages
-        if missing := missing_packages():
-            parser.error(f"--discriminator {model.discriminator} needs the package(s) {', '.join(missing)}: "
-                         f"pip install {' '.join(missing)}")
-    from .augment import parse_policy  # imports torch: only once --help and the cheap checks have passed
-    try:
-        parse_policy(train.diffaugment)
+    try:  # the same checks as Trainer's, said as usage errors
+        model.check()
+        train.check()
     except ValueError as e:
-        parser.error(f"--diffaugment: {e}")
+        parser.error(str(e))
     return train, model

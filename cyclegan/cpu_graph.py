@@ -1,11 +1,8 @@
-"""The CPU inference graph of a generator (Winograd convolutions on wide layers), its ONNX export, and a CLI
-that writes it next to a model folder's weights.
-
-    python -m cyclegan.cpu_graph MODEL_DIR --onnx       # writes MODEL_DIR/G_AB/model.onnx and G_BA/model.onnx
+"""The CPU inference graph of a generator (Winograd convolutions on wide layers) and its ONNX export.
 
 ``Translator`` (``cyclegan.translate``) runs generators through ONNX Runtime on the CPU: it exports each graph
-in memory on first use (``onnx_model``) and writes nothing to disk. The CLI writes the same graph for people
-who deploy with another ONNX runtime; nothing in this project reads those files.
+in memory on first use (``onnx_model``) and writes nothing to disk. ``python -m cyclegan.export --onnx MODEL_DIR``
+writes the same graph next to a model folder's weights, for people who deploy with another ONNX runtime.
 
 The graph is the generator itself, except that stride-1 3x3 convolutions with at least ``min_channels``
 input channels are computed with Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016) as batched
@@ -18,12 +15,8 @@ dynamic height and width (the input may have any size that is a multiple of 4).
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import io
-import json
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -32,14 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hub import ModelNotFoundError, generator_folders, load_generator
 
 # The default for ``min_channels``: between the layer width where Winograd lost (64, the shipped models) and
 # where it won (256, the reference's); docs/PERFORMANCE.md.
 WINOGRAD_MIN_CHANNELS = 128
 ONNX_FORMAT = 2  # recorded in onnx.json: 2 = Winograd on wide layers only
 OPSET = 17
-ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"
 
 
 # -- module surgery ----------------------------------------------------------------------------------------
@@ -76,8 +67,8 @@ _WINOGRAD = {
 
 def _plain_3x3(c: nn.Module) -> bool:
     """Whether ``c`` is a convolution that ``WinogradConv3x3`` computes: 3x3, stride 1, unpadded, ungrouped."""
-    return isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3) and c.stride == (1, 1) and c.padding == (0, 0) \
-        and c.groups == 1 and c.dilation == (1, 1)
+    return (isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3) and c.stride == (1, 1) and c.padding == (0, 0)
+            and c.groups == 1 and c.dilation == (1, 1))
 
 
 class WinogradConv3x3(nn.Module):
@@ -196,57 +187,3 @@ def onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNEL
     buffer = io.BytesIO()
     export_onnx(generator, buffer, min_channels=min_channels)
     return buffer.getvalue()
-
-
-# -- the on-disk export CLI ----------------------------------------------------------------------------------
-def export_model_dir(folder: str | Path, check: bool = True) -> list[Path]:
-    """Write ``model.onnx`` and ``onnx.json`` next to each generator's weights in a model folder."""
-    written = []
-    for sub in generator_folders(folder).values():  # one-direction: G_AB only
-        generator = load_generator(sub)
-        t0 = time.perf_counter()
-        export_onnx(generator, sub / ONNX_FILE)
-        seconds = time.perf_counter() - t0
-        meta = {"format": ONNX_FORMAT,
-                "opset": OPSET, "torch": torch.__version__, "export_seconds": round(seconds, 2)}
-        if check:
-            meta["max_abs_diff_vs_eager_at_256"] = check_onnx(generator, sub / ONNX_FILE)
-        (sub / ONNX_META).write_text(json.dumps(meta, indent=2) + "\n")
-        written.append(sub / ONNX_FILE)
-        print(f"{sub.name}: wrote {sub / ONNX_FILE} ({seconds:.1f} s"
-              + (f", max abs diff vs eager {meta['max_abs_diff_vs_eager_at_256']:.1e})" if check else ")"))
-    return written
-
-
-def check_onnx(generator: nn.Module, path: str | Path, size: int = 256, seed: int = 0) -> float:
-    """Max abs difference between ONNX Runtime and eager PyTorch on a random image."""
-    import onnxruntime as ort
-    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    with torch.inference_mode():
-        ref = generator.float().cpu().eval()(x)
-    out = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
-    return float((out - ref).abs().max())
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cyclegan.cpu_graph",
-                                     description="Write a model folder's generators as ONNX graphs, for deploying "
-                                                 "them with another ONNX runtime (the app and Translator do not "
-                                                 "need these files: they export in memory).")
-    parser.add_argument("model", help="model folder (with G_AB/ and G_BA/)")
-    parser.add_argument("--onnx", action="store_true", required=True,
-                        help="write G_AB/model.onnx and G_BA/model.onnx (ONNX Runtime graphs, dynamic H and W)")
-    parser.add_argument("--no-check", dest="check", action="store_false",
-                        help="skip comparing the exported graphs with eager PyTorch (saves a run of each graph)")
-    args = parser.parse_args(argv)
-    try:
-        export_model_dir(args.model, args.check)
-    except (ModelNotFoundError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Unpaired image data: listing and loading images, the two-domain dataset, its transforms and sampler."""
+"""Unpaired training data: listing a domain's images, the two-domain dataset, its transforms and sampler."""
 from __future__ import annotations
 
 import math
@@ -8,18 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch.utils.data import Dataset, Sampler
 from torchvision.transforms import v2
 
+from .errors import DataError
+from .images import load_image
+
 # The reference's extensions (.jpg .jpeg .png .ppm .bmp .tif .tiff, any case), plus .webp.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
-
-
-class DataError(Exception):
-    """A problem with the user's data, reported as one line without a traceback."""
 
 
 def list_images(folder: str | Path, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
@@ -56,35 +54,6 @@ def list_images(folder: str | Path, skipped: list[tuple[Path, str]] | None = Non
         raise DataError(f"no images in {folder} or its subfolders "
                         f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files
-
-
-def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """Any PIL image as 8-bit RGB: EXIF orientation applied, transparency composited on white.
-
-    16-bit, CMYK, palette and grayscale modes are converted; an animated image gives its first frame.
-    """
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16/32-bit grayscale: PIL's convert("L") clips instead of scaling, so scale by hand.
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(np.round(array / peak * 255), 0, 255).astype(np.uint8), "L")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, background + (255,))
-        return Image.alpha_composite(canvas, rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def load_image(path: str | Path) -> Image.Image:
-    """Open an image file as RGB (see ``to_rgb``); raises ``OSError`` for unreadable files."""
-    with Image.open(path) as image:
-        image.load()
-        return to_rgb(image)
 
 
 def is_readable(path: Path) -> bool:

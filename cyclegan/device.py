@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from .data import DataError
+from .errors import DataError
 
 
 def resolve_device(name: str) -> torch.device:

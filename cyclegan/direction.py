@@ -1,8 +1,8 @@
-"""The two translation directions of a CycleGAN model, and the one place their names are parsed."""
+"""The two translation directions of a CycleGAN model, and the one place a requested direction is checked."""
 from __future__ import annotations
 
 from enum import Enum
-from typing import TypeVar
+from typing import Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -35,3 +35,18 @@ class Direction(str, Enum):
     def ends(self, a: T, b: T) -> tuple[T, T]:
         """(source, target) among the A-side and B-side things ``a`` and ``b`` (domain names, test folders)."""
         return (a, b) if self is Direction.AtoB else (b, a)
+
+
+def require(value: Direction | str, available: Iterable[Direction | str], domain_a: str = "A", domain_b: str = "B",
+            model: str = "this model") -> Direction:
+    """``value`` as a Direction that ``model`` has a generator for (``available``); ``ValueError`` in one line for an
+    unknown name, or for the direction a one-direction model lacks (either one: a folder may hold G_AB or G_BA)."""
+    direction = Direction.parse(value)
+    available = [Direction.parse(d) for d in available]
+    if direction in available:
+        return direction
+    src, dst = direction.ends(domain_a, domain_b)
+    has = available[0] if available else direction.reverse
+    has_src, has_dst = has.ends(domain_a, domain_b)
+    raise ValueError(f"{model} has no {direction} generator ({src} -> {dst}): it is a one-direction model that "
+                     f"translates {has_src} → {has_dst} only; use direction '{has}'.")

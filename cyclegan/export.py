@@ -1,42 +1,255 @@
-"""Export a model for other runtimes: the browser (ONNX Runtime Web) and a static site, and the CPU graph's ONNX.
+"""Export a model for other runtimes: the visitor's browser (ONNX Runtime Web), a static site, and ONNX files
+next to a model folder's weights.
 
     python -m cyclegan.export --web checkpoints/monet2photo out/monet2photo     # G_AB.onnx, G_BA.onnx, web.json
     python -m cyclegan.export --site checkpoints/monet2photo checkpoints/emoji site/
     python -m cyclegan.web site/                      # serve the site on 127.0.0.1:8000 with COOP/COEP headers
-    python -m cyclegan.export MODEL_DIR --onnx        # the CPU graph next to the weights (cyclegan.cpu_graph)
+    python -m cyclegan.export --onnx MODEL_DIR        # G_AB/model.onnx, G_BA/model.onnx: the CPU graph, to deploy
 
-``--web`` and ``--site`` are ``cyclegan.web.export_web`` and ``export_site``.
+The browser's ONNX files are the generators' plain graphs (no Winograd: a browser's runtime gains nothing from it)
+with fp16 weights that a Cast turns back into fp32 where they are read, so the arithmetic is the CPU backend's. The
+page (``cyclegan/webapp/``) reads ``models.json`` (the models, the upload limits) and ``web.json`` beside each
+model: its domains, directions, native scale and default direction.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
+import shutil
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import UploadLimits
+from .cpu_graph import ONNX_FORMAT, OPSET, export_onnx, onnx_model
+from .direction import Direction
+from .errors import ModelNotFoundError
+from .model_folder import (GENERATOR_FOLDERS, default_direction, generator_folders, load_generator, read_manifest,
+                           resolve_model_dir)
+from .web_runtime import VENDOR, WEBAPP, runtime_files
+
+WEB_META = "web.json"
+WEB_FORMAT = 1
+MODELS_JSON = "models.json"  # the page's list of models and its upload limits: one format for the site and the app
+# The page translates in the browser only models this small (each generator's ONNX file); bigger ones, such as
+# the reference's 11 M-parameter generators (~22 MB in fp16), stay on the server.
+MAX_WEB_BYTES = 8 * 1024 * 1024
+MIN_FP16_ELEMENTS = 16  # smaller float tensors (scales, pads, epsilons) stay fp32
+ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"  # the --onnx files, in each generator's subfolder
+
+
+# -- the browser's model files ---------------------------------------------------------------------------------
+def fp16_weights(model: "onnx.ModelProto") -> "onnx.ModelProto":  # noqa: F821
+    """``model`` with its float weights stored as fp16, each followed by a Cast back to fp32: half the bytes to
+    download, the same fp32 arithmetic (the weights were shipped as fp16 safetensors, so nothing is lost)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    graph = model.graph
+    kept, casts = [], []
+    for init in graph.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= MIN_FP16_ELEMENTS:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), f"{init.name}.fp16")
+            kept.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT,
+                                          name=f"{init.name}.cast"))
+        else:
+            kept.append(init)
+    nodes = casts + list(graph.node)
+    graph.ClearField("initializer")
+    graph.initializer.extend(kept)
+    graph.ClearField("node")
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    return model
+
+
+def generator_onnx(generator) -> bytes:
+    """One generator as the page runs it: its plain graph (input ``input``, 1x3xHxW in [-1, 1], H and W multiples
+    of 4; output ``output``) with fp16 weights."""
+    import onnx
+    plain = onnx_model(generator, min_channels=1 << 30)  # no layer is that wide: no Winograd
+    return fp16_weights(onnx.load_from_string(plain)).SerializeToString()
+
+
+def export_web(model: str | Path, out: str | Path) -> Path:
+    """Write ``out/G_AB.onnx``, ``out/G_BA.onnx`` (those the model has) and ``out/web.json`` for the page; returns
+    ``out``. ``ModelNotFoundError`` for a folder that is not a complete model, ``ValueError`` for one too big to
+    run in a browser (see ``MAX_WEB_BYTES``)."""
+    folder = resolve_model_dir(model)
+    manifest = read_manifest(folder)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for direction, sub in generator_folders(folder).items():
+        data = generator_onnx(load_generator(sub))
+        if len(data) > MAX_WEB_BYTES:
+            raise ValueError(f"{folder.name}'s {GENERATOR_FOLDERS[direction]} is {len(data) / 2**20:.0f} MB as ONNX, "
+                             f"over the {MAX_WEB_BYTES // 2**20} MB a page downloads: it stays on the server")
+        name = f"{GENERATOR_FOLDERS[direction]}.onnx"
+        (out / name).write_bytes(data)
+        files[direction.value] = {"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    meta = {"format": WEB_FORMAT, "name": manifest["name"], "domain_a": manifest["domain_a"],
+            "domain_b": manifest["domain_b"], "directions": list(files),
+            "default_direction": default_direction(manifest, [Direction(d) for d in files]).value,
+            "native_size": manifest.get("native_size"), "license": manifest.get("license", "unknown"),
+            "summary": manifest.get("summary", ""), "files": files}
+    (out / WEB_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    return out
+
+
+def web_supported(model: str | Path) -> bool:
+    """Whether the page can translate with ``model`` in the browser: a model folder whose generators are small
+    enough (parameters x 2 bytes of fp16 under ``MAX_WEB_BYTES``)."""
+    try:
+        folder = Path(model)
+        subs = generator_folders(folder)
+    except (ModelNotFoundError, OSError, TypeError):
+        return False
+    for sub in subs.values():
+        weights = sub / "model.safetensors"
+        if not weights.is_file() or weights.stat().st_size > MAX_WEB_BYTES:
+            return False
+    return bool(subs)
+
+
+# -- the static site ----------------------------------------------------------------------------------------
+def write_models_json(folder: Path, names: list[str], limits: UploadLimits) -> Path:
+    """``folder/models.json``: the models the page offers (the first is the one it opens on) and the limits it
+    checks a picture against before translating, the server's own (``UploadLimits.page``)."""
+    path = folder / MODELS_JSON
+    path.write_text(json.dumps({"models": names, "limits": limits.page()}, indent=2) + "\n")
+    return path
+
+
+def export_site(models: list[str | Path], out: str | Path, examples: str | Path | None = None,
+                limits: UploadLimits | None = None) -> Path:
+    """A folder of plain files that translates in the browser with no Python server: the page, the runtime, each
+    model's web files under ``models/NAME/`` (listed in ``models.json``, the first one first, with the upload
+    ``limits``: the app's defaults unless given) and the example pictures of those models (``examples/examples.json``
+    entries whose model is exported). Returns ``out``."""
+    out = Path(out)
+    if not models:
+        raise ValueError("give at least one model folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("index.html", "cyclegan.js", "style.css"):
+        shutil.copyfile(WEBAPP / name, out / name)
+    runtime_files(out / "vendor")
+    listed = []
+    for model in models:
+        name = read_manifest(Path(model))["name"]
+        export_web(model, out / "models" / name)
+        listed.append(name)
+    write_models_json(out, listed, limits or UploadLimits())
+    picked = []
+    if examples and (Path(examples) / "examples.json").is_file():
+        (out / "examples").mkdir(exist_ok=True)
+        for entry in json.loads((Path(examples) / "examples.json").read_text()):
+            if entry.get("model") in listed and (Path(examples) / entry["file"]).is_file():
+                shutil.copyfile(Path(examples) / entry["file"], out / "examples" / entry["file"])
+                picked.append(entry)
+    (out / "examples.json").write_text(json.dumps(picked, indent=2) + "\n")
+    return out
+
+
+# -- the app's page: the same files, exported once per set of weights -------------------------------------------
+def web_cache_dir() -> Path:
+    return Path(os.environ.get("CYCLEGAN_WEB_CACHE") or Path.home() / ".cache" / "cyclegan" / "web")
+
+
+def app_assets(models: dict[str, Path], limits: UploadLimits, cache: Path | None = None) -> Path:
+    """The folder the app serves to its page (``cyclegan.web.WEB_ROUTE``): the page's scripts, the runtime and
+    ``models/KEY/`` for each of ``models`` (key -> model folder), exported once per set of weights (the folder is
+    named by their hash, so a retrained model is exported anew), and ``models.json`` with the keys and the app's
+    upload ``limits``."""
+    cache = cache or web_cache_dir()
+    digest = hashlib.sha256()
+    for key, folder in sorted(models.items()):
+        digest.update(key.encode())
+        for weights in sorted(Path(folder).glob("G_*/model.safetensors")):
+            digest.update(hashlib.sha256(weights.read_bytes()).digest())
+    for name in ("cyclegan.js", "gradio-client.js", *(p.name for p in VENDOR.iterdir())):
+        path = WEBAPP / name if (WEBAPP / name).is_file() else VENDOR / name
+        digest.update(path.read_bytes())
+    digest.update(json.dumps(limits.page(), sort_keys=True).encode())
+    out = cache / digest.hexdigest()[:16]
+    if (out / "models.json").is_file():
+        return out
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("cyclegan.js", "gradio-client.js"):
+        shutil.copyfile(WEBAPP / name, tmp / name)
+    runtime_files(tmp / "vendor")
+    for key, folder in models.items():
+        export_web(folder, tmp / "models" / key)
+    write_models_json(tmp, list(models), limits)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+# -- ONNX files next to the weights (for other ONNX runtimes; Translator exports in memory) -------------------------
+def write_onnx(folder: str | Path, check: bool = True) -> list[Path]:
+    """Write ``model.onnx`` (the CPU graph, dynamic height and width) and ``onnx.json`` next to each generator's
+    weights in a model folder; with ``check``, the largest difference from eager PyTorch goes into ``onnx.json``."""
+    written = []
+    for sub in generator_folders(folder).values():
+        generator = load_generator(sub)
+        t0 = time.perf_counter()
+        export_onnx(generator, sub / ONNX_FILE)
+        seconds = time.perf_counter() - t0
+        meta = {"format": ONNX_FORMAT, "opset": OPSET, "torch": torch.__version__, "export_seconds": round(seconds, 2)}
+        if check:
+            meta["max_abs_diff_vs_eager_at_256"] = check_onnx(generator, sub / ONNX_FILE)
+        (sub / ONNX_META).write_text(json.dumps(meta, indent=2) + "\n")
+        written.append(sub / ONNX_FILE)
+        print(f"{sub.name}: wrote {sub / ONNX_FILE} ({seconds:.1f} s"
+              + (f", max abs diff vs eager {meta['max_abs_diff_vs_eager_at_256']:.1e})" if check else ")"))
+    return written
+
+
+def check_onnx(generator: torch.nn.Module, path: str | Path, size: int = 256, seed: int = 0) -> float:
+    """Max abs difference between ONNX Runtime and eager PyTorch on a random image."""
+    import onnxruntime as ort
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.inference_mode():
+        ref = generator.float().cpu().eval()(x)
+    out = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    return float((out - ref).abs().max())
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--web" not in argv and "--site" not in argv:
-        from .cpu_graph import main as cpu_graph_main  # the older form: MODEL_DIR --onnx
-        return cpu_graph_main(argv)
     p = argparse.ArgumentParser(prog="python -m cyclegan.export", description=__doc__.strip().split("\n")[0])
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--web", action="store_true", help="MODEL OUT: the model's generators as fp16-weight ONNX files "
                      "and the web.json the page reads (directions, domain names, native scale, default direction)")
     how.add_argument("--site", action="store_true", help="MODEL... OUT: a folder of plain files (page, runtime, "
                      "models, examples) that translates in the browser with no Python server")
-    p.add_argument("paths", nargs="+", help="the model folder(s), then the output folder")
+    how.add_argument("--onnx", action="store_true", help="MODEL: write G_AB/model.onnx and G_BA/model.onnx beside the "
+                     "weights (the CPU graph, dynamic height and width), for deploying with another ONNX runtime")
+    p.add_argument("paths", nargs="+", help="the model folder(s), then the output folder (none with --onnx)")
     p.add_argument("--examples", default=str(Path(__file__).resolve().parents[1] / "examples"),
                    help="with --site: the folder of examples.json whose pictures go along (those of the exported models)")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="with --onnx: skip comparing the exported graphs with eager PyTorch (saves a run of each graph)")
     args = p.parse_args(argv)
-    if len(args.paths) < 2 or (args.web and len(args.paths) != 2):
+    if args.onnx and len(args.paths) != 1:
+        p.error("give MODEL (--onnx)")
+    if len(args.paths) < 2 and not args.onnx or (args.web and len(args.paths) != 2):
         p.error("give MODEL OUT (--web) or MODEL... OUT (--site)")
-    from .hub import ModelNotFoundError
-    from .web import export_site, export_web
     *models, out = args.paths
     try:
+        if args.onnx:
+            write_onnx(args.paths[0], args.check)
+            return 0
         path = export_web(models[0], out) if args.web else export_site(models, out, args.examples)
-    except (ModelNotFoundError, ValueError) as e:
+    except (ModelNotFoundError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {path}" + ("" if args.web else f"; serve it with: python -m cyclegan.web {path}"))

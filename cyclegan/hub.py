@@ -1,12 +1,9 @@
-"""Model folders: their layout and what makes one complete, loading, resolving Hub repo ids to folders, export
-(generators, manifest, model cards), and pushing to the Hugging Face Hub.
+"""Writing model folders and publishing them: export (generators, manifest, model cards, samples), evaluation
+results in the card's ``model-index``, the folder's defaults, and pushing to the Hugging Face Hub.
 
-A model folder holds ``G_AB/`` and ``G_BA/`` (each ``config.json`` + ``model.safetensors``, as written by
-``PyTorchModelHubMixin.save_pretrained``, and a ``README.md`` card of its own), ``manifest.json`` (what the app
-shows), ``README.md`` (the model card) and ``samples.png``. A one-direction model holds ``G_AB/`` only, and its
-manifest says so. Every card carries the model's license; the model card's ``model-index`` holds the evaluation
-results (``write_eval_results``). ``python -m cyclegan.hub FOLDER --native-size N --default-direction D`` sets how
-an exported folder translates by default (``set_defaults``).
+The layout itself (what a folder holds, how it loads) is ``cyclegan.model_folder``'s. Every card carries the
+model's license. ``python -m cyclegan.hub FOLDER --native-size N --default-direction D`` sets how an exported
+folder translates by default (``set_defaults``).
 """
 from __future__ import annotations
 
@@ -18,119 +15,22 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from safetensors.torch import load_file
 
-from . import DOCS_URL, REPOSITORY_URL
-from .direction import Direction
+from .direction import Direction, require
+from .errors import ModelNotFoundError
+from .model_folder import (GENERATOR_FOLDERS, MANIFEST, default_direction, missing_files, read_manifest)
 from .networks import Generator, complexity
+from .project import DOCS_URL, PAPER_URL, REPOSITORY_URL, TAGS
 
-MANIFEST = "manifest.json"
 CARD = "README.md"
-GENERATOR_FOLDERS = {Direction.AtoB: "G_AB", Direction.BtoA: "G_BA"}  # the subfolder of each direction's generator
-CONFIG, WEIGHTS = "config.json", "model.safetensors"  # in each generator's subfolder
-# A Hub repo id is "name" or "owner/name"; anything else that does not exist locally is a wrong path.
-REPO_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
-TAGS = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch", "gan"]
 # The cards link to the code only where the project has an address (pyproject.toml's [project.urls]).
 LINKS = f"Made with the [`cyclegan`]({REPOSITORY_URL}) package ([docs]({DOCS_URL}))." if REPOSITORY_URL else ""
 # What an earlier version wrote there, with an address that was never the project's.
 _OLD_LINKS = re.compile(r"^Made with the \[`cyclegan`\]\([^)]*\) package \(\[docs\]\([^)]*\)\)\.\n\n?", re.MULTILINE)
-
-
-class ModelNotFoundError(Exception):
-    """A model path or repo id that does not lead to a usable model folder, with the reason in one line."""
-
-
-def generator_folders(folder: str | Path) -> dict[Direction, Path]:
-    """The generator subfolder of each direction the folder's manifest lists (both, unless it says otherwise).
-
-    ``ModelNotFoundError`` for a manifest whose directions are not a non-empty subset of AtoB and BtoA."""
-    folder = Path(folder)
-    directions = read_manifest(folder)["directions"]
-    if not directions or not set(directions) <= set(GENERATOR_FOLDERS):
-        raise ModelNotFoundError(f"{folder / MANIFEST}: directions must list 'AtoB' and/or 'BtoA', "
-                                 f"got {directions!r}")
-    return {d: folder / sub for d, sub in GENERATOR_FOLDERS.items() if d in directions}
-
-
-def missing_files(folder: str | Path) -> list[Path]:
-    """The weights and configs of the generators the manifest lists that ``folder`` lacks; [] if complete."""
-    return [sub / name for sub in generator_folders(folder).values() for name in (WEIGHTS, CONFIG)
-            if not (sub / name).is_file()]
-
-
-def is_complete(folder: str | Path) -> bool:
-    """Whether ``folder`` is a complete model folder: a generator (weights and config) for every direction its
-    manifest lists. A folder without any generator subfolder is not one, and its manifest is not read."""
-    folder = Path(folder)
-    if not any((folder / sub).is_dir() for sub in GENERATOR_FOLDERS.values()):
-        return False
-    try:
-        return not missing_files(folder)
-    except ModelNotFoundError:
-        return False
-
-
-def load_generator(folder: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Build a Generator from ``folder/config.json`` and load ``model.safetensors`` strictly, as fp32."""
-    folder = Path(folder)
-    config_file, weights = folder / CONFIG, folder / WEIGHTS
-    for f in (config_file, weights):
-        if not f.is_file():
-            raise ModelNotFoundError(f"{f} is missing: not a model folder written by cyclegan")
-    try:
-        generator = Generator(**json.loads(config_file.read_text()))
-        generator.load_state_dict(load_file(weights))  # fp16 weights are cast to the fp32 parameters
-    except (TypeError, ValueError, RuntimeError, OSError) as e:
-        raise ModelNotFoundError(f"could not load the generator in {folder}: {str(e).splitlines()[0]}") from None
-    return generator.to(device).eval()
-
-
-def read_manifest(folder: str | Path) -> dict:
-    """The folder's manifest, with defaults for any missing key."""
-    folder = Path(folder)
-    path = folder / MANIFEST
-    manifest = json.loads(path.read_text()) if path.is_file() else {}
-    # "directions" lists the generators the folder holds: ["AtoB"] for a one-direction model (G_AB/ only,
-    # such as the reference's photo -> painting style_* models); other folders hold both.
-    return {"name": folder.name, "domain_a": "A", "domain_b": "B", "license": "unknown", "summary": "",
-            "directions": [d.value for d in Direction], **manifest}
-
-
-def default_direction(manifest: dict, directions: Iterable[Direction | str]) -> Direction:
-    """The direction a model translates in unless told: its manifest's ``default_direction`` when the model has
-    that generator (``directions``), else the first it has."""
-    directions = [Direction.parse(d) for d in directions]
-    wanted = Direction.parse(manifest.get("default_direction", directions[0]))
-    return wanted if wanted in directions else directions[0]
-
-
-def resolve_model_dir(path_or_repo_id: str | Path, *, revision: str | None = None, token: str | None = None,
-                      cache_dir: str | None = None, local_files_only: bool = False) -> Path:
-    """A local model folder as is, or a Hub repo's snapshot (from the cache when offline)."""
-    path = Path(path_or_repo_id)
-    if path.is_dir():
-        return path
-    name = str(path_or_repo_id)
-    if path.exists() or not REPO_ID.match(name) or name.startswith((".", "/")):
-        raise ModelNotFoundError(f"model folder not found: {name}")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
-    patterns = [MANIFEST, "README.md", "samples.png", *(f"{sub}/*" for sub in GENERATOR_FOLDERS.values())]
-    try:
-        return Path(snapshot_download(name, revision=revision, token=token, cache_dir=cache_dir,
-                                      local_files_only=local_files_only, etag_timeout=5, allow_patterns=patterns))
-    except RepositoryNotFoundError:
-        raise ModelNotFoundError(f"no Hub model repo {name!r} (or it is private: pass a token)") from None
-    except LocalEntryNotFoundError:
-        raise ModelNotFoundError(f"Hub model {name!r} is not in the local cache and the Hub cannot be reached "
-                                 "(offline or HF_HUB_OFFLINE=1)") from None
-    except (HfHubHTTPError, OSError) as e:
-        raise ModelNotFoundError(f"could not fetch Hub model {name!r}: {str(e).splitlines()[0]}") from None
 
 
 def license_metadata(manifest: dict) -> dict:
@@ -194,13 +94,15 @@ def model_card(*, name: str, manifest: dict, train_config: dict, model_config: d
     a, b = manifest["domain_a"], manifest["domain_b"]
     hours = train_seconds / 3600
     progress = f"{epochs_done} full epochs" + (f", {steps_done:,} steps in all" if steps_done is not None else "")
-    if manifest.get("directions", list(Direction)) == [Direction.AtoB]:
-        what = (f"One ResNet generator trained with CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) "
-                f"on unpaired images: `G_AB` turns **{a}** into **{b}**. Only this direction is shipped, so there\n"
-                "is no reconstruction.")
-        arrow, samples = "→", f"{a} → {b}"
+    directions = [Direction.parse(d) for d in manifest.get("directions", list(Direction))]
+    if len(directions) == 1:  # G_AB or G_BA alone
+        src, dst = directions[0].ends(a, b)
+        what = (f"One ResNet generator trained with CycleGAN ([Zhu et al. 2017]({PAPER_URL})) on unpaired images: "
+                f"`{GENERATOR_FOLDERS[directions[0]]}` turns **{src}** into **{dst}**. Only this direction is shipped, "
+                "so there\nis no reconstruction.")
+        arrow, samples = "→", f"{src} → {dst}"
     else:
-        what = (f"Two ResNet generators trained with CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) "
+        what = (f"Two ResNet generators trained with CycleGAN ([Zhu et al. 2017]({PAPER_URL})) "
                 f"on\nunpaired images: `G_AB` turns **{a}** into **{b}**, `G_BA` turns **{b}** into **{a}**. Both are "
                 "shipped, so\neach translation can be reconstructed (cycle consistency).")
         arrow, samples = "↔", f"in both directions ({a} → {b} → {a} and {b} → {a} → {b})"
@@ -274,7 +176,7 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
             if G is not None:  # G_BA is None for a one-direction model
                 copy.deepcopy(G).to("cpu", dtype).save_pretrained(staging / label)
         size = int(train_config.get("crop_size") or 256)
-        macs, params = complexity(G_AB, size)
+        macs, params = complexity(G_AB if G_AB is not None else G_BA, size)
         complexity_line = (f"Each generator: {params:,} parameters, {macs / 1e9:.3f} G multiply-adds per "
                            f"{size}x{size} image (torch.utils.flop_counter).")
         if summary is None:
@@ -284,14 +186,14 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
         manifest = {"name": name, "domain_a": domain_a, "domain_b": domain_b, "license": license, "summary": summary}
         if license == "other":
             manifest.update({k: v for k, v in (("license_name", license_name), ("license_link", license_link)) if v})
-        if G_BA is None:
-            manifest["directions"] = [Direction.AtoB.value]
+        if G_AB is None or G_BA is None:  # a one-direction model
+            manifest["directions"] = [d.value for d, G in zip(Direction, (G_AB, G_BA)) if G is not None]
         if native_size:
             manifest["native_size"] = int(native_size)
         if default_direction:
             manifest["default_direction"] = Direction.parse(default_direction).value
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        write_generator_cards(staging, {"AtoB": G_AB, "BtoA": G_BA})  # over the mixin's, which has no license
+        write_generator_cards(staging, {Direction.AtoB: G_AB, Direction.BtoA: G_BA})  # over the mixin's, which has no license
         if sample is not None:
             shutil.copyfile(sample, staging / "samples.png")
         (staging / "README.md").write_text(model_card(
@@ -397,11 +299,9 @@ def set_defaults(folder: str | Path, *, native_size: int | None = None,
         if native_size:
             manifest["native_size"] = int(native_size)
     if default_direction is not None:
-        directions = read_manifest(folder)["directions"]
-        direction = Direction.parse(default_direction)
-        if direction.value not in directions:
-            raise ValueError(f"{folder.name} has no {direction.value} generator (it has {', '.join(directions)})")
-        manifest["default_direction"] = direction.value
+        m = read_manifest(folder)
+        manifest["default_direction"] = require(default_direction, m["directions"], m["domain_a"], m["domain_b"],
+                                                folder.name).value
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.chmod(0o644)

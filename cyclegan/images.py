@@ -1,9 +1,51 @@
-"""Pictures in and out of the generators: PIL RGB <-> 1x3xHxW tensors in [-1, 1], and triptychs."""
+"""Pictures: files and PIL images as 8-bit RGB, PIL RGB <-> 1x3xHxW tensors in [-1, 1], and triptychs."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
+
+ORIENTATION = 0x0112  # the EXIF tag that says how a photo is to be turned for display
+
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Any PIL image as 8-bit RGB: EXIF orientation applied, transparency composited on white.
+
+    16-bit, float, CMYK, palette and grayscale modes are converted; an animated image gives its first frame. An
+    upright RGB image is returned as it is, so converting twice costs nothing.
+    """
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    if image.mode == "RGB" and image.getexif().get(ORIENTATION, 1) == 1:
+        return image
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16/32-bit and float grayscale: PIL's convert("L") clips instead of scaling, so scale by hand, in the
+        # array's own dtype or float32 (a float64 copy of a big picture would cost eight bytes a pixel).
+        array = np.asarray(image)
+        peak = 65535 if array.max() > 255 else 255
+        if array.dtype.kind in "ui":
+            scaled = (array.astype(np.uint32 if peak > 255 else np.uint16) * 255 + peak // 2) // peak
+            gray = np.clip(scaled, 0, 255).astype(np.uint8)
+        else:
+            gray = np.clip(np.rint(array.astype(np.float32, copy=False) * np.float32(255 / peak)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(gray, "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, background + (255,))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open an image file as RGB (see ``to_rgb``); raises ``OSError`` for unreadable files."""
+    with Image.open(path) as image:
+        image.load()
+        return to_rgb(image)
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

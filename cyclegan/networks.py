@@ -17,7 +17,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from . import DOCS_URL, PAPER_URL, REPOSITORY_URL
+from .project import DOCS_URL, PAPER_URL, REPOSITORY_URL, TAGS
 
 Norm = Literal["instance", "batch"]
 Upsample = Literal["transpose", "resize"]
@@ -26,7 +26,7 @@ Block = Literal["resnet", "mobile"]
 # Code and docs links only where the project has an address (pyproject.toml's [project.urls]).
 HUB_KWARGS = dict(
     library_name="cyclegan",
-    tags=["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch"],
+    tags=TAGS,
     paper_url=PAPER_URL,
     **{k: v for k, v in (("repo_url", REPOSITORY_URL), ("docs_url", DOCS_URL)) if v},
 )

@@ -31,9 +31,12 @@ from tqdm.auto import tqdm
 from . import checkpoint
 from .augment import diff_augment
 from .config import ModelConfig, TrainConfig
-from .data import (DataError, Domains, UnpairedDataset, UnpairedSampler, eval_transform, list_images, load_image,
+from .data import (Domains, UnpairedDataset, UnpairedSampler, eval_transform, list_images,
                    readable_images, train_transform)
 from .device import resolve_device
+from .direction import Direction
+from .errors import DataError, ModelNotFoundError
+from .images import load_image
 from .discriminators import build_discriminators, frozen_parameters
 from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
 from .networks import Generator, complexity
@@ -158,19 +161,20 @@ def pretrained_generators(source: str, model_cfg: ModelConfig) -> tuple[Generato
     """(G_AB, G_BA) of the model that ``--init-from`` names: a model folder, a Hub repo id or a zoo name.
 
     Its generator settings must be this run's; a model folder holds the EMA weights where training kept them."""
-    from .hub import ModelNotFoundError, load_generator, read_manifest, resolve_model_dir
+    from .model_folder import CONFIG, generator_folders, load_generator, resolve_model_dir
     from .zoo import ZOO, fetch
     try:
         folder = fetch(source) if source in ZOO else resolve_model_dir(source)
-        if len(read_manifest(folder)["directions"]) != 2:
-            raise DataError(f"--init-from {source}: a one-direction model has no G_BA to start from")
-        G_AB, G_BA = load_generator(folder / "G_AB"), load_generator(folder / "G_BA")
+        subfolders = generator_folders(folder)
+        if len(subfolders) != 2:
+            raise DataError(f"--init-from {source}: a one-direction model lacks a generator to start from")
+        G_AB, G_BA = (load_generator(subfolders[d]) for d in Direction)
     except ModelNotFoundError as e:
         raise DataError(f"--init-from {source}: {e}") from None
     ours = model_cfg.generator_kwargs()
     # An older folder's config.json may leave out settings that then had their defaults.
     defaults = {k: p.default for k, p in inspect.signature(Generator).parameters.items()}
-    theirs = {k: {**defaults, **json.loads((folder / "G_AB" / "config.json").read_text())}[k] for k in ours}
+    theirs = {k: {**defaults, **json.loads((subfolders[Direction.AtoB] / CONFIG).read_text())}[k] for k in ours}
     differ = sorted(k for k in ours if theirs[k] != ours[k])
     if differ:
         raise DataError(f"--init-from {source}: its generators have {', '.join(f'{k}={theirs[k]!r}' for k in differ)}, "
@@ -190,6 +194,8 @@ class Trainer:
                  discriminators: tuple[nn.Module, nn.Module] | None = None,
                  optimizer: OptimizerFactory | None = None, pool: Callable[[int], ImagePool] = ImagePool,
                  eval_features: Callable | None = None):
+        cfg.check()  # the CLI's checks, for a Trainer made in code too
+        model_cfg.check()
         self.cfg, self.model_cfg = cfg, model_cfg
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
@@ -381,11 +387,11 @@ class Trainer:
         G_AB, G_BA = (copy.deepcopy(G) for G in self.inference_generators())
         translator = Translator(G_AB, G_BA, device=self.device, backend="eager", tile_threshold=None)
         results = {}
-        for direction, source, target in (("AtoB", self.domains.test_a, self.domains.test_b),
-                                          ("BtoA", self.domains.test_b, self.domains.test_a)):
+        for direction in Direction:
+            source, target = direction.ends(self.domains.test_a, self.domains.test_b)
             r = evaluate(translator, direction, source, target, size=self.cfg.crop_size, features=self.eval_features)
             # Plain floats: numpy scalars would not load back from a weights_only checkpoint.
-            results[direction] = r = json.loads(json.dumps(r, default=float))
+            results[direction.value] = r = json.loads(json.dumps(r, default=float))
             for kind in ("translated", "identity"):
                 self.writer.add_scalar(f"eval/{direction}/kid_{kind}", r[kind]["kid_mean"], self.step)
                 if r[kind]["l1"] is not None:
@@ -401,8 +407,8 @@ class Trainer:
     def export(self, sample: Path | None) -> Path:
         from .hub import export_model, write_eval_results
         name_a, name_b = self.cfg.domain_names()
-        extra = f"Fine-tuned from `{self.cfg.init_from}` (its generators were this run's starting point)." \
-            if self.cfg.init_from else None
+        extra = (f"Fine-tuned from `{self.cfg.init_from}` (its generators were this run's starting point)."
+                 if self.cfg.init_from else None)
         model_dir = export_model(
             *self.inference_generators(), self.out / "model", name=self.cfg.run_name(), domain_a=name_a,
             domain_b=name_b, train_config=asdict(self.cfg), model_config=asdict(self.model_cfg),
@@ -410,7 +416,7 @@ class Trainer:
             steps_done=self.step, dataset=self.cfg.dataset, license=self.cfg.license, extra=extra,
             license_name=self.cfg.license_name, license_link=self.cfg.license_link)
         if self.last_eval:  # the latest --eval-every figures go into the card's model-index
-            write_eval_results(model_dir, [self.last_eval[d] for d in ("AtoB", "BtoA")])
+            write_eval_results(model_dir, [self.last_eval[d] for d in Direction])
         return model_dir
 
     def describe_networks(self) -> str:
@@ -480,8 +486,8 @@ class Trainer:
             if self.cfg.push_to_hub:
                 from .push import RunPusher
                 self.pusher = RunPusher(self.cfg.push_to_hub, private=self.cfg.private, token=self.cfg.hub_token)
-        handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)} \
-            if threading.current_thread() is threading.main_thread() else {}
+        handlers = ({s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+                    if threading.current_thread() is threading.main_thread() else {})
         try:
             yield
         finally:
@@ -518,8 +524,8 @@ class Trainer:
                     seconds = time.perf_counter() - t0
                     for name, ema in self.ema.items():
                         ema.update_parameters(unwrap(getattr(self.nets, name)))
-                    self.step, self.epoch_step, self.train_seconds = self.step + 1, self.epoch_step + 1, \
-                        self.train_seconds + seconds
+                    self.step, self.epoch_step = self.step + 1, self.epoch_step + 1
+                    self.train_seconds += seconds
                     self._log(losses, seconds)
                     if cfg.save_every_steps and self.step % cfg.save_every_steps == 0:
                         self.save_checkpoint()

@@ -23,17 +23,18 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .backends import BACKENDS, Backend, Runner, RunnerKind, eager_runner, onnx_runner, resolve_backend
+from .config import TileConfig, VideoConfig
 from .cpu_graph import WINOGRAD_MIN_CHANNELS
-from .data import DataError, list_images, load_image, to_rgb
+from .data import list_images
 from .device import resolve_device
-from .direction import Direction
-from .hub import (ModelNotFoundError, default_direction, generator_folders, load_generator, read_manifest,
+from .direction import Direction, require
+from .errors import DataError, ModelNotFoundError
+from .model_folder import (default_direction, generator_folders, load_generator, read_manifest,
                   resolve_model_dir)
-from .images import to_pil, to_tensor, triptych
+from .images import load_image, to_pil, to_rgb, to_tensor, triptych
 from .tiling import blend_tiles, downscale
 
 if TYPE_CHECKING:
-    from .config import VideoConfig
     from .video import VideoInfo
 
 
@@ -62,7 +63,8 @@ class Translator:
 
     def __init__(self, G_AB: torch.nn.Module | None, G_BA: torch.nn.Module | None, manifest: dict | None = None,
                  device: str | torch.device = "cpu", *, backend: Backend = "auto", threads: int | None = None,
-                 tile_size: int = 512, tile_overlap: int = 64, tile_threshold: int | None = 1024 * 1024,
+                 tile_size: int = TileConfig.tile_size, tile_overlap: int = TileConfig.tile_overlap,
+                 tile_threshold: int | None = TileConfig.tile_threshold,
                  stats_pixels: int | None = None, onnx_config: dict[str, str] | None = None,
                  winograd_min_channels: int = WINOGRAD_MIN_CHANNELS, native_size: int | None = None):
         self.device = torch.device(device)
@@ -106,12 +108,8 @@ class Translator:
 
     def check_direction(self, direction: Direction | str) -> Direction:
         """``direction`` as a Direction; ``ValueError`` in one line for an unknown one or one this model lacks."""
-        direction = Direction.parse(direction)
-        if direction not in self.generators:
-            src, dst = direction.ends(self.manifest.get("domain_a", "A"), self.manifest.get("domain_b", "B"))
-            raise ValueError(f"this model has no {direction} generator ({src} -> {dst}): it is a one-direction "
-                             f"model that translates {' and '.join(self.generators)} only")
-        return direction
+        return require(direction, self.generators, self.manifest.get("domain_a", "A"),
+                       self.manifest.get("domain_b", "B"))
 
     # -- runners: what turns a padded 1x3xHxW batch into the generator's output -----------------------
     def _runner(self, direction: Direction, kind: RunnerKind = "whole") -> Runner:
@@ -148,13 +146,15 @@ class Translator:
             x = F.pad(x, (0, W - w, 0, H - h), mode=mode)
         return x
 
-    def generate(self, x: torch.Tensor, direction: Direction | str) -> torch.Tensor:
+    def generate(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
+                 ) -> torch.Tensor:
         """One generator on a 1x3xHxW batch in [-1, 1], any H and W; returns a CPU tensor of the same shape.
 
-        The input is padded to a multiple of 4 and the output cropped back. Above ``tile_threshold``
-        pixels the image goes through ``generate_tiled``.
+        The input is padded to a multiple of 4 and the output cropped back. ``stats`` (from ``image_stats``)
+        normalises it with those instance-norm statistics instead of its own: a video frame with its recent
+        frames', say. Above ``tile_threshold`` pixels the image goes through ``generate_tiled``.
         """
-        return self._generate(x, self.check_direction(direction))
+        return self._generate(x, self.check_direction(direction), stats)
 
     def image_stats(self, x: torch.Tensor, direction: Direction | str) -> torch.Tensor:
         """The generator's instance-norm statistics for image ``x``, measured on a copy downscaled to at most
@@ -165,17 +165,19 @@ class Translator:
                        ) -> torch.Tensor:
         """``generate`` in overlapping tiles: memory grows with the tile size, not with the image.
 
-        Each tile is normalised with the whole image's statistics (``image_stats``), so that tiles agree in
-        tone, and overlapping tiles are blended with linear ramps that sum to 1.
+        Each tile is normalised with the whole image's statistics (``image_stats``; or ``stats``), so that tiles
+        agree in tone, and overlapping tiles are blended with linear ramps that sum to 1.
         """
         return self._generate_tiled(x, self.check_direction(direction), stats)
 
     @torch.inference_mode()
-    def _generate(self, x: torch.Tensor, direction: Direction) -> torch.Tensor:
+    def _generate(self, x: torch.Tensor, direction: Direction, stats: torch.Tensor | None = None) -> torch.Tensor:
         h, w = x.shape[-2:]
         if self.tile_threshold is not None and h * w > self.tile_threshold:
-            return self._generate_tiled(x, direction)
-        return self._runner(direction)(self._pad(x))[..., :h, :w].cpu()
+            return self._generate_tiled(x, direction, stats)
+        if stats is None:
+            return self._runner(direction)(self._pad(x))[..., :h, :w].cpu()
+        return self._runner(direction, "frozen")(self._pad(x), stats)[..., :h, :w].cpu()
 
     @torch.inference_mode()
     def _image_stats(self, x: torch.Tensor, direction: Direction) -> torch.Tensor:
@@ -187,7 +189,7 @@ class Translator:
         if x.shape[0] != 1:
             return torch.cat([self._generate_tiled(x[i:i + 1], direction) for i in range(x.shape[0])])
         stats = self._image_stats(x, direction) if stats is None else stats
-        run = self._runner(direction, "tiles")
+        run = self._runner(direction, "frozen")
         return blend_tiles(lambda tile: run(self._pad(tile), stats)[..., :tile.shape[-2], :tile.shape[-1]], x,
                            self.tile_size, self.tile_overlap)
 
@@ -225,7 +227,6 @@ class Translator:
         the input stands still; ``steady=False`` translates each frame on its own. ``options`` are
         ``VideoConfig`` fields (``side_by_side``, ``max_seconds``, ``max_side``, ``smoothing``, ...).
         ``cyclegan.video.BadVideo`` says in one line what is wrong with an unusable input."""
-        from .config import VideoConfig
         from .video import translate_video
         config = VideoConfig(**options) if steady else VideoConfig.frame_by_frame(**options)
         return translate_video(self, src, dst, direction, config, progress=progress)
@@ -250,13 +251,11 @@ def input_images(path: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 
 def translate_video_file(translator: Translator, args: argparse.Namespace, direction: Direction,
-                         config: "VideoConfig") -> int:
+                         config: VideoConfig) -> int:
     """The CLI's video path: ``--input`` translated into ``--output``/STEM.mp4."""
     from .video import translate_video
     if not Path(args.input).is_file():
         raise DataError(f"input not found: {args.input}")
-    if args.frame_by_frame:
-        config.shared_stats, config.smoothing = False, 0.0
     dest = Path(args.output) / f"{Path(args.input).stem}.mp4"
     info = translate_video(translator, args.input, dest, direction, config)
     print(f"wrote {dest}: {info.frames} frames, {info.width}x{info.height} at {float(info.fps):g} fps"
@@ -265,7 +264,7 @@ def translate_video_file(translator: Translator, args: argparse.Namespace, direc
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import HelpFormatter, VideoConfig, add_dataclass_args
+    from .config import HelpFormatter, add_dataclass_args
     from .video import VIDEO_SUFFIXES, is_video
     parser = argparse.ArgumentParser(prog="python -m cyclegan.translate", formatter_class=HelpFormatter,
                                      description="Translate an image or a folder of images, writing a triptych PNG per "
@@ -281,18 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--native-size", type=int, default=None,
                         help="translate each image at about NxN pixels and give the result at the image's size "
                              "(default: the model's native scale, if its manifest has one; 0: the image's own size)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when present)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="how the generators run: auto is ONNX Runtime on CPU (eager PyTorch without it or on "
                              "CUDA); eager to compare with PyTorch's own outputs; see docs/PERFORMANCE.md")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads of the ONNX Runtime backend (default: its own choice); lower it to leave "
                              "cores to other work")
-    parser.add_argument("--tile-size", type=int, default=512,
-                        help="tile size for big images; smaller tiles need less memory")
-    parser.add_argument("--tile-overlap", type=int, default=64, help="overlap of neighbouring tiles")
-    parser.add_argument("--tile-threshold", type=int, default=1024 * 1024,
-                        help="images with more pixels than this are translated in tiles (0: never)")
+    add_dataclass_args(parser, TileConfig, "tiles")
     add_dataclass_args(parser, VideoConfig, "video")
     parser.add_argument("--frame-by-frame", action="store_true",
                         help="video: translate each frame on its own (no shared statistics, no smoothing), as the "
@@ -306,8 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         # A one-direction model: say so before any image.
         direction = translator.check_direction(args.direction or translator.default_direction)
         if is_video(args.input):
-            return translate_video_file(translator, args, direction, VideoConfig(**{
-                f: getattr(args, f) for f in VideoConfig.__dataclass_fields__}))
+            fields = {f: getattr(args, f) for f in VideoConfig.__dataclass_fields__}
+            config = VideoConfig.frame_by_frame(**fields) if args.frame_by_frame else VideoConfig(**fields)
+            return translate_video_file(translator, args, config=config, direction=direction)
         files, skipped = input_images(args.input)
     except (ModelNotFoundError, DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

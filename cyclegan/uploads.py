@@ -22,11 +22,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from .data import to_rgb
-
-
-class BadImage(ValueError):
-    """An upload that cannot be used, with what is wrong in one line."""
+from .errors import BadImage
+from .images import to_rgb
 
 
 def parse_size(size: str | int) -> int:

@@ -5,8 +5,8 @@ Frame by frame, CycleGAN flickers: instance normalisation takes each frame's own
 one place (a moving hand, a blinking light) shifts the colours of the whole picture, and the generator's texture
 follows the camera's noise. Two remedies, each switchable in ``VideoConfig``:
 
-- **shared statistics**: every instance norm uses statistics averaged over the last frames, through the
-  frozen-statistics generators that tiling uses (``Translator.image_stats`` and ``generate_tiled``);
+- **shared statistics**: every instance norm uses statistics averaged over the last frames
+  (``cyclegan.frozen_stats``, asked for with ``Translator.image_stats`` and ``generate(x, direction, stats)``);
 - **temporal smoothing**: where the input did not move, the output is blended with the previous output, by a
   weight that falls to 0 where the input changed, so that moving things are followed at once.
 
@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Protocol
 
 import av
 import numpy as np
@@ -31,18 +31,28 @@ from PIL import Image
 
 from .config import VideoConfig
 from .direction import Direction
+from .errors import BadVideo
 from .images import to_pil, to_tensor
-
-if TYPE_CHECKING:
-    from .translate import Translator
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp")
 REMUXED_AUDIO = ("aac", "mp3")  # MP4 carries these as they are; other audio is re-encoded to AAC
 FALLBACK_FPS = Fraction(25)
 
 
-class BadVideo(ValueError):
-    """A video that cannot be translated, with what is wrong in one line."""
+class FrameTranslator(Protocol):
+    """What the video path needs of a translator (``cyclegan.Translator`` is one): its generators with given
+    instance-norm statistics, those statistics for a frame, and the size it translates a frame at."""
+
+    default_direction: Direction
+
+    def check_direction(self, direction: Direction | str) -> Direction: ...
+
+    def working_size(self, size: tuple[int, int]) -> tuple[int, int]: ...
+
+    def image_stats(self, x: torch.Tensor, direction: Direction | str) -> torch.Tensor: ...
+
+    def generate(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
+                 ) -> torch.Tensor: ...
 
 
 def is_video(path: str | Path) -> bool:
@@ -101,8 +111,8 @@ def probe(path: str | Path, name: str | None = None) -> VideoInfo:
         with open(path, "rb") as f:
             head = f.read(12)
         if head[4:8] == b"ftyp":  # an MP4 or MOV whose index (written last) is missing: cut short
-            raise BadVideo(f"truncated video: {name} is an MP4 whose end is missing (was the upload cut short?)") \
-                from None
+            raise BadVideo(f"truncated video: {name} is an MP4 whose end is missing (was the upload cut short?)"
+                           ) from None
         raise BadVideo(f"not a video: cannot read {name} as a video (MP4, WebM, MOV, MKV, AVI, ...)") from None
     except (av.error.FFmpegError, StopIteration, ValueError) as e:
         raise BadVideo(f"corrupted or truncated video: {name}: {e}") from None
@@ -126,7 +136,7 @@ class Steadier:
     """The per-frame state of one video's translation: the running instance-norm statistics and the previous input
     and output. ``__call__`` takes a frame as a 1x3xHxW tensor in [-1, 1] and returns its translation."""
 
-    def __init__(self, translator: "Translator", direction: Direction, config: VideoConfig):
+    def __init__(self, translator: FrameTranslator, direction: Direction, config: VideoConfig):
         self.translator, self.direction, self.config = translator, direction, config
         self.stats: torch.Tensor | None = None
         self.frames = 0
@@ -141,7 +151,7 @@ class Steadier:
             # The mean over the frames so far, then over the last stats_window: the first frame is its own.
             rate = max(1 / self.frames, 1 / cfg.stats_window)
             self.stats = own if self.stats is None else self.stats + rate * (own - self.stats)
-            fake = t.generate_tiled(x, self.direction, self.stats)
+            fake = t.generate(x, self.direction, self.stats)
         else:
             fake = t.generate(x, self.direction)
         if cfg.smoothing and self.previous is not None and self.previous[0].shape == x.shape:
@@ -207,7 +217,7 @@ class _Encoder:
         self.container.close()
 
 
-def translate_video(translator: "Translator", src: str | Path, dst: str | Path,
+def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Path,
                     direction: Direction | str | None = None, config: VideoConfig | None = None, *,
                     name: str | None = None, progress: bool = True) -> VideoInfo:
     """Translate the video ``src`` into the H.264 MP4 ``dst`` (the audio kept) and return what was written.
@@ -268,8 +278,8 @@ def translate_video(translator: "Translator", src: str | Path, dst: str | Path,
             raise BadVideo(f"truncated video: only {written} of the {info.frames} frames of {name} could be read")
         os.replace(tmp, dst)
     except av.error.FFmpegError as e:
-        raise BadVideo(f"corrupted or truncated video: {name} stops being readable after frame {written} ({e})") \
-            from None
+        raise BadVideo(f"corrupted or truncated video: {name} stops being readable after frame {written} ({e})"
+                       ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return VideoInfo(*out_size, info.fps, written, written / float(info.fps), audio_codec)

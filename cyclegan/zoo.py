@@ -16,8 +16,10 @@ from pathlib import Path
 
 import torch
 
-from .download import DownloadError, download
-from .hub import export_model, is_complete
+from .download import download
+from .errors import DownloadError
+from .hub import export_model
+from .model_folder import is_complete
 from .networks import Generator
 
 # The mirror that the reference's scripts/download_cyclegan_model.sh uses.

@@ -140,7 +140,7 @@ def test_license_flag_and_domain_names():
 
 def test_interrupted_run_card_states_steps_license_and_names(tmp_path):
     """The model folder left by an interrupted run: steps done, the --license given, the domains' names."""
-    from cyclegan.hub import read_manifest
+    from cyclegan.model_folder import read_manifest
     from cyclegan.training import Trainer
     root = tmp_path / "emoji"
     for d, color in (("trainA", (200, 0, 0)), ("trainB", (0, 0, 200))):

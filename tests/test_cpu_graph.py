@@ -12,7 +12,8 @@ from torch import nn
 from cyclegan import Generator, Translator
 from cyclegan import cpu_graph
 from cyclegan.backends import onnxruntime_available
-from cyclegan.cpu_graph import WinogradConv3x3, fast_generator, main as export_main
+from cyclegan.cpu_graph import WinogradConv3x3, fast_generator
+from cyclegan.export import ONNX_FORMAT, main as export_main
 
 needs_ort = pytest.mark.skipif(not onnxruntime_available(), reason="needs onnxruntime")
 TOL = 1e-4  # float32 rounding of a different summation order; outputs are tanh values in [-1, 1]
@@ -93,7 +94,7 @@ def test_export_cli_writes_both_generators(model_dir, capsys):
     assert export_main([str(model_dir), "--onnx"]) == 0
     for label, G in (("G_AB", 0), ("G_BA", 1)):
         meta = json.loads((model_dir / label / "onnx.json").read_text())
-        assert meta["format"] == cpu_graph.ONNX_FORMAT and meta["max_abs_diff_vs_eager_at_256"] < TOL
+        assert meta["format"] == ONNX_FORMAT and meta["max_abs_diff_vs_eager_at_256"] < TOL
         session = ort.InferenceSession(str(model_dir / label / "model.onnx"), providers=["CPUExecutionProvider"])
         x = image()
         generator = Translator.from_pretrained(model_dir, backend="eager").generators["AtoB" if G == 0 else "BtoA"]
@@ -120,12 +121,3 @@ def test_fast_path_keeps_odd_sizes_exact():
     x = F.pad(torch.randn(1, 8, 7, 9), (1, 1, 1, 1), mode="reflect")
     with torch.no_grad():
         assert torch.allclose(WinogradConv3x3(conv)(x), conv(x), atol=1e-4)
-
-
-def test_the_old_export_module_still_runs_the_cli(monkeypatch):
-    """``python -m cyclegan.export MODEL_DIR --onnx`` (the README's command before the CPU graph had its own module)
-    runs the same CLI (the module's --web and --site are tests/test_web.py's)."""
-    from cyclegan import cpu_graph, export
-    seen = []
-    monkeypatch.setattr(cpu_graph, "main", lambda argv: seen.append(argv) or 0)
-    assert export.main(["MODEL_DIR", "--onnx"]) == 0 and seen == [["MODEL_DIR", "--onnx"]]

@@ -5,8 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cyclegan.data import (DataError, Domains, UnpairedDataset, UnpairedSampler, list_images, load_image,
-                           readable_images, to_rgb, train_transform)
+from cyclegan.data import (DataError, Domains, UnpairedDataset, UnpairedSampler, list_images, readable_images,
+                           train_transform)
+from cyclegan.images import load_image
 from conftest import write_images
 
 
@@ -89,26 +90,6 @@ def test_unreadable_files_are_skipped_with_a_count(tmp_path):
     with pytest.raises(DataError, match="no readable images"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         readable_images(only_bad)
-
-
-@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L", "1", "CMYK", "I;16", "I", "F"])
-def test_any_mode_becomes_rgb(mode):
-    assert to_rgb(Image.new(mode, (5, 3))).mode == "RGB"
-
-
-def test_transparency_goes_on_white_and_16_bit_scales():
-    rgba = Image.new("RGBA", (2, 2), (255, 0, 0, 0))
-    assert to_rgb(rgba).getpixel((0, 0)) == (255, 255, 255)
-    sixteen = Image.fromarray(np.full((2, 2), 65535, np.uint16))
-    assert to_rgb(sixteen).getpixel((0, 0)) == (255, 255, 255)
-
-
-def test_exif_orientation_is_applied(tmp_path):
-    image = Image.new("RGB", (8, 4), (255, 0, 0))
-    exif = image.getexif()
-    exif[0x0112] = 6  # rotate 90 degrees on display
-    image.save(tmp_path / "r.jpg", exif=exif)
-    assert load_image(tmp_path / "r.jpg").size == (4, 8)
 
 
 def test_exif_orientation_is_applied_in_subfolders(tmp_path):

@@ -11,6 +11,7 @@ from cyclegan.config import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+TRAINING = (ROOT / "docs" / "TRAINING.md").read_text()  # the README's training details, the flag table among them
 
 
 def requirement_lines(name: str) -> list[str]:
@@ -23,11 +24,11 @@ def long_flags(parser: argparse.ArgumentParser) -> list[str]:
             for o in a.option_strings[:1]]
 
 
-def test_every_train_flag_is_in_the_readme_table():
-    table = README[README.index("| flag (older spellings also accepted)"):]
+def test_every_train_flag_is_in_the_docs_table():
+    table = TRAINING[TRAINING.index("| flag (older spellings also accepted)"):]
     table = table[:table.index("\n\n")]
     missing = [flag for flag in long_flags(build_parser()) if f"`{flag}`" not in table]
-    assert not missing, f"train.py flags missing from the README's flag table: {missing}"
+    assert not missing, f"train.py flags missing from docs/TRAINING.md's flag table: {missing}"
 
 
 def test_every_app_flag_is_in_the_readme():
@@ -35,6 +36,16 @@ def test_every_app_flag_is_in_the_readme():
     import app
     missing = [flag for flag in long_flags(app.build_parser()) if f"`{flag}" not in README]
     assert not missing, f"app.py flags the README does not mention: {missing}"
+
+
+def test_readme_is_a_newcomers_page():
+    """At most 300 lines, and nothing of the project's own history: its readers cannot see the issue tracker."""
+    assert len(README.splitlines()) <= 300
+    pages = {"README.md": README, **{str(p.relative_to(ROOT)): p.read_text() for p in
+                                     [*ROOT.glob("docs/*.md"), *ROOT.glob("checkpoints/*/README.md")]}}
+    offenders = {name: m.group(0) for name, text in pages.items()
+                 if (m := re.search(r"\b[Ii]ssues? #?\d+|#\d{2,}\b", text))}
+    assert not offenders, offenders
 
 
 def test_no_removed_cli_commands():
@@ -60,7 +71,7 @@ def test_readme_front_matter_and_commands():
     assert "TODO" not in front and "# add" not in front
     assert "seed CLI" not in README and "seed-CLI" not in README  # jargon of this project's history
     assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in README
-    assert "samples/step_NNNNNNN.png" in README
+    assert "samples/step_NNNNNNN.png" in TRAINING
     # the quick training command of the README parses (flags, sizes) as written
     command = re.search(r"python train.py (--dataroot \S+emoji [^\n]*\\\n[^\n]*--max-steps 300[^\n]*)", README)
     assert command, "the README's quick --max-steps command is gone"

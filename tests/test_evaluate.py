@@ -397,7 +397,8 @@ def shipped_card_check(model: str, direction: str, metrics: set[str], features=N
 
     from cyclegan import Translator
     from cyclegan.direction import Direction
-    from cyclegan.hub import eval_results, read_manifest
+    from cyclegan.hub import eval_results
+    from cyclegan.model_folder import read_manifest
     data = SHARED_DATA / model
     if not (data / "testA").is_dir():
         pytest.skip(f"needs the {model} test split at {data} (../shared/data beside the checkout)")

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from cyclegan import Generator
-from cyclegan.hub import (ModelNotFoundError, export_model, generator_folders, is_complete, missing_files, push_model,
-                          read_manifest)
+from cyclegan.errors import ModelNotFoundError
+from cyclegan.hub import export_model, push_model
+from cyclegan.model_folder import generator_folders, is_complete, missing_files, read_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -128,7 +129,7 @@ def fill_cache(cache, repo_id, model_folder, commit="0123456789abcdef0123456789a
     (repo / "refs" / "main").write_text(commit)
 
 
-LOAD = ("import sys; from cyclegan import Translator; from cyclegan.hub import ModelNotFoundError\n"
+LOAD = ("import sys; from cyclegan import Translator; from cyclegan.errors import ModelNotFoundError\n"
         "try:\n t = Translator.from_pretrained(sys.argv[1]); print('loaded', t.manifest['domain_b'])\n"
         "except ModelNotFoundError as e:\n print('error:', e); sys.exit(2)\n")
 
@@ -162,7 +163,7 @@ def test_uncached_repo_id_offline_fails_clearly(tmp_path):
 
 from huggingface_hub import ModelCard  # noqa: E402
 
-from cyclegan import DOCS_URL, REPOSITORY_URL  # noqa: E402
+from cyclegan.project import DOCS_URL, REPOSITORY_URL  # noqa: E402
 from cyclegan.hub import LINKS, main, set_defaults, update_cards, write_eval_results  # noqa: E402
 
 CHECKPOINTS = sorted(p for p in (Path(ROOT) / "checkpoints").iterdir() if (p / "manifest.json").is_file())
@@ -195,7 +196,7 @@ def export_tiny(folder: Path, **kw) -> Path:
 
 
 def test_project_urls_come_from_pyproject_and_are_empty_when_unset(tmp_path):
-    from cyclegan import project_urls
+    from cyclegan.project import project_urls
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "cyclegan"\n\n[project.urls]\n'
                                              'Repository = "https://example.org/cyclegan"\n')
     assert project_urls(tmp_path / "pyproject.toml") == {"Repository": "https://example.org/cyclegan"}

@@ -1,9 +1,12 @@
-"""Tests for cyclegan.images: PIL <-> tensor conversion and triptychs."""
+"""Tests for cyclegan.images: any picture as RGB, PIL <-> tensor conversion and triptychs."""
+import io
+
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
-from cyclegan.images import to_pil, to_tensor, triptych
+from cyclegan.images import load_image, to_pil, to_rgb, to_tensor, triptych
 
 
 def test_tensor_round_trip_is_exact_and_in_model_range():
@@ -19,3 +22,41 @@ def test_triptych_puts_images_side_by_side_on_white():
     assert image.size == (7, 6)
     assert image.getpixel((0, 5)) == (255, 0, 0) and image.getpixel((4, 0)) == (0, 0, 255)
     assert image.getpixel((4, 5)) == (255, 255, 255)  # below the shorter image
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L", "1", "CMYK", "I;16", "I", "F"])
+def test_any_mode_becomes_rgb(mode):
+    assert to_rgb(Image.new(mode, (5, 3))).mode == "RGB"
+
+
+def test_transparency_goes_on_white_and_16_bit_scales():
+    rgba = Image.new("RGBA", (2, 2), (255, 0, 0, 0))
+    assert to_rgb(rgba).getpixel((0, 0)) == (255, 255, 255)
+    sixteen = Image.fromarray(np.full((2, 2), 65535, np.uint16))
+    assert to_rgb(sixteen).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.new("RGB", (8, 4), (255, 0, 0))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    image.save(tmp_path / "r.jpg", exif=exif)
+    assert load_image(tmp_path / "r.jpg").size == (4, 8)
+
+
+def test_an_upright_rgb_picture_is_converted_once():
+    """The app decodes an upload to RGB and Translator converts again: the second time costs nothing."""
+    image = Image.new("RGB", (4, 3), (1, 2, 3))
+    assert to_rgb(image) is image
+    exif = image.getexif()
+    exif[0x0112] = 6  # but one that is to be turned is turned
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif)
+    assert to_rgb(Image.open(buf)).size == (3, 4)
+
+
+@pytest.mark.parametrize("mode,peak", [("I;16", 65535), ("I", 65535), ("F", 65535.0), ("F", 255.0)])
+def test_deep_grayscale_scales_to_8_bits(mode, peak):
+    array = np.array([[0, peak * 128 / 255, peak]], dtype={"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
+    image = Image.fromarray(array, mode) if mode != "I;16" else Image.fromarray(array)
+    assert [to_rgb(image).getpixel((x, 0))[0] for x in range(3)] == [0, 128, 255]

@@ -129,7 +129,7 @@ def test_options_survive_the_hub_round_trip(tmp_path):
     G.save_pretrained(tmp_path / "g")
     config = json.loads((tmp_path / "g" / "config.json").read_text())
     assert config["upsample"] == "resize" and config["block"] == "mobile"
-    from cyclegan.hub import load_generator
+    from cyclegan.model_folder import load_generator
     G2 = load_generator(tmp_path / "g")
     x = torch.randn(1, 3, 32, 32)
     assert torch.equal(G.eval()(x), G2(x))

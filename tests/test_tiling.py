@@ -23,7 +23,8 @@ from torch import nn
 from cyclegan import Generator, Translator
 from cyclegan.backends import onnxruntime_available
 from cyclegan.images import to_tensor
-from cyclegan.tiling import StatsGenerator, blend_ramp, blend_tiles, downscale, tile_spans
+from cyclegan.frozen_stats import StatsGenerator
+from cyclegan.tiling import blend_ramp, blend_tiles, downscale, tile_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_TOL, MEAN_TOL = 0.06, 2e-3

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from cyclegan import Generator, Translator
-from cyclegan.hub import ModelNotFoundError, export_model
+from cyclegan.errors import ModelNotFoundError
+from cyclegan.hub import export_model
 from cyclegan.images import to_pil, to_tensor
 from cyclegan.translate import main as translate_main
 from conftest import write_images

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import ROOT, free_port  # noqa: E402
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, record_external, sync_api  # noqa: E402  (skips without them)
 
-from cyclegan.web import export_site  # noqa: E402
+from cyclegan.export import export_site  # noqa: E402
 
 MONET = ROOT / "checkpoints" / "monet2photo"
 

@@ -5,7 +5,7 @@ from PIL import Image
 
 from cyclegan import Translator
 from cyclegan.download import DownloadError
-from cyclegan.hub import read_manifest
+from cyclegan.model_folder import read_manifest
 from cyclegan.zoo import ZOO, fetch, main
 from test_download import server  # noqa: F401  (the 127.0.0.1 file server fixture)
 from test_networks import reference_layout

@@ -5,13 +5,15 @@
 // reconstruction from the unrounded translation. One difference: resizing uses the canvas's high-quality
 // smoothing, not Lanczos, so pictures that are resized differ from the server's by a level or two.
 //
-// window.cyclegan is the page's API: ready (a promise), translate(file, model, direction), run(...) (one
-// generator on a CHW Float32Array, for tests), models, and the limits. index.html wires it to the page.
+// window.cyclegan is the page's API: loadModels() (models.json: the models and the server's upload limits),
+// translate(file, model, direction), run(...) (one generator on a CHW Float32Array, for tests), models, limits.
+// index.html (the static site) and gradio-client.js (the app's page) wire it to their pages.
 
 import * as ort from "./vendor/ort.wasm.min.mjs";
 
-export const MAX_SIDE = 512;
-export const MAX_PIXELS = 89478485; // PIL's decompression-bomb limit, as on the server
+// The server's limits (cyclegan.uploads.ImageLimits), as models.json gives them; these until it is read.
+export const limits = { maxSide: 512, maxBytes: 20 * 1048576, maxPixels: 89478485,
+                        formats: ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"] };
 const BASE = new URL(".", import.meta.url);
 
 ort.env.wasm.wasmPaths = new URL("vendor/", BASE).href;
@@ -21,12 +23,17 @@ const asked = Number(new URLSearchParams(location.search).get("threads")) || Inf
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, asked, navigator.hardwareConcurrency || 1) : 1;
 
 export class BadImage extends Error {}
+// A picture the server reads but this browser cannot decode (TIFF): the app's page sends it to the server.
+export class NotHere extends BadImage {}
 
 // -- decoding, with the server's messages ------------------------------------------------------------------------
 const SIGNATURES = [
   ["PNG", [0x89, 0x50, 0x4e, 0x47]], ["JPEG", [0xff, 0xd8, 0xff]], ["GIF", [0x47, 0x49, 0x46, 0x38]],
-  ["BMP", [0x42, 0x4d]], ["WEBP", [0x52, 0x49, 0x46, 0x46]],
+  ["BMP", [0x42, 0x4d]], ["WEBP", [0x52, 0x49, 0x46, 0x46]], ["TIFF", [0x49, 0x49, 0x2a, 0x00]],
+  ["TIFF", [0x4d, 0x4d, 0x00, 0x2a]],
 ];
+const BROWSER_DECODES = ["PNG", "JPEG", "GIF", "BMP", "WEBP"];
+const formatList = (formats) => formats.map((f) => (f === "WEBP" ? "WebP" : f)).join(", ");
 
 function sniff(bytes) {
   for (const [name, sig] of SIGNATURES) if (sig.every((b, i) => bytes[i] === b)) return name;
@@ -58,13 +65,19 @@ function humanSize(n) {
   return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} kB` : `${n} bytes`;
 }
 
-export async function decode(file, { maxBytes = 20 * 1048576, maxPixels = MAX_PIXELS } = {}) {
+export async function decode(file, { maxBytes, maxPixels, formats } = limits) {
   const name = file.name ? `'${file.name}'` : "the upload";
   if (!file.size) throw new BadImage(`Empty file: ${name} has 0 bytes`);
   if (file.size > maxBytes) throw new BadImage(`File too large: ${humanSize(file.size)} > limit of ${humanSize(maxBytes)}`);
   const bytes = new Uint8Array(await file.slice(0, 65536).arrayBuffer());
   const kind = sniff(bytes);
-  if (!kind) throw new BadImage(`Not an image: cannot read ${name} as a picture (PNG, JPEG, WebP, GIF, BMP, TIFF, ...)`);
+  if (!kind || !formats.includes(kind)) {
+    throw new BadImage(`Not an image: cannot read ${name} as a picture (${formatList(formats)})`);
+  }
+  if (!BROWSER_DECODES.includes(kind)) {
+    throw new NotHere(`${kind} pictures cannot be decoded in this browser: convert ${name} to ` +
+      `${formatList(formats.filter((f) => BROWSER_DECODES.includes(f)))}`);
+  }
   const size = headerSize(bytes, kind);
   if (size && size[0] * size[1] > maxPixels) {
     const px = size[0] * size[1];
@@ -79,7 +92,7 @@ export async function decode(file, { maxBytes = 20 * 1048576, maxPixels = MAX_PI
 }
 
 // -- sizes, as the server computes them ----------------------------------------------------------------------------
-export function fitSize(w, h, maxSide = MAX_SIDE) {
+export function fitSize(w, h, maxSide = limits.maxSide) {
   if (!maxSide || Math.max(w, h) <= maxSide) return [w, h];
   const s = maxSide / Math.max(w, h);
   return [Math.max(1, Math.min(maxSide, Math.round(w * s))), Math.max(1, Math.min(maxSide, Math.round(h * s)))];
@@ -146,10 +159,12 @@ function crop(y, H, W, h, w) {
 const sessions = new Map();
 export const models = {};
 
+// models.json, one format for the static site and the app: {models: [names, the first shown first], limits}.
 export async function loadModels(url = new URL("models.json", BASE)) {
-  const names = await (await fetch(url)).json();
-  for (const name of names) models[name] = await (await fetch(new URL(`models/${name}/web.json`, BASE))).json();
-  return names;
+  const config = await (await fetch(url)).json();
+  Object.assign(limits, config.limits);
+  for (const name of config.models) models[name] = await (await fetch(new URL(`models/${name}/web.json`, BASE))).json();
+  return config.models;
 }
 
 async function session(model, direction) {
@@ -171,7 +186,9 @@ export async function run(model, direction, x, h, w) {
   return crop(out.output.data, H, W, h, w);
 }
 
-const reverse = (d) => (d === "AtoB" ? "BtoA" : "AtoB");
+// Directions as cyclegan.direction.Direction spells them: the reverse, and (source, target) of the two domains.
+export const reverse = (d) => (d === "AtoB" ? "BtoA" : "AtoB");
+export const ends = (d, a, b) => (d === "AtoB" ? [a, b] : [b, a]);
 
 function psnr(a, b) {
   const da = a.getContext("2d").getImageData(0, 0, a.width, a.height).data;
@@ -182,12 +199,12 @@ function psnr(a, b) {
 }
 
 // The triptych of one picture: {real, fake, rec} canvases at the picture's (fitted) size, seconds, psnr.
-export async function translate(file, model, direction, { maxSide = MAX_SIDE, maxBytes, maxPixels } = {}) {
+export async function translate(file, model, direction) {
   const start = performance.now();
   const meta = models[model];
   direction = direction || meta.default_direction;
-  const bitmap = await decode(file, { maxBytes, maxPixels });
-  const [w, h] = fitSize(bitmap.width, bitmap.height, maxSide);
+  const bitmap = await decode(file);
+  const [w, h] = fitSize(bitmap.width, bitmap.height);
   const real = drawn(bitmap, w, h);
   bitmap.close();
   const [ww, wh] = workingSize(w, h, meta.native_size);
@@ -232,5 +249,5 @@ export function webAssemblyWorks() {
 
 export { ort };
 
-window.cyclegan = { BadImage, decode, fitSize, workingSize, loadModels, models, run, translate, triptych,
-                    downloadCanvas, webAssemblyWorks, MAX_SIDE, MAX_PIXELS, ort };
+window.cyclegan = { BadImage, NotHere, decode, fitSize, workingSize, loadModels, models, limits, run, translate,
+                    triptych, downloadCanvas, webAssemblyWorks, reverse, ends, ort };

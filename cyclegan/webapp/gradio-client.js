@@ -9,7 +9,6 @@
 
 import * as cg from "./cyclegan.js";
 
-const BASE = new URL(".", import.meta.url);
 const TIMEOUT_MS = 8000; // runtime download and compile included; the first visit fetches 3.7 MB of WebAssembly
 let setup = null, noted = false, last = null, serverRuns = 0;
 
@@ -17,9 +16,7 @@ function loadOnce() {
   if (!setup) {
     setup = (async () => {
       if (!cg.webAssemblyWorks()) throw new Error("this browser has no WebAssembly");
-      const config = await (await fetch(new URL("models.json", BASE))).json();
-      for (const key of config.models) cg.models[key] = await (await fetch(new URL(`models/${key}/web.json`, BASE))).json();
-      return config;
+      return cg.loadModels();
     })();
   }
   return setup;
@@ -48,9 +45,8 @@ function toServer(reason) {
 }
 
 async function translate(image, model, direction) {
-  let config;
   try {
-    config = await withTimeout(loadOnce(), TIMEOUT_MS);
+    await withTimeout(loadOnce(), TIMEOUT_MS);
   } catch (e) {
     return toServer(e.message);
   }
@@ -59,7 +55,7 @@ async function translate(image, model, direction) {
   try {
     const blob = await (await fetch(image.url)).blob();
     const file = new File([blob], image.orig_name || "upload", { type: blob.type });
-    const r = await withTimeout(cg.translate(file, model, direction, config.limits), TIMEOUT_MS);
+    const r = await withTimeout(cg.translate(file, model, direction), TIMEOUT_MS);
     last = r;
     const name = `cyclegan-${model}-${direction}`;
     const where = `Translated in your browser (${r.threads} thread${r.threads > 1 ? "s" : ""}), in ${r.seconds.toFixed(2)} s.`;

@@ -1,0 +1,429 @@
+"""The Gradio demo: the Image and Video tabs, their event handlers, and the launch with the page's client inference.
+
+``build_demo(models)`` gives the Blocks; ``Demo`` holds what the handlers share (the model cache, the upload limits,
+the results folders) and its methods are the handlers, so each can be called and tested on its own. ``app.py`` is
+the command line in front of ``launch``. The page's scripts live in ``webapp/`` (``events/*.js`` for the buttons,
+``gradio-client.js`` for translating in the browser).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Collection, Iterator
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+
+import gradio as gr  # noqa: E402  (after the analytics setting)
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from .config import UploadLimits  # noqa: E402
+from .catalog import (ModelCache, ModelSpec, check_direction, direction_choices, examples_cache_dir,  # noqa: E402
+                      load_examples, model_info, reconstructed_label)
+from .direction import Direction  # noqa: E402
+from .errors import BadImage, BadVideo, CatalogError  # noqa: E402
+from .images import to_tensor, triptych  # noqa: E402
+from .metrics import psnr  # noqa: E402
+from .uploads import decode_upload, fit, fresh_folder, human_size, save_png, save_triptych  # noqa: E402
+from .web_runtime import WEBAPP  # noqa: E402
+
+# Small results (a 64 px emoji) are scaled up to fill their box; the server's own buttons are in the page, unseen.
+CSS = ".result img { width: 100%; height: 100%; object-fit: contain; } .cg-hidden { display: none !important; }"
+STEGANOGRAPHY_NOTE = (
+    "**Cycle consistency.** *Reconstructed* is *Generated* translated back; the PSNR (dB) of Reconstructed "
+    "against Real scores how well the cycle closes (higher is closer, 100 = identical). A near-perfect "
+    "reconstruction is not proof of a faithful translation: CycleGAN can hide the source picture in "
+    "imperceptible, low-amplitude detail of the generated image and decode it on the way back "
+    "([Chu et al. 2017, \"CycleGAN, a master of steganography\"](https://arxiv.org/abs/1712.02950))."
+)
+
+
+def page_script(name: str) -> str:
+    """``webapp/events/NAME.js``, one JavaScript function for an event's ``js=`` (its comment lines left out)."""
+    text = (WEBAPP / "events" / f"{name}.js").read_text()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+
+
+def toast(message: str) -> gr.Error:
+    """A one-line reason for the person who sent the file, as the error toast they read. No title=: Gradio 6 heads
+    every toast with its type ("Error"), so the message itself says what is wrong."""
+    return gr.Error(message[0].upper() + message[1:], print_exception=False)
+
+
+def read_upload(payload, **limits) -> Image.Image:
+    """The image input's raw payload (a FileData dict, a path or a data: URL) as RGB; gr.Error if unusable."""
+    try:
+        return decode_upload(payload, **limits)
+    except BadImage as e:
+        raise toast(str(e)) from None
+
+
+@contextmanager
+def as_toast() -> Iterator[None]:
+    """A ``CatalogError`` (unknown model, failed load, missing direction) as the error toast the user reads."""
+    try:
+        yield
+    except CatalogError as e:
+        # Only an unexpected load failure has a cause: its traceback goes to the log, the others need none.
+        raise gr.Error(str(e), print_exception=e.__cause__ is not None) from e.__cause__
+
+
+def web_models(models: list[ModelSpec]) -> dict[str, Path]:
+    """The models the page can run in the browser: local model folders with small generators (key -> folder)."""
+    from .export import web_supported
+    return {s.key: Path(s.source) for s in models if s.kind == "local" and web_supported(s.source)}
+
+
+class Demo:
+    """What the handlers share, and the handlers: each method is one event's function (the public ones are the API)."""
+
+    def __init__(self, models: list[ModelSpec], *, limits: UploadLimits = UploadLimits(),
+                 zoo_dir: str | Path | None = None, device: str = "cpu"):
+        if not models:
+            raise ValueError("no models: put a model folder in checkpoints/ or pass --model")
+        self.models, self.limits = models, limits
+        self.cache = ModelCache(models, zoo_dir or Path.home() / ".cache" / "cyclegan" / "zoo", device)
+        # Gradio's temp dir (GRADIO_TEMP_DIR) holds the results offered for download; fresh_folder prunes them.
+        temp = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+        self.downloads, self.videos, self.results = (temp / f"cyclegan-{name}" for name in ("triptychs", "videos",
+                                                                                              "results"))
+
+    def resolve(self, model, direction) -> tuple[ModelSpec, Direction]:
+        """The request's model (default: the first listed) and direction (default: the model's), checked once."""
+        with as_toast():
+            spec = self.cache.spec(model or self.models[0].key)
+            return spec, check_direction(spec, direction or spec.default_direction)
+
+    def translate(self, image, model, direction, progress=gr.Progress(track_tqdm=True), with_triptych=True):
+        """Translate a picture with a CycleGAN model, and translate the result back (cycle consistency).
+
+        Args:
+            image: the picture to translate (any image file; the long side is resized to the app's limit).
+            model: the model, by its key or label; default: the first one listed.
+            direction: 'AtoB' (domain A to domain B, as the model's name says) or 'BtoA'; default: the model's
+                own (photo -> Monet, BtoA, for monet2photo).
+        Returns:
+            real, generated and reconstructed PNGs, seconds taken, PSNR (dB) of reconstructed vs real, triptych PNG.
+        """
+        # progress: a reference model's first use downloads it; Gradio shows the download's tqdm bar.
+        start = time.perf_counter()
+        spec, direction = self.resolve(model, direction)
+        with as_toast():
+            picture = fit(read_upload(image, **self.limits.decode()), self.limits.max_side)
+            translator = self.cache.get(spec.key, direction)  # a Hub model's directions are known once loaded
+        with torch.inference_mode():
+            real, fake, rec = translator(picture, direction)
+        # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
+        score = None if rec is None else round(psnr(to_tensor(real), to_tensor(rec), data_range=2.0), 2)
+        # Fast PNGs (zlib level 1), not Gradio's default level: on 2 cores four 512 px PNGs cost a translation.
+        folder = fresh_folder(self.results)
+        paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
+                 for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
+        trip = self.make_triptych(real, fake, rec, spec.key, direction) if with_triptych else None
+        return (*paths, round(time.perf_counter() - start, 3), score, trip)
+
+    def translate_page(self, image, model, direction, progress=gr.Progress(track_tqdm=True)):
+        """The page's server path: translate() without the triptych (built when Download is clicked), and where it
+        ran."""
+        real, fake, rec, seconds, score, _ = self.translate(image, model, direction, progress, with_triptych=False)
+        return real, fake, rec, seconds, score, "Translated on the server."
+
+    def make_triptych(self, real, fake, rec, model, direction):
+        """Download triptych: the three images of the page side by side, built now (None: nothing to build)."""
+        images = [im for im in (real, fake, rec) if im is not None]
+        if len(images) < 2:
+            return None
+        name = Path(self.cache.spec(model).source).name if model else "cyclegan"
+        return str(save_triptych(triptych(*images), self.downloads, f"cyclegan-{name}-{direction}"))
+
+    def translate_video(self, video, model, direction, steady=True, side_by_side=False,
+                        progress=gr.Progress(track_tqdm=True)):
+        """Translate a short video with a CycleGAN model, steady from frame to frame, keeping its sound.
+
+        Args:
+            video: the video file (MP4, WebM, MOV, ...; frames are resized like pictures, to the app's limit).
+            model: the model, by its key or label; default: the first one listed.
+            direction: 'AtoB' or 'BtoA'; default: the model's own.
+            steady: share the normalisation statistics between frames and smooth where nothing moves (default);
+                False translates each frame on its own, which flickers.
+            side_by_side: the input and the translation side by side in one video.
+        Returns:
+            the translated H.264 MP4, and a line saying what was done.
+        """
+        start = time.perf_counter()
+        spec, direction = self.resolve(model, direction)
+        path = Path(video) if video else None  # the Video input hands over the upload's path
+        if path is None or not path.is_file():
+            raise gr.Error("No video: upload a clip first.", print_exception=False)
+        if path.stat().st_size > self.limits.max_video_bytes:
+            raise gr.Error(f"Video too large: {human_size(path.stat().st_size)} > limit of "
+                           f"{human_size(self.limits.max_video_bytes)}", print_exception=False)
+        with as_toast():
+            translator = self.cache.get(spec.key, direction)
+        folder = fresh_folder(self.videos)
+        out = folder / f"cyclegan-{Path(spec.source).name}-{direction}.mp4"
+        try:
+            info = translator.translate_video(path, out, direction, steady=bool(steady), side_by_side=bool(side_by_side),
+                                              max_seconds=self.limits.max_video_seconds, max_side=self.limits.max_side)
+        except BaseException as e:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
+            if isinstance(e, BadVideo):
+                raise toast(str(e)) from None
+            raise
+        seconds = time.perf_counter() - start
+        return str(out), (f"{info.frames} frames at {info.width}×{info.height}, {float(info.fps):g} fps"
+                          f"{', with its sound' if info.audio else ''}; translated in {seconds:.1f} s "
+                          f"({info.frames / seconds:.1f} frames/s), {'steady' if steady else 'frame by frame'}.")
+
+    def select_model(self, model):
+        """Direction choices, model info, and the Reconstructed and PSNR boxes as fit the model (a one-direction
+        model has neither a second direction nor a reconstruction)."""
+        with as_toast():
+            spec = self.cache.spec(model)
+        if spec.kind == "hub" and not self.cache.loaded(model):
+            try:
+                self.cache.get(model)  # fetches now, so the domain names are known and a failure shows at once
+            except CatalogError as e:
+                gr.Warning(str(e), duration=15)
+                return gr.update(choices=direction_choices(spec)), f"⚠️ {e}", gr.update(), gr.update()
+        one_way = len(spec.directions) == 1
+        only = {"value": Direction(spec.directions[0]).value} if one_way else {}
+        direction = gr.update(choices=direction_choices(spec), **only)
+        return (direction, model_info(spec), gr.update(label=reconstructed_label(spec)),
+                gr.update(visible=not one_way))
+
+    def select_video_model(self, model):
+        """The Video tab's direction choices for the model picked, on its default direction."""
+        spec = self.cache.spec(model)
+        return gr.update(choices=direction_choices(spec), value=spec.default_direction.value)
+
+    @staticmethod
+    def compare(real, fake):
+        """Real against Generated in the compare slider (none while either is missing)."""
+        return None if real is None or fake is None else (real, fake)
+
+    @staticmethod
+    def show_stats() -> gr.Row:
+        return gr.Row(visible=True)
+
+    @staticmethod
+    def clear_results() -> tuple[None, None, None, gr.Row]:
+        return None, None, None, gr.Row(visible=False)
+
+
+def build_demo(models: list[ModelSpec], *, limits: UploadLimits = UploadLimits(),
+               examples_dir: str | Path | None = None, zoo_dir: str | Path | None = None, device: str = "cpu",
+               browser_models: Collection[str] = ()) -> gr.Blocks:
+    """The Gradio Blocks UI over ``models`` (see ``catalog.discover_models``); call ``.queue()`` and ``.launch()``.
+
+    ``browser_models``: the keys of the models (``web_models``) whose pictures the page translates in the browser
+    (``cyclegan/webapp/gradio-client.js``), sending the rest to the server; none: the server translates all. The
+    launch then needs ``web.IsolationMiddleware`` and the script in the page's head, as ``launch`` gives them."""
+    ui = Demo(models, limits=limits, zoo_dir=zoo_dir, device=device)
+    with gr.Blocks(title="CycleGAN", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# CycleGAN: unpaired image-to-image translation\n"
+                    "Upload a picture, pick a model and a direction, and see it translated and translated back; or "
+                    "translate a short video in the *Video* tab.")
+        with gr.Tab("Image", id="image-tab"):
+            image_tab(ui, demo, examples_dir, set(browser_models))
+        with gr.Tab("Video", id="video-tab"):
+            video_tab(ui)
+    return demo
+
+
+def image_tab(ui: Demo, demo: gr.Blocks, examples_dir: str | Path | None, browser_models: set[str]) -> None:
+    """The Image tab: inputs, the triptych and slider, the stats row, the examples; and their events."""
+    first = ui.models[0]
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            model_in = gr.Dropdown([(s.label, s.key) for s in ui.models], value=first.key, label="Model",
+                                   elem_id="model")
+            info = gr.Markdown(model_info(first), elem_id="model-info")
+            direction_in = gr.Radio(direction_choices(first), value=first.default_direction.value, label="Direction",
+                                    elem_id="direction")
+            button = gr.Button("Translate", variant="primary", elem_id="translate")
+            # The server's own buttons, hidden by CSS (a hidden Gradio component is not in the page at all, and the
+            # page's script clicks the first): the page's server path, and the public /translate.
+            server_button = gr.Button("Translate on the server", elem_id="translate-server", elem_classes="cg-hidden")
+            api_button = gr.Button("API", elem_id="translate-api", elem_classes="cg-hidden")
+        with gr.Column(scale=1):
+            image_in = gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"], image_mode=None,
+                                label="Input image", height=260, elem_id="input-image")
+    with gr.Row():
+        real_out, fake_out, rec_out = (
+            gr.Image(type="pil", format="png", label=label, interactive=False, height=300, elem_id=label.lower(),
+                     elem_classes="result") for label in ("Real", "Generated", "Reconstructed"))
+        rec_out.label = reconstructed_label(first)  # after the loop: elem_id stays "reconstructed"
+        compare_out = gr.ImageSlider(type="pil", format="png", label="Real ↔ Generated", interactive=False,
+                                     max_height=300, elem_id="compare", elem_classes="result")
+    # Hidden until a first result: Gradio's Number shows 0 when it has no value, which reads as a result.
+    with gr.Row(equal_height=True, visible=False, elem_id="result-stats") as stats:
+        seconds_out = gr.Number(label="Seconds", precision=2, interactive=False, elem_id="seconds")
+        psnr_out = gr.Number(label="Cycle consistency: PSNR of Reconstructed vs Real (dB)", precision=1,
+                             interactive=False, elem_id="psnr", visible=len(first.directions) == 2)
+        download = gr.Button("Download triptych (PNG)", variant="secondary", elem_id="download", size="md")
+        download_server = gr.Button("Download (server)", elem_id="download-server", elem_classes="cg-hidden")
+    where_out = gr.Markdown(elem_id="where")
+    note_out = gr.Markdown(elem_id="client-note")  # once: why the browser could not translate
+    triptych_file = gr.File(elem_id="triptych-file", elem_classes="cg-hidden", interactive=False)
+    gr.Markdown(STEGANOGRAPHY_NOTE + f"\n\nThe long side of the input is resized to at most {ui.limits.max_side} px.")
+
+    inputs = [image_in, model_in, direction_in]
+    outputs = [real_out, fake_out, rec_out, seconds_out, psnr_out, where_out]
+    hidden = dict(api_visibility="private")
+    # preprocess=False: the upload reaches the handler undecoded, so every bad file gets our own clear error.
+    # show_progress_on: the queue position, the timer and an error badge show on Generated alone, not on all six
+    # outputs (an error otherwise badges every box and hides the PSNR label; the toast says what is wrong).
+    api_button.click(ui.translate, inputs, [real_out, fake_out, rec_out, seconds_out, psnr_out, triptych_file],
+                     api_name="translate", preprocess=False, show_progress_on=fake_out, js=page_script("close_toasts"))
+    server = server_button.click(ui.translate_page, inputs, outputs, preprocess=False, show_progress_on=fake_out,
+                                 js=page_script("close_toasts"), **hidden)
+    shown = [server]
+    if browser_models:  # the browser translates (the slider too), and clicks server_button when it cannot
+        shown.append(button.click(None, inputs, outputs + [compare_out, note_out], js=page_script("client_translate"),
+                                  **hidden))
+        server.success(ui.compare, [real_out, fake_out], compare_out, queue=False, show_progress="hidden", **hidden)
+    else:
+        button.click(None, None, None, js=page_script("click_server"), **hidden)
+        # On every new Generated image, from a translation or an example; not part of the API.
+        fake_out.change(ui.compare, [real_out, fake_out], compare_out, queue=False, show_progress="hidden", **hidden)
+    for event in shown:
+        event.success(lambda: gr.Row(visible=True), None, stats, js=True, **hidden)
+    # After a failure the previous result is cleared away, so that it does not pass for this attempt's.
+    server.failure(ui.clear_results, None, [real_out, rec_out, compare_out, stats], queue=False,
+                   show_progress="hidden", **hidden)
+    download.click(None, [model_in, direction_in], None, js=page_script("download_local"), **hidden)
+    download_server.click(ui.make_triptych, [real_out, fake_out, rec_out, model_in, direction_in], triptych_file,
+                          **hidden).then(None, triptych_file, None, js=page_script("download_file"), **hidden)
+    model_in.change(ui.select_model, model_in, [direction_in, info, rec_out, psnr_out], **hidden)
+    if first.kind == "hub":  # its domain names are known only once it is fetched
+        demo.load(ui.select_model, model_in, [direction_in, info, rec_out, psnr_out], **hidden)
+    image_examples(ui, examples_dir, inputs, outputs, stats, browser_models)
+
+
+def image_examples(ui: Demo, examples_dir: str | Path | None, inputs: list, outputs: list, stats: gr.Row,
+                   browser_models: set[str]) -> None:
+    """One table of examples per model (``examples/examples.json``): a click fills the inputs and translates, in
+    the browser for ``browser_models``, else from the server's cache of the example's results."""
+    rows = load_examples(examples_dir, [s.key for s in ui.models])
+    if not rows:
+        return
+    direction_in = inputs[2]
+    previous = os.environ.get("GRADIO_EXAMPLES_CACHE")
+    os.environ["GRADIO_EXAMPLES_CACHE"] = str(examples_cache_dir(rows, ui.models, ui.limits.max_side))
+    try:
+        # One table per model: the Direction column names a direction with the Radio's choices, which are those of
+        # the model picked when the table was built, so a shared table would show every row with the first model's
+        # domain names.
+        for spec in (m for m in ui.models if any(row[1] == m.key for row in rows)):
+            here = spec.key in browser_models
+            examples = gr.Examples([row for row in rows if row[1] == spec.key], inputs, None if here else outputs,
+                                   fn=None if here else ui.translate_page, cache_examples=not here, cache_mode="lazy",
+                                   preprocess=False, examples_per_page=12, label=f"Examples: {spec.label}")
+            examples.dataset.component_props[inputs.index(direction_in)]["choices"] = direction_choices(spec)
+            if here:
+                examples.load_input_event.then(None, None, None, js=page_script("click_translate"),
+                                               api_visibility="private")
+            else:
+                examples.dataset.click(ui.show_stats, None, stats, api_visibility="private", queue=False)
+    finally:
+        if previous is None:
+            os.environ.pop("GRADIO_EXAMPLES_CACHE")
+        else:
+            os.environ["GRADIO_EXAMPLES_CACHE"] = previous
+
+
+def video_tab(ui: Demo) -> None:
+    """The Video tab: a clip in, the translated MP4 out, steady or frame by frame; and its events."""
+    first = ui.models[0]
+    gr.Markdown(f"Upload a short clip (at most {ui.limits.max_video_seconds:g} s and {human_size(ui.limits.max_video_bytes)}; "
+                f"frames are resized to {ui.limits.max_side} px on the long side) and get it back translated, with "
+                "its sound. *Steady* shares the normalisation statistics between frames and smooths the picture "
+                "where nothing moves; without it every frame is translated on its own and the colours flicker.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            model_in = gr.Dropdown([(s.label, s.key) for s in ui.models], value=first.key, label="Model",
+                                   elem_id="video-model")
+            direction_in = gr.Radio(direction_choices(first), value=first.default_direction.value, label="Direction",
+                                    elem_id="video-direction")
+            steady_in = gr.Checkbox(True, label="Steady (shared statistics and smoothing)", elem_id="steady")
+            side_in = gr.Checkbox(False, label="Real | generated side by side", elem_id="side-by-side")
+            button = gr.Button("Translate video", variant="primary", elem_id="translate-video")
+        with gr.Column(scale=1):
+            video_in = gr.Video(sources=["upload"], label="Input video", height=260, elem_id="input-video")
+    video_out = gr.Video(label="Translated video", interactive=False, height=320, elem_id="output-video")
+    status = gr.Markdown(elem_id="video-status")
+    button.click(ui.translate_video, [video_in, model_in, direction_in, steady_in, side_in], [video_out, status],
+                 api_name="translate_video", show_progress_on=video_out, js=page_script("close_toasts"))
+    model_in.change(ui.select_video_model, model_in, direction_in, api_visibility="private", queue=False)
+
+
+def make_theme() -> gr.themes.Base:
+    # System fonts only: the default theme would fetch Google Fonts, which an offline browser cannot.
+    return gr.themes.Soft(primary_hue="teal", font=["ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "monospace"])
+
+
+def default_threads(concurrency: int) -> int:
+    """Torch threads per translation: the cores shared out between the translations that run at once."""
+    from .device import cpu_cores
+    return max(1, cpu_cores() // max(1, concurrency))
+
+
+@dataclass
+class Built:
+    """A demo ready to launch: its Blocks, and the page's client inference (the models it runs, their files)."""
+    blocks: gr.Blocks
+    models: list[ModelSpec]
+    browser: dict[str, Path]
+    assets: Path | None
+
+
+def build(models: list[ModelSpec], limits: UploadLimits, *, client_inference: bool, examples_dir: str | Path,
+          zoo_dir: str | Path, device: str) -> Built:
+    """The demo over ``models``; with ``client_inference``, the files its page needs to translate the small models
+    in the browser (exported once per set of weights). ``ValueError`` when there is nothing to show."""
+    from .export import app_assets
+    browser = web_models(models) if client_inference else {}
+    assets = app_assets(browser, limits) if browser else None
+    blocks = build_demo(models, limits=limits, examples_dir=examples_dir, zoo_dir=zoo_dir, device=device,
+                        browser_models=browser)
+    return Built(blocks, models, browser, assets)
+
+
+def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: bool, mcp: bool, concurrency: int,
+           queue_size: int, threads: int | None, examples_dir: str | Path) -> None:
+    """Serve the demo (Gradio's queue, the isolation middleware, the page's script) and block until stopped."""
+    from starlette.middleware import Middleware
+    from .web import WEB_ROUTE, IsolationMiddleware
+    torch.set_num_threads(threads or default_threads(concurrency))
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limits.max_pixels)  # so that ours is the limit that bites
+    demo, assets = built.blocks, built.assets
+    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    # quiet: Gradio's own banner says to "set `share=True` in `launch()`"; this app's way is --share.
+    demo.launch(server_name=host, server_port=port, share=share,
+                max_file_size=max(limits.max_bytes, limits.max_video_bytes), theme=make_theme(), css=CSS,
+                ssr_mode=False, allowed_paths=[str(Path(examples_dir).resolve())], footer_links=["api", "gradio"],
+                quiet=True, prevent_thread_lock=True, mcp_server=mcp,
+                # COOP/COEP on every response (the browser's runtime may then use threads) and the page's scripts,
+                # runtime and models under /cyclegan-web/.
+                app_kwargs={"middleware": [Middleware(IsolationMiddleware,
+                                                      folder=None if assets is None else assets.parent)]},
+                head=None if assets is None else
+                f'<script type="module" src="{WEB_ROUTE}{assets.name}/gradio-client.js"></script>')
+    if assets is not None:
+        print(f"* Client inference: {', '.join(built.browser)} translate in the visitor's browser "
+              f"({', '.join(s.key for s in built.models if s.key not in built.browser) or 'no model'} on the server).")
+    print(f"* Running on local URL:  {demo.local_url}")
+    if demo.share_url:
+        print(f"* Running on public URL: {demo.share_url}")
+    elif not share:  # (a failed --share has had Gradio's own explanation printed)
+        print("* For a public link, restart with --share (python app.py --share).")
+    sys.stdout.flush()
+    demo.block_thread()

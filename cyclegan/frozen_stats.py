@@ -1,0 +1,100 @@
+"""Frozen instance-norm statistics: a generator whose instance norms use given per-channel means and deviations
+instead of each input's own.
+
+One mechanism serves two needs. Tiles of a big image are all normalised with the whole image's statistics, so
+they agree in tone (``cyclegan.tiling``); the frames of a video share statistics averaged over recent frames, so
+a change in one place does not shift the colours of the whole picture (``cyclegan.video``). ``Translator`` asks
+for it with ``generate(x, direction, stats=...)``; the graph also exports to ONNX with the statistics as a second
+input (``stats_onnx_model``), for the CPU backend.
+"""
+from __future__ import annotations
+
+import io
+import threading
+
+import torch
+from torch import nn
+
+from .cpu_graph import WINOGRAD_MIN_CHANNELS, cpu_float, export_graph, fast_generator, replace_modules
+
+
+class _NormStats:
+    """Shared state of the ``StatsNorm`` layers of one generator: record instance-norm statistics, or use
+    given ones. The statistics of all layers live in one flat vector: mean then 1/std of each layer in turn."""
+
+    def __init__(self):
+        self.mode = "record"
+        self.flat: torch.Tensor | None = None
+        self.recorded: list[torch.Tensor] = []
+
+
+class StatsNorm(nn.Module):
+    """Affine-free instance norm whose per-channel mean and 1/std are recorded from one image (``record``)
+    and then frozen (``frozen``): every later input is normalised with them, not with its own."""
+
+    def __init__(self, channels: int, eps: float, offset: int, state: _NormStats):
+        super().__init__()
+        self.channels, self.eps, self.offset, self.state = channels, eps, offset, state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, o = self.channels, self.offset
+        if self.state.mode == "record":
+            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+            rstd = torch.rsqrt(var + self.eps)
+            self.state.recorded += [mean.reshape(-1), rstd.reshape(-1)]
+        else:
+            mean = self.state.flat[o: o + c].view(1, c, 1, 1)
+            rstd = self.state.flat[o + c: o + 2 * c].view(1, c, 1, 1)
+        return (x - mean) * rstd
+
+
+class StatsGenerator(nn.Module):
+    """A generator whose instance norms are ``StatsNorm`` layers (the weights are shared, not copied).
+
+    ``record(x)`` returns the flat statistics vector of ``x`` (a 1x3xHxW batch); ``forward(x, stats)``
+    runs with those statistics frozen. The forward exports to ONNX with ``stats`` as a second input.
+    With ``min_channels`` the net is the CPU graph (``cpu_graph.fast_generator``): Winograd on layers at
+    least that wide.
+    """
+
+    def __init__(self, generator: nn.Module, min_channels: int | None = None):
+        super().__init__()
+        self.state, self.size = _NormStats(), 0
+        self._lock = threading.Lock()  # the statistics are shared state: one call at a time
+
+        def swap(c: nn.Module) -> nn.Module | None:
+            if isinstance(c, nn.InstanceNorm2d) and not c.affine and not c.track_running_stats:
+                norm = StatsNorm(c.num_features, c.eps, self.size, self.state)
+                self.size += 2 * c.num_features
+                return norm
+            return None
+        net = replace_modules(generator, swap)
+        self.net = fast_generator(net, min_channels) if min_channels is not None else net
+
+    @torch.inference_mode()
+    def record(self, x: torch.Tensor) -> torch.Tensor:
+        with self._lock:
+            self.state.mode, self.state.recorded = "record", []
+            try:
+                self.net(x)
+                return torch.cat(self.state.recorded) if self.state.recorded else torch.zeros(0)
+            finally:
+                self.state.recorded = []
+
+    def forward(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        with self._lock:
+            self.state.mode, self.state.flat = "frozen", stats
+            try:
+                return self.net(x)
+            finally:
+                self.state.flat = None
+
+
+def stats_onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNELS) -> bytes:
+    """The frozen-statistics CPU graph of ``generator`` as ONNX (inputs ``input``, 1x3xHxW, and ``stats``), for
+    ``onnxruntime.InferenceSession``."""
+    graph = StatsGenerator(cpu_float(generator), min_channels).eval()
+    x = torch.zeros(1, 3, 64, 64)
+    buffer = io.BytesIO()
+    export_graph(graph, {"input": x, "stats": graph.record(x)}, buffer, {2: "height", 3: "width"})
+    return buffer.getvalue()

@@ -1,0 +1,2 @@
+// An example picked with client inference: translate it as the button would, once its inputs are filled.
+() => { setTimeout(() => document.querySelector("#translate").click(), 50); }

@@ -1,0 +1,151 @@
+"""Tests for cyclegan/demo.py, in-process: the Blocks the app serves, and its handlers called directly. The served
+app (its API, launch and command line) is tests/test_app.py's."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import ROOT, make_tiny_model  # noqa: E402
+from test_app import noise, png_bytes  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+import app  # noqa: E402
+
+from cyclegan.catalog import discover_models, reconstructed_label  # noqa: E402
+from cyclegan.demo import Demo, as_toast, build_demo, read_upload  # noqa: E402
+
+
+def test_build_demo_with_examples(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    noise(8, 8).save(tmp_path / "a.png")
+    (tmp_path / "examples.json").write_text(json.dumps([{"file": "a.png", "model": "tiny"}]))
+    models = discover_models(tmp_path / "ckpt", [], zoo=False)
+    demo = build_demo(models, examples_dir=tmp_path)
+    assert demo.analytics_enabled is False
+    assert any(type(b).__name__ == "Dataset" for b in demo.blocks.values())
+    assert build_demo(models, examples_dir=tmp_path / "none")  # no examples: fine
+
+
+def test_examples_show_each_models_own_direction(tmp_path, monkeypatch):
+    """The Direction column of the examples names each row's direction with its own model's domains, and the
+    tables follow the picker's order: the first model's (monet2photo here) first."""
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+    make_tiny_model(tmp_path / "ckpt" / "emoji", "emoji", "Noto emoji", "Twemoji")
+    make_tiny_model(tmp_path / "ckpt" / "monet2photo", "monet2photo", "Monet painting", "photo",
+                    default_direction="BtoA")
+    noise(8, 8).save(tmp_path / "a.png")
+    (tmp_path / "examples.json").write_text(json.dumps([
+        {"file": "a.png", "model": "emoji", "direction": "AtoB"},
+        {"file": "a.png", "model": "monet2photo", "direction": "BtoA"},
+        {"file": "a.png", "model": "monet2photo", "direction": "AtoB"}]))
+    models = discover_models(tmp_path / "ckpt", [], zoo=False, first="monet2photo")
+    demo = build_demo(models, examples_dir=tmp_path)
+    shown = []
+    for dataset in (b for b in demo.blocks.values() if isinstance(b, gr.Dataset)):
+        choices = dict((value, label) for label, value in dataset.component_props[2]["choices"])
+        shown.append((dataset.label, [(model, choices[direction]) for _, model, direction in dataset.samples]))
+    assert shown == [  # monet2photo first, although emoji comes first in examples.json and in the folder's order
+        ("Examples: monet2photo (Monet painting ↔ photo)", [("monet2photo", "photo → Monet painting"),
+                                                            ("monet2photo", "Monet painting → photo")]),
+        ("Examples: emoji (Noto emoji ↔ Twemoji)", [("emoji", "Noto emoji → Twemoji")])]
+    # and the translation defaults to the first model in its own direction
+    fns = {fn.name: fn.fn for fn in demo.fns.values()}
+    out = fns["translate"](str(tmp_path / "a.png"), None, None)
+    expected = fns["translate"](str(tmp_path / "a.png"), "monet2photo", "BtoA")
+    pixels = lambda path: np.asarray(Image.open(path))  # noqa: E731  (the results come as PNG files)
+    assert np.array_equal(pixels(out[1]), pixels(expected[1]))
+    assert not np.array_equal(pixels(out[1]), pixels(fns["translate"](str(tmp_path / "a.png"), "monet2photo",
+                                                                      "AtoB")[1]))
+
+
+def test_the_shipped_app_opens_on_photo_to_monet(monkeypatch, tmp_path):
+    """`python app.py` as shipped: monet2photo first in the picker, photo -> Monet selected, photo examples first,
+    emoji second."""
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+    args = app.build_parser().parse_args([])
+    models = discover_models(args.checkpoints, [], zoo=False, first=args.first_model)
+    assert [m.key for m in models] == ["monet2photo", "emoji"]
+    demo = build_demo(models, examples_dir=args.examples)
+    config = demo.get_config_file()
+    by_id = {c.get("props", {}).get("elem_id"): c["props"] for c in config["components"]}
+    assert by_id["model"]["value"] == "monet2photo"
+    assert by_id["direction"]["value"] == "BtoA" and ("photo → Monet painting", "BtoA") in [
+        tuple(c) for c in by_id["direction"]["choices"]]
+    tables = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    assert [t.label.split(" (")[0] for t in tables] == ["Examples: monet2photo", "Examples: emoji"]
+    files = [row[0]["path"] if isinstance(row[0], dict) else row[0] for row in tables[0].samples]
+    assert [Path(f).name.split("_")[0] for f in files][:3] == ["photo"] * 3, files
+
+
+def test_read_upload_turns_bad_images_into_toasts(tmp_path):
+    """cyclegan.uploads says what is wrong; the app shows it as a sentence, without a traceback in the log."""
+    import base64
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(noise(5, 7))).decode()
+    assert read_upload({"url": url, "path": None}).size == (5, 7)
+    with pytest.raises(gr.Error) as excinfo:
+        read_upload(None)
+    assert excinfo.value.message == "No image: upload, paste or take a picture first."
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(gr.Error) as excinfo:
+        read_upload(str(tmp_path / "empty.png"))
+    assert excinfo.value.message == "Empty file: 'empty.png' has 0 bytes" and excinfo.value.print_exception is False
+
+
+def test_catalog_errors_become_toasts():
+    """A CatalogError reads the same as a toast; only an unexpected failure (chained) keeps its traceback."""
+    from cyclegan.catalog import CatalogError
+    with pytest.raises(gr.Error, match="Unknown model 'x'") as excinfo:
+        with as_toast():
+            raise CatalogError("Unknown model 'x'") from None
+    assert excinfo.value.print_exception is False and excinfo.value.__cause__ is None
+    cause = ValueError("bad bytes")
+    with pytest.raises(gr.Error, match="ValueError: bad bytes") as excinfo:
+        with as_toast():
+            raise CatalogError("Could not load model m: ValueError: bad bytes") from cause
+    assert excinfo.value.print_exception is True and excinfo.value.__cause__ is cause
+
+
+def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp_path, monkeypatch):
+    """The reference's style_* models exist photo -> style only: one direction choice, an empty Reconstructed box
+    whose label says why, no PSNR, a two-image triptych, and a clear error for the missing direction."""
+    import torch
+    from cyclegan import Generator
+    from cyclegan.hub import export_model
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    torch.manual_seed(0)
+    export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "ckpt" / "style", name="style", domain_a="photo",
+                 domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    models = discover_models(tmp_path / "ckpt", [], zoo=False)
+    style = models[0]
+    assert style.directions == ("AtoB",) and style.label == "style (photo → painting)"
+
+    demo = build_demo(models, examples_dir=None)
+    ui = Demo(models)  # the handlers, called directly
+    rec_box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "reconstructed")
+    assert rec_box.label == reconstructed_label(style)  # the first model is the one-direction one
+    noise(20, 12).save(tmp_path / "x.png")
+    real, fake, rec, seconds, score, trip = ui.translate(str(tmp_path / "x.png"), "style", "AtoB")
+    assert Image.open(fake).size == (20, 12) and rec is None and score is None
+    assert Image.open(trip).size == (40, 12)  # real | generated
+    with pytest.raises(gr.Error, match=r"translates photo → painting only.*use direction 'AtoB'"):
+        ui.translate(str(tmp_path / "x.png"), "style", "BtoA")
+
+    direction, info, rec_update, psnr_update = ui.select_model("style")
+    assert [c[1] for c in direction["choices"]] == ["AtoB"] and direction["value"] == "AtoB"
+    assert rec_update["label"].startswith("Reconstructed: none") and psnr_update["visible"] is False
+    direction, info, rec_update, psnr_update = ui.select_model("tiny")  # back to a two-way model
+    assert [c[1] for c in direction["choices"]] == ["AtoB", "BtoA"] and "value" not in direction
+    assert rec_update["label"] == "Reconstructed" and psnr_update["visible"] is True
+    with pytest.raises(gr.Error, match="Unknown model 'nope'"):
+        ui.select_model("nope")
+    real, fake, rec, seconds, score, trip = ui.translate(str(tmp_path / "x.png"), "tiny", "BtoA")
+    assert Image.open(rec).size == (20, 12) and 0 < score <= 100

@@ -1,0 +1,101 @@
+"""Tests for cyclegan/export.py: the browser's model files, the static site, the app's page assets, the export CLI."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import ROOT, make_tiny_model  # noqa: E402
+
+from cyclegan import export  # noqa: E402
+from cyclegan.config import UploadLimits  # noqa: E402
+from cyclegan.model_folder import load_generator  # noqa: E402
+
+
+def test_export_web_writes_fp16_weight_onnx_that_matches_the_generator(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    model = make_tiny_model(tmp_path / "m", native_size=48, default_direction="BtoA")
+    out = export.export_web(model, tmp_path / "web")
+    meta = json.loads((out / "web.json").read_text())
+    assert meta["directions"] == ["AtoB", "BtoA"] and meta["default_direction"] == "BtoA"
+    assert meta["native_size"] == 48 and (meta["domain_a"], meta["domain_b"]) == ("apple", "orange")
+    for direction, sub in (("AtoB", "G_AB"), ("BtoA", "G_BA")):
+        path = out / meta["files"][direction]["file"]
+        assert meta["files"][direction]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        graph = onnx.load(path).graph
+        big = [i for i in graph.initializer if np.prod(i.dims) >= export.MIN_FP16_ELEMENTS]
+        assert big and all(i.data_type == onnx.TensorProto.FLOAT16 for i in big)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        x = torch.rand(1, 3, 36, 44) * 2 - 1
+        with torch.no_grad():
+            expected = load_generator(model / sub).eval()(x).numpy()
+        assert np.abs(session.run(None, {"input": x.numpy()})[0] - expected).max() < 1e-4
+
+
+def test_a_model_too_big_for_a_browser_stays_on_the_server(tmp_path, monkeypatch):
+    model = make_tiny_model(tmp_path / "m")
+    assert export.web_supported(model) and not export.web_supported(tmp_path / "nowhere")
+    monkeypatch.setattr(export, "MAX_WEB_BYTES", 1000)
+    assert not export.web_supported(model)
+    with pytest.raises(ValueError, match="over the 0 MB a page downloads: it stays on the server"):
+        export.export_web(model, tmp_path / "web")
+
+
+def test_export_cli_one_line_errors_and_the_older_onnx_form(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cyclegan.export", *a], capture_output=True,  # noqa: E731
+                                    text=True, cwd=ROOT, timeout=300)
+    r = run("--web", str(tmp_path / "missing"), str(tmp_path / "out"))
+    assert r.returncode == 2 and r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+    model = make_tiny_model(tmp_path / "m")
+    r = run("--site", str(model), str(tmp_path / "site"), "--examples", str(tmp_path / "none"))
+    assert r.returncode == 0 and "python -m cyclegan.web" in r.stdout, r.stderr
+    r = run(str(model), "--onnx")  # the older form of --onnx MODEL
+    assert r.returncode == 0 and (model / "G_AB" / "model.onnx").is_file(), r.stderr[-500:]
+
+
+def make_site(tmp_path: Path) -> Path:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    from PIL import Image
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(examples / "x.png")
+    (examples / "examples.json").write_text(json.dumps([{"file": "x.png", "model": "tiny", "direction": "AtoB"},
+                                                        {"file": "x.png", "model": "other", "direction": "AtoB"}]))
+    return export.export_site([make_tiny_model(tmp_path / "tiny")], tmp_path / "site", examples)
+
+
+def test_export_site_is_a_folder_of_plain_files(tmp_path):
+    site = make_site(tmp_path)
+    names = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    assert {"index.html", "cyclegan.js", "style.css", "models.json", "examples.json", "examples/x.png",
+            "models/tiny/web.json", "models/tiny/G_AB.onnx", "models/tiny/G_BA.onnx",
+            "vendor/ort.wasm.min.mjs", "vendor/ort-wasm-simd-threaded.mjs", "vendor/ort-wasm-simd-threaded.wasm",
+            "vendor/ort-wasm-simd-threaded.wasm.gz", "vendor/LICENSE-onnxruntime-web.txt"} <= names
+    assert json.loads((site / "models.json").read_text()) == {"models": ["tiny"], "limits": UploadLimits().page()}
+    assert [e["model"] for e in json.loads((site / "examples.json").read_text())] == ["tiny"]  # only exported ones
+    wasm = (site / "vendor" / "ort-wasm-simd-threaded.wasm").read_bytes()
+    assert wasm[:4] == b"\0asm" and gzip.decompress((site / "vendor" / "ort-wasm-simd-threaded.wasm.gz").read_bytes()) == wasm
+    # the page asks nothing of any other host
+    for page in ("index.html", "cyclegan.js"):
+        text = (site / page).read_text()
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text, page
+
+
+def test_app_assets_are_exported_once_per_set_of_weights(tmp_path):
+    model = make_tiny_model(tmp_path / "m")
+    limits = UploadLimits(max_side=96)
+    first = export.app_assets({"tiny": model}, limits, cache=tmp_path / "cache")
+    assert json.loads((first / "models.json").read_text()) == {"models": ["tiny"], "limits": limits.page()}
+    assert (first / "gradio-client.js").is_file() and (first / "models" / "tiny" / "G_AB.onnx").is_file()
+    stamp = (first / "models" / "tiny" / "G_AB.onnx").stat().st_mtime_ns
+    again = export.app_assets({"tiny": model}, limits, cache=tmp_path / "cache")
+    assert again == first and (again / "models" / "tiny" / "G_AB.onnx").stat().st_mtime_ns == stamp  # reused
+    assert export.app_assets({"tiny": model}, UploadLimits(max_side=64), cache=tmp_path / "cache") != first
