@@ -60,8 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-video-seconds", type=float, default=LIMITS.max_video_seconds,
                         help="longest video translated, in seconds (its frames are resized like pictures, to "
                              "--max-side); 0 for no limit")
+    parser.add_argument("--max-video-fps", type=float, default=LIMITS.max_video_fps,
+                        help="frames a second a video is translated at, at most: a faster clip's extra frames are "
+                             "dropped, its length and sound kept")
     parser.add_argument("--max-pixels", type=int, default=LIMITS.max_pixels,
-                        help="largest decoded image in pixels (decompression bomb guard)")
+                        help="largest decoded picture in pixels (a JPEG counts at the reduced scale it is decoded "
+                             "at): the decompression bomb guard")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="translations that run at once; the others wait in the queue and see their place in "
                              "it. Keep 1 on a small CPU, where one translation already uses every core and two at "
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device)
         limits = UploadLimits(max_side=args.max_side, max_bytes=parse_size(args.max_file_size),
                               max_pixels=args.max_pixels, max_video_bytes=parse_size(args.max_video_size),
-                              max_video_seconds=args.max_video_seconds)
+                              max_video_seconds=args.max_video_seconds, max_video_fps=args.max_video_fps)
     except (DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -151,7 +151,9 @@ class ModelCache:
 
     def spec(self, key: str) -> ModelSpec:
         """The model with this key (or, for API callers, this label)."""
-        spec = self.specs.get(key) or next((s for s in self.specs.values() if s.label == key), None)
+        spec = None
+        if isinstance(key, str):  # an API caller may send a list or a dict: unknown like any other wrong name
+            spec = self.specs.get(key) or next((s for s in self.specs.values() if s.label == key), None)
         if spec is None:
             raise CatalogError(f"Unknown model {key!r}. Available: {', '.join(self.specs)}")
         return spec

@@ -207,6 +207,12 @@ class VideoConfig:
     side_by_side: bool = _f(False, "write the input and the translation side by side (real | generated)")
     max_seconds: float = _f(0.0, "refuse longer videos, with a one-line error (0: no limit)")
     max_side: int = _f(0, "resize frames so that the long side is at most this many pixels (0: the video's own size)")
+    max_fps: float = _f(0.0, "keep at most this many frames a second: a faster clip's extra frames are dropped (0: "
+                        "the clip's own rate)")
+    max_frame_pixels: int = _f(0, "refuse a clip whose frames have more pixels than this, read from its header before "
+                               "any frame is decoded (0: no limit)")
+    max_frames: int = _f(0, "refuse a clip with more frames than this, from its header and while decoding (0: no "
+                         "limit)")
     crf: int = _f(18, "H.264 quality: 0 is lossless, 18 looks like the source, 28 is small")
 
     @classmethod
@@ -223,8 +229,9 @@ class VideoConfig:
             raise ValueError(f"smoothing must be in [0, 1); got {self.smoothing}")
         if self.motion_levels <= 0:
             raise ValueError(f"motion_levels must be positive; got {self.motion_levels}")
-        if self.max_seconds < 0 or self.max_side < 0:
-            raise ValueError("max_seconds and max_side must be 0 (no limit) or more")
+        if min(self.max_seconds, self.max_side, self.max_fps, self.max_frame_pixels, self.max_frames) < 0:
+            raise ValueError("max_seconds, max_side, max_fps, max_frame_pixels and max_frames must be 0 (no limit) "
+                             "or more")
         if not 0 <= self.crf <= 51:
             raise ValueError(f"crf must be in 0..51 (H.264); got {self.crf}")
 
@@ -242,9 +249,21 @@ class UploadLimits:
 
     max_side: int = 512  # pictures and video frames are shrunk to this long side before translating
     max_bytes: int = 20 * 1024 ** 2
-    max_pixels: int = 89_478_485  # the decompression-bomb guard (Pillow's default)
+    # Pixels decoded, at most (a JPEG counts at the reduced scale it is decoded at): a 24-megapixel camera's PNG
+    # or TIFF fits, a decompression bomb does not, and no picture costs more than ~120 MB to decode.
+    max_pixels: int = 30_000_000
     max_video_bytes: int = 100 * 1024 ** 2
     max_video_seconds: float = 20.0
+    max_video_fps: float = 30.0  # faster clips are translated at this rate, their extra frames dropped
+    max_video_frame_pixels: int = 4096 * 2160  # a DCI 4K frame; bigger clips are refused from their header
+    max_video_frames: int = 2400  # frames read at most: 20 s at 120 fps; a clip that claims more is refused
+    # Gradio's temp dir (uploads, and the results kept an hour for download) is kept under this, oldest first.
+    max_disk_bytes: int = 2 * 1024 ** 3
+
+    def video(self) -> dict:
+        """The ``VideoConfig`` fields that bound a visitor's clip."""
+        return {"max_seconds": self.max_video_seconds, "max_side": self.max_side, "max_fps": self.max_video_fps,
+                "max_frame_pixels": self.max_video_frame_pixels, "max_frames": self.max_video_frames}
 
     def decode(self) -> dict[str, int]:
         """The keyword arguments of ``uploads.decode_image`` and ``decode_upload``."""

@@ -7,6 +7,7 @@ the command line in front of ``launch``. The page's scripts live in ``webapp/`` 
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import sys
@@ -30,7 +31,7 @@ from .direction import Direction  # noqa: E402
 from .errors import BadImage, BadVideo, CatalogError  # noqa: E402
 from .images import to_tensor, triptych  # noqa: E402
 from .metrics import psnr  # noqa: E402
-from .uploads import decode_upload, fit, fresh_folder, human_size, save_png, save_triptych  # noqa: E402
+from .uploads import DiskBudget, confine, decode_upload, fit, fresh_folder, human_size, save_png, save_triptych  # noqa: E402
 from .web_runtime import WEBAPP  # noqa: E402
 
 # Small results (a 64 px emoji) are scaled up to fill their box; the server's own buttons are in the page, unseen.
@@ -42,6 +43,16 @@ STEGANOGRAPHY_NOTE = (
     "imperceptible, low-amplitude detail of the generated image and decode it on the way back "
     "([Chu et al. 2017, \"CycleGAN, a master of steganography\"](https://arxiv.org/abs/1712.02950))."
 )
+
+
+def _libc_malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        return None
+
+
+_malloc_trim = _libc_malloc_trim()
 
 
 def page_script(name: str) -> str:
@@ -56,10 +67,11 @@ def toast(message: str) -> gr.Error:
     return gr.Error(message[0].upper() + message[1:], print_exception=False)
 
 
-def read_upload(payload, **limits) -> Image.Image:
-    """The image input's raw payload (a FileData dict, a path or a data: URL) as RGB; gr.Error if unusable."""
+def read_upload(payload, roots: list[Path] | None = None, **limits) -> Image.Image:
+    """The image input's raw payload (a FileData dict, a path or a data: URL) as RGB; gr.Error if unusable. With
+    ``roots``, a path is opened only inside them (``uploads.confine``)."""
     try:
-        return decode_upload(payload, **limits)
+        return decode_upload(payload, roots, **limits)
     except BadImage as e:
         raise toast(str(e)) from None
 
@@ -84,18 +96,32 @@ class Demo:
     """What the handlers share, and the handlers: each method is one event's function (the public ones are the API)."""
 
     def __init__(self, models: list[ModelSpec], *, limits: UploadLimits = UploadLimits(),
-                 zoo_dir: str | Path | None = None, device: str = "cpu"):
+                 zoo_dir: str | Path | None = None, device: str = "cpu", examples_dir: str | Path | None = None):
         if not models:
             raise ValueError("no models: put a model folder in checkpoints/ or pass --model")
         self.models, self.limits = models, limits
         self.cache = ModelCache(models, zoo_dir or Path.home() / ".cache" / "cyclegan" / "zoo", device)
         # Gradio's temp dir (GRADIO_TEMP_DIR) holds the results offered for download; fresh_folder prunes them.
-        temp = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-        self.downloads, self.videos, self.results = (temp / f"cyclegan-{name}" for name in ("triptychs", "videos",
-                                                                                              "results"))
+        self.temp = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+        self.downloads, self.videos, self.results = (self.temp / f"cyclegan-{name}" for name in ("triptychs", "videos",
+                                                                                                   "results"))
+        # The only places a path from a client may lead: Gradio's upload folder (the same temp dir) and the examples.
+        self.roots = [self.temp.resolve(), *([Path(examples_dir).resolve()] if examples_dir else [])]
+        self.disk = DiskBudget(self.temp, limits.max_disk_bytes)
+        self._trimmed = -float("inf")
+
+    def settle(self) -> None:
+        """After a request: hand the memory its pictures and frames used back to the system (glibc keeps freed
+        heap pages otherwise, in every thread's arena, and the server's RSS only grows); at most every 2 s."""
+        now = time.monotonic()
+        if now - self._trimmed >= 2 and _malloc_trim is not None:
+            self._trimmed = now
+            _malloc_trim(0)
 
     def resolve(self, model, direction) -> tuple[ModelSpec, Direction]:
-        """The request's model (default: the first listed) and direction (default: the model's), checked once."""
+        """The request's model (default: the first listed) and direction (default: the model's), checked once;
+        anything a client sends is checked here first, a list or a dict where a name belongs too."""
+        self.disk.keep()
         with as_toast():
             spec = self.cache.spec(model or self.models[0].key)
             return spec, check_direction(spec, direction or spec.default_direction)
@@ -115,7 +141,7 @@ class Demo:
         start = time.perf_counter()
         spec, direction = self.resolve(model, direction)
         with as_toast():
-            picture = fit(read_upload(image, **self.limits.decode()), self.limits.max_side)
+            picture = fit(read_upload(image, self.roots, **self.limits.decode()), self.limits.max_side)
             translator = self.cache.get(spec.key, direction)  # a Hub model's directions are known once loaded
         with torch.inference_mode():
             real, fake, rec = translator(picture, direction)
@@ -126,6 +152,8 @@ class Demo:
         paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
                  for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
         trip = self.make_triptych(real, fake, rec, spec.key, direction) if with_triptych else None
+        del picture, real, fake, rec
+        self.settle()
         return (*paths, round(time.perf_counter() - start, 3), score, trip)
 
     def translate_page(self, image, model, direction, progress=gr.Progress(track_tqdm=True)):
@@ -158,9 +186,12 @@ class Demo:
         """
         start = time.perf_counter()
         spec, direction = self.resolve(model, direction)
-        path = Path(video) if video else None  # the Video input hands over the upload's path
-        if path is None or not path.is_file():
+        if not video:
             raise gr.Error("No video: upload a clip first.", print_exception=False)
+        try:
+            path = confine(video, self.roots)  # the Video input hands over the upload's path
+        except BadImage as e:
+            raise toast(str(e)) from None
         if path.stat().st_size > self.limits.max_video_bytes:
             raise gr.Error(f"Video too large: {human_size(path.stat().st_size)} > limit of "
                            f"{human_size(self.limits.max_video_bytes)}", print_exception=False)
@@ -170,12 +201,14 @@ class Demo:
         out = folder / f"cyclegan-{Path(spec.source).name}-{direction}.mp4"
         try:
             info = translator.translate_video(path, out, direction, steady=bool(steady), side_by_side=bool(side_by_side),
-                                              max_seconds=self.limits.max_video_seconds, max_side=self.limits.max_side)
+                                              **self.limits.video())
         except BaseException as e:
             shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
             if isinstance(e, BadVideo):
                 raise toast(str(e)) from None
             raise
+        finally:
+            self.settle()
         seconds = time.perf_counter() - start
         return str(out), (f"{info.frames} frames at {info.width}×{info.height}, {float(info.fps):g} fps"
                           f"{', with its sound' if info.audio else ''}; translated in {seconds:.1f} s "
@@ -225,7 +258,7 @@ def build_demo(models: list[ModelSpec], *, limits: UploadLimits = UploadLimits()
     ``browser_models``: the keys of the models (``web_models``) whose pictures the page translates in the browser
     (``cyclegan/webapp/gradio-client.js``), sending the rest to the server; none: the server translates all. The
     launch then needs ``web.IsolationMiddleware`` and the script in the page's head, as ``launch`` gives them."""
-    ui = Demo(models, limits=limits, zoo_dir=zoo_dir, device=device)
+    ui = Demo(models, limits=limits, zoo_dir=zoo_dir, device=device, examples_dir=examples_dir)
     with gr.Blocks(title="CycleGAN", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# CycleGAN: unpaired image-to-image translation\n"
                     "Upload a picture, pick a model and a direction, and see it translated and translated back; or "
@@ -412,9 +445,8 @@ def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: b
                 ssr_mode=False, allowed_paths=[str(Path(examples_dir).resolve())], footer_links=["api", "gradio"],
                 quiet=True, prevent_thread_lock=True, mcp_server=mcp,
                 # COOP/COEP on every response (the browser's runtime may then use threads) and the page's scripts,
-                # runtime and models under /cyclegan-web/.
-                app_kwargs={"middleware": [Middleware(IsolationMiddleware,
-                                                      folder=None if assets is None else assets.parent)]},
+                # runtime and models under /cyclegan-web/HASH/, the current assets alone.
+                app_kwargs={"middleware": [Middleware(IsolationMiddleware, folder=assets)]},
                 head=None if assets is None else
                 f'<script type="module" src="{WEB_ROUTE}{assets.name}/gradio-client.js"></script>')
     if assets is not None:

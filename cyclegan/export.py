@@ -164,12 +164,14 @@ def web_cache_dir() -> Path:
 def app_assets(models: dict[str, Path], limits: UploadLimits, cache: Path | None = None) -> Path:
     """The folder the app serves to its page (``cyclegan.web.WEB_ROUTE``): the page's scripts, the runtime and
     ``models/KEY/`` for each of ``models`` (key -> model folder), exported once per set of weights (the folder is
-    named by their hash, so a retrained model is exported anew), and ``models.json`` with the keys and the app's
-    upload ``limits``."""
+    named by the hash of everything in it: the weights and each manifest (native scale, default direction), the
+    page's scripts, the runtime and the limits; so a retrained or re-set model is exported anew, and its URL can be
+    cached for good), and ``models.json`` with the keys and the app's upload ``limits``."""
     cache = cache or web_cache_dir()
     digest = hashlib.sha256()
     for key, folder in sorted(models.items()):
         digest.update(key.encode())
+        digest.update(json.dumps(read_manifest(folder), sort_keys=True).encode())
         for weights in sorted(Path(folder).glob("G_*/model.safetensors")):
             digest.update(hashlib.sha256(weights.read_bytes()).digest())
     for name in ("cyclegan.js", "gradio-client.js", *(p.name for p in VENDOR.iterdir())):

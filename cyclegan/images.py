@@ -22,16 +22,7 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
         return image
     image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16/32-bit and float grayscale: PIL's convert("L") clips instead of scaling, so scale by hand, in the
-        # array's own dtype or float32 (a float64 copy of a big picture would cost eight bytes a pixel).
-        array = np.asarray(image)
-        peak = 65535 if array.max() > 255 else 255
-        if array.dtype.kind in "ui":
-            scaled = (array.astype(np.uint32 if peak > 255 else np.uint16) * 255 + peak // 2) // peak
-            gray = np.clip(scaled, 0, 255).astype(np.uint8)
-        else:
-            gray = np.clip(np.rint(array.astype(np.float32, copy=False) * np.float32(255 / peak)), 0, 255).astype(np.uint8)
-        image = Image.fromarray(gray, "L")
+        image = Image.fromarray(deep_gray_to_8_bits(np.asarray(image)), "L")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -39,6 +30,28 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
         canvas = Image.new("RGBA", rgba.size, background + (255,))
         return Image.alpha_composite(canvas, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def deep_gray_to_8_bits(array: np.ndarray, pixels: int = 1 << 16) -> np.ndarray:
+    """16/32-bit or float grayscale scaled to uint8 (PIL's convert("L") clips instead of scaling): 65535 (or 255,
+    for data that never exceeds it) becomes 255, rounded. Done a strip of about ``pixels`` at a time, in place, so
+    that the wider temporaries cost a strip, not a second copy of a big picture."""
+    peak = 65535 if array.max() > 255 else 255
+    out = np.empty(array.shape, np.uint8)
+    rows = max(1, pixels // max(1, array.shape[1]))
+    for top in range(0, array.shape[0], rows):
+        if array.dtype.kind in "ui":
+            strip = array[top:top + rows].astype(np.int64)
+            strip *= 255
+            strip += peak // 2
+            strip //= peak
+        else:
+            strip = array[top:top + rows].astype(np.float32)
+            strip *= np.float32(255 / peak)
+            np.rint(strip, out=strip)
+        np.clip(strip, 0, 255, out=strip)
+        out[top:top + rows] = strip
+    return out
 
 
 def load_image(path: str | Path) -> Image.Image:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 import warnings
@@ -22,8 +24,14 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from .config import IMAGE_FORMATS, UploadLimits
 from .errors import BadImage
 from .images import to_rgb
+
+FORMAT_NAMES = [{"WEBP": "WebP"}.get(f, f) for f in IMAGE_FORMATS]
+# One answer for every path a client names that is not an upload of this app: missing, a folder, unreadable or
+# elsewhere on the disk all read the same, so that a refusal tells nothing of what exists.
+NOT_AN_UPLOAD = "not an upload: this app opens only the files sent to it and its own examples"
 
 
 def parse_size(size: str | int) -> int:
@@ -42,12 +50,21 @@ def human_size(n: int) -> str:
     return f"{n / 1024**2:.1f} MB" if n >= 1024**2 else f"{n / 1024:.0f} kB" if n >= 1024 else f"{n} bytes"
 
 
+def too_large(width: int, height: int, limit: int) -> BadImage:
+    pixels = width * height
+    return BadImage(f"image too large: {width}×{height} = {pixels:,} pixels > limit of {limit:,} pixels "
+                    "(decompression bomb protection)")
+
+
 def decode_image(data: str | Path | bytes, *, max_bytes: int | None = None, max_pixels: int | None = None,
                  max_side: int | None = None, name: str = "the upload") -> Image.Image:
     """An uploaded file (path or bytes) as an RGB PIL image; ``BadImage`` says what is wrong with it.
 
-    Any mode is converted (transparency on white, 16-bit, CMYK, palette, EXIF rotation, first frame of an
-    animation). ``max_side`` lets JPEG decode at a reduced scale that is still at least that big.
+    Only the formats the app names are opened (``IMAGE_FORMATS``: never EPS or PDF, whose decoder is
+    Ghostscript). Any mode is converted (transparency on white, 16-bit, CMYK, palette, EXIF rotation, the first
+    frame of an animation). With ``max_side`` a JPEG decodes at a reduced scale, and any picture at least twice
+    that size is box-reduced before it is converted, so that memory follows what the app keeps, not the file.
+    ``max_pixels`` bounds what is decoded (a JPEG's reduced size); the message quotes it.
     """
     try:
         size = len(data) if isinstance(data, bytes) else os.path.getsize(data)
@@ -57,27 +74,31 @@ def decode_image(data: str | Path | bytes, *, max_bytes: int | None = None, max_
         raise BadImage(f"empty file: {name} has 0 bytes")
     if max_bytes is not None and size > max_bytes:
         raise BadImage(f"file too large: {human_size(size)} > limit of {human_size(max_bytes)}")
-    limit = max_pixels or Image.MAX_IMAGE_PIXELS
+    limit = max_pixels or UploadLimits.max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below against our limit
-            image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+            image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data, formats=IMAGE_FORMATS)
     except UnidentifiedImageError:
-        raise BadImage(f"not an image: cannot read {name} as a picture "
-                       "(PNG, JPEG, WebP, GIF, BMP, TIFF, ...)") from None
-    except Image.DecompressionBombError as e:
-        raise BadImage(f"image too large: {e}".split(", could be")[0]) from None
+        raise BadImage(f"not an image: cannot read {name} as a picture ({', '.join(FORMAT_NAMES)})") from None
+    except Image.DecompressionBombError as e:  # Pillow's own limit, far above ours: say ours
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        raise BadImage(f"image too large: {int(pixels.group(1)) if pixels else 0:,} pixels > limit of {limit:,} "
+                       "pixels (decompression bomb protection)") from None
     except Exception as e:  # PIL raises many types for broken headers
         raise BadImage(f"corrupted or truncated image: {e}") from None
     with image:
-        pixels = image.width * image.height
-        if limit and pixels > limit:
-            raise BadImage(f"image too large: {image.width}×{image.height} = {pixels:,} pixels > limit of "
-                           f"{limit:,} pixels (decompression bomb protection)")
+        width, height = image.size
+        if max_side and image.format in ("JPEG", "MPO"):
+            image.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale, still at least max_side
+        if image.width * image.height > limit:
+            raise too_large(width, height, limit)
         try:
-            if max_side and image.format == "JPEG":
-                image.draft(None, (max_side, max_side))
             image.load()
+            factor = max(image.size) // (2 * max_side) if max_side else 0
+            if factor >= 2:
+                with contextlib.suppress(ValueError):  # a mode reduce does not take (palette, 1-bit) stays as it is
+                    image = image.reduce(factor)  # a box filter, far lighter than converting the full size first
             return to_rgb(image)
         except Exception as e:  # OSError "image file is truncated", SyntaxError "broken PNG file", ...
             raise BadImage(f"corrupted or truncated image: {e}") from None
@@ -92,15 +113,30 @@ def fit(image: Image.Image, max_side: int | None) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def decode_upload(payload: dict[str, Any] | str | Path | None, **limits: Any) -> Image.Image:
+def confine(path: str | Path, roots: list[Path]) -> Path:
+    """``path`` resolved (symlinks followed) if it is a file inside one of ``roots`` (the app's upload folder, its
+    examples); else ``BadImage(NOT_AN_UPLOAD)``, the same for every refused path."""
+    try:
+        resolved = Path(path).resolve(strict=True)
+        if resolved.is_file() and any(resolved.is_relative_to(root) for root in roots):
+            return resolved
+    except (OSError, RuntimeError, ValueError, TypeError):  # missing, a link loop, a NUL byte, not a path at all
+        pass
+    raise BadImage(NOT_AN_UPLOAD)
+
+
+def decode_upload(payload: dict[str, Any] | str | Path | None, roots: list[Path] | None = None,
+                  **limits: Any) -> Image.Image:
     """The image input's raw payload (a FileData dict, a path or a data: URL) as RGB; ``BadImage`` if unusable.
 
+    ``roots``: where a path may lead (``confine``); None trusts the path, for callers whose paths are their own.
     ``limits`` are ``decode_image``'s keyword arguments (``max_bytes``, ``max_pixels``, ``max_side``).
     """
     if isinstance(payload, dict):
         url, path, name = payload.get("url"), payload.get("path"), payload.get("orig_name")
     else:
         url, path, name = None, payload, None
+    name = name if isinstance(name, str) else None
     # Some clients send a pasted picture inline, as a data: URL with no file behind it.
     if isinstance(url, str) and url.startswith("data:") and not path:
         try:
@@ -110,6 +146,10 @@ def decode_upload(payload: dict[str, Any] | str | Path | None, **limits: Any) ->
         return decode_image(data, name=name or "the pasted image", **limits)
     if not path:
         raise BadImage("No image: upload, paste or take a picture first.")
+    if roots is not None:
+        path = confine(path, roots)
+    elif not isinstance(path, (str, Path)):
+        raise BadImage(NOT_AN_UPLOAD)
     return decode_image(path, name=repr(name or Path(path).name), **limits)
 
 
@@ -139,3 +179,37 @@ def save_png(image: Image.Image, path: Path, level: int = 1) -> Path:
 def save_triptych(image: Image.Image, folder: Path, stem: str, max_age: float = 3600) -> Path:
     """Write ``image`` as ``folder/<random>/<stem>.png`` (see ``fresh_folder``)."""
     return save_png(image, fresh_folder(folder, max_age) / f"{stem}.png")
+
+
+class DiskBudget:
+    """Keeps ``folder`` (the app's temp dir: uploads, and results kept for download) under ``max_bytes``: when it is
+    over, the oldest files go first, never one younger than ``min_age`` seconds (a request may still read it).
+    ``keep`` looks at most once every ``every`` seconds, so calling it on each request costs nothing."""
+
+    def __init__(self, folder: Path, max_bytes: int, min_age: float = 60, every: float = 30):
+        self.folder, self.max_bytes, self.min_age, self.every = Path(folder), max_bytes, min_age, every
+        self._last, self._lock = -float("inf"), threading.Lock()
+
+    def keep(self) -> int:
+        """Delete the oldest files while the folder is over budget; returns the bytes freed."""
+        now = time.monotonic()
+        if not self.max_bytes or now - self._last < self.every or not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            self._last = now
+            files = []
+            for root, _, names in os.walk(self.folder):
+                for name in names:
+                    with contextlib.suppress(OSError):  # gone meanwhile
+                        st = os.stat(os.path.join(root, name))
+                        files.append((st.st_mtime, st.st_size, os.path.join(root, name)))
+            total, freed, wall = sum(f[1] for f in files), 0, time.time()
+            for mtime, size, path in sorted(files):
+                if total - freed <= self.max_bytes or wall - mtime < self.min_age:
+                    break
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    freed += size
+            return freed
+        finally:
+            self._lock.release()

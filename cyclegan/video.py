@@ -36,6 +36,7 @@ from .images import to_pil, to_tensor
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp")
 REMUXED_AUDIO = ("aac", "mp3")  # MP4 carries these as they are; other audio is re-encoded to AAC
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)  # what AAC takes
 FALLBACK_FPS = Fraction(25)
 
 
@@ -79,9 +80,15 @@ def _fps(stream: av.video.stream.VideoStream) -> Fraction:
     return Fraction(rate) if rate and 0 < rate < 1000 else FALLBACK_FPS
 
 
-def probe(path: str | Path, name: str | None = None) -> VideoInfo:
+def too_big(width: int, height: int, limit: int) -> BadVideo:
+    return BadVideo(f"video frames too large: {width}×{height} = {width * height:,} pixels > limit of {limit:,} "
+                    "pixels")
+
+
+def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) -> VideoInfo:
     """Open ``path`` and decode its first frame; ``BadVideo`` for a file that is not a video or whose first frame
-    cannot be read (a truncated or corrupted file)."""
+    cannot be read (a truncated or corrupted file), or, before any frame is decoded, whose frames have more than
+    ``max_frame_pixels`` pixels (0: no limit)."""
     name = name or Path(path).name
     try:
         size = os.path.getsize(path)
@@ -94,6 +101,11 @@ def probe(path: str | Path, name: str | None = None) -> VideoInfo:
             if not container.streams.video:
                 raise BadVideo(f"no video in {name}: it has no picture stream")
             stream = container.streams.video[0]
+            if max_frame_pixels:
+                width, height = stream.codec_context.width, stream.codec_context.height
+                if width * height > max_frame_pixels:
+                    raise too_big(width, height, max_frame_pixels)
+                stream.codec_context.options = {"max_pixels": str(max_frame_pixels)}  # the decoder checks too
             first = next(container.decode(stream), None)
             if first is None:
                 raise BadVideo(f"corrupted or truncated video: no frame of {name} can be decoded")
@@ -187,6 +199,7 @@ class _Encoder:
             else:
                 self.audio_codec = "aac"
                 rate = audio.codec_context.sample_rate or 48000
+                rate = rate if rate in AAC_RATES else 48000  # 192 kHz sound, say: resampled, not refused
                 layout = "mono" if audio.codec_context.channels == 1 else "stereo"
                 self.audio = self.container.add_stream("aac", rate=rate, layout=layout)
                 self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
@@ -231,58 +244,85 @@ def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Pat
     direction = translator.default_direction if direction is None else translator.check_direction(direction)
     src, dst = Path(src), Path(dst)
     name = name or src.name
-    info = probe(src, name)
+    info = probe(src, name, cfg.max_frame_pixels)
     if cfg.max_seconds and info.duration > cfg.max_seconds:
         raise BadVideo(f"video too long: {info.duration:.1f} s > limit of {cfg.max_seconds:g} s")
+    claimed = info.frames or round(info.duration * float(info.fps))
+    if cfg.max_frames and claimed > cfg.max_frames:
+        raise BadVideo(f"video has too many frames: {claimed:,} ({float(info.fps):g} fps) > limit of "
+                       f"{cfg.max_frames:,}")
     size = frame_size(info.width, info.height, cfg.max_side)
     work = translator.working_size(size)
     steady = Steadier(translator, direction, cfg)
-    limit = cfg.max_seconds * float(info.fps) + 1 if cfg.max_seconds else math.inf  # a container that hid its length
+    # A faster clip is thinned to max_fps by its frames' times: the output keeps the clip's length and sound.
+    fps = min(info.fps, Fraction(cfg.max_fps).limit_denominator(1001)) if cfg.max_fps else info.fps
+    step = 1 / float(fps) if fps < info.fps else 0.0
     tmp = dst.with_name(f".{dst.stem}.{uuid.uuid4().hex[:8]}.part.mp4")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
+    decoded = written = 0
+    keep_at = -math.inf
     try:
         with av.open(str(src)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            if cfg.max_frame_pixels:  # a frame that grows mid-stream is refused by the decoder itself
+                stream.codec_context.options = {"max_pixels": str(cfg.max_frame_pixels)}
             audio = container.streams.audio[0] if container.streams.audio else None
             out_size = (2 * size[0], size[1]) if cfg.side_by_side else size
-            encoder = _Encoder(tmp, out_size, info.fps, cfg.crf, audio)
+            encoder = _Encoder(tmp, out_size, fps, cfg.crf, audio)
             audio_codec = encoder.audio_codec
             try:
-                bar = tqdm(total=info.frames or None, unit="frame", desc=f"{direction} {name}", disable=not progress)
+                bar = tqdm(total=round(claimed * float(fps / info.fps)) or None, unit="frame", desc=f"{direction} {name}",
+                           disable=not progress)
                 for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
                     if packet.stream is not stream:
                         encoder.audio_packet(packet)
                         continue
                     for frame in packet.decode():
-                        if written >= limit:
-                            raise BadVideo(f"video too long: more than {cfg.max_seconds:g} s")
-                        real = _rgb(frame, info.rotation)
-                        real = real if real.size == size else real.resize(size, Image.Resampling.LANCZOS)
-                        x = to_tensor(real if work == size else real.resize(work, Image.Resampling.LANCZOS))
-                        fake = to_pil(steady(x))
-                        fake = fake if work == size else fake.resize(size, Image.Resampling.LANCZOS)
-                        if cfg.side_by_side:
-                            pair = Image.new("RGB", out_size)
-                            pair.paste(real, (0, 0))
-                            pair.paste(fake, (size[0], 0))
-                            fake = pair
-                        encoder.write(fake)
+                        decoded += 1
+                        at = frame.time if frame.time is not None else decoded / float(info.fps)
+                        if cfg.max_frames and decoded > cfg.max_frames or cfg.max_seconds and at > cfg.max_seconds + 1:
+                            raise BadVideo(f"video too long: more than {cfg.max_seconds:g} s or "
+                                           f"{cfg.max_frames or math.inf:,} frames")
+                        if step and at < keep_at - 1e-3:
+                            continue  # dropped: the clip is faster than max_fps
+                        keep_at = max(keep_at, at) + step
+                        encoder.write(translated_frame(steady, _rgb(frame, info.rotation), size, work,
+                                                       cfg.side_by_side))
                         written += 1
                         bar.update()
                 bar.close()
             finally:
                 encoder.close()
-        if info.frames and written < info.frames * 0.98 - 1:
-            raise BadVideo(f"truncated video: only {written} of the {info.frames} frames of {name} could be read")
+        if info.frames and decoded < info.frames * 0.98 - 1:
+            raise BadVideo(f"truncated video: only {decoded} of the {info.frames} frames of {name} could be read")
         os.replace(tmp, dst)
+    except av.error.ArgumentError as e:  # the decoder's max_pixels: a frame that grew past the limit
+        if not cfg.max_frame_pixels:
+            raise BadVideo(f"corrupted video: {name} cannot be decoded after frame {decoded} ({e})") from None
+        raise BadVideo(f"video frames too large: a frame after the first has more than {cfg.max_frame_pixels:,} "
+                       "pixels") from None
     except av.error.FFmpegError as e:
-        raise BadVideo(f"corrupted or truncated video: {name} stops being readable after frame {written} ({e})"
+        raise BadVideo(f"corrupted or truncated video: {name} stops being readable after frame {decoded} ({e})"
                        ) from None
     finally:
         tmp.unlink(missing_ok=True)
-    return VideoInfo(*out_size, info.fps, written, written / float(info.fps), audio_codec)
+    return VideoInfo(*out_size, fps, written, written / float(fps), audio_codec)
+
+
+def translated_frame(steady: Steadier, real: Image.Image, size: tuple[int, int], work: tuple[int, int],
+                     side_by_side: bool) -> Image.Image:
+    """One frame through ``steady`` at the working size, back at ``size``; beside its input with ``side_by_side``."""
+    real = real if real.size == size else real.resize(size, Image.Resampling.LANCZOS)
+    x = to_tensor(real if work == size else real.resize(work, Image.Resampling.LANCZOS))
+    fake = to_pil(steady(x))
+    fake = fake if work == size else fake.resize(size, Image.Resampling.LANCZOS)
+    if not side_by_side:
+        return fake
+    pair = Image.new("RGB", (2 * size[0], size[1]))
+    pair.paste(real, (0, 0))
+    pair.paste(fake, (size[0], 0))
+    return pair
 
 
 def flicker(source: str | Path, translated: str | Path, static: np.ndarray | None = None,

@@ -2,62 +2,129 @@
 let the page's WebAssembly runtime use threads (cross-origin isolation), precompressed files and caching.
 
     python -m cyclegan.web site/ --port 8000          # a site made by python -m cyclegan.export --site
+
+Both serve only plain files inside their folder (symlinks followed, then checked), never a listing. A file is
+cached for a year only where its URL holds a content hash (the app's page assets); everything else revalidates
+(ETag, Last-Modified) and errors are never cached.
 """
 from __future__ import annotations
 
 import argparse
+import email.utils
 import http.server
+import re
 import sys
+import urllib.parse
 from functools import partial
 from pathlib import Path
 
-WEB_ROUTE = "/cyclegan-web/"  # where the app serves its page's scripts, runtime and models
-
+WEB_ROUTE = "/cyclegan-web/"  # where the app serves its page's scripts, runtime and models: WEB_ROUTE + HASH + /
 
 # Cross-origin isolation (COOP + COEP) lets the page use SharedArrayBuffer, so the runtime runs on several threads;
 # without it the page still works, on one thread.
 ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
                      "Cross-Origin-Resource-Policy": "same-origin"}
+SAFETY_HEADERS = {"X-Content-Type-Options": "nosniff"}
 IMMUTABLE = "public, max-age=31536000, immutable"
-TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm", ".onnx": "application/octet-stream",
-         ".json": "application/json"}
+REVALIDATE = "no-cache"  # may be stored, but asked again (a 304 when unchanged) before each use
+NEVER = "no-store"
+TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
+         ".onnx": "application/octet-stream", ".json": "application/json"}
+IDLE_SECONDS = 30
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip: listed (or ``*``) with a q-value above 0."""
+    quality: dict[str, float] = {}
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        q = re.search(r"q\s*=\s*([0-9.]+)", params)
+        try:
+            quality[coding.strip()] = float(q.group(1)) if q else 1.0
+        except ValueError:
+            quality[coding.strip()] = 0.0
+    return quality.get("gzip", quality.get("x-gzip", quality.get("*", 0.0))) > 0
 
 
 def precompressed(path: Path, accept_encoding: str) -> tuple[Path, str | None]:
     """The file to send for ``path`` and its Content-Encoding: the ``.gz`` beside it, gzip, when there is one and
     the client accepts gzip; else the file itself."""
     gz = path.with_name(path.name + ".gz")
-    return (gz, "gzip") if gz.is_file() and "gzip" in accept_encoding else (path, None)
+    return (gz, "gzip") if gz.is_file() and accepts_gzip(accept_encoding) else (path, None)
+
+
+def site_file(root: Path, url_path: str) -> Path | None:
+    """The file inside ``root`` that ``url_path`` names (a folder means its index.html), symlinks resolved; None
+    for anything else. ``ValueError`` for a path no file can have (a NUL byte)."""
+    rel = urllib.parse.unquote(url_path.split("?", 1)[0].split("#", 1)[0])
+    if "\0" in rel:
+        raise ValueError("NUL byte in the path")
+    target = (root / rel.lstrip("/")).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    return target if target.is_file() and target.is_relative_to(root) else None
+
+
+def validators(body: Path, encoding: str | None) -> tuple[str, str]:
+    """(ETag, Last-Modified) of a file as sent (its gzip variant has an ETag of its own)."""
+    st = body.stat()
+    return f'"{st.st_size:x}-{st.st_mtime_ns:x}{"-gz" if encoding else ""}"', email.utils.formatdate(st.st_mtime,
+                                                                                                     usegmt=True)
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with the isolation headers, a precompressed ``.gz`` beside a file sent gzipped to a client that
-    accepts it, and long-lived caching for the runtime and the models (their names carry their version)."""
+    """Plain files of the site with the isolation and safety headers, a precompressed ``.gz`` sent gzipped to a
+    client that accepts it (``Vary: Accept-Encoding`` on both), revalidation by ETag and Last-Modified, no
+    listings, no file outside the folder, one-line 4xx for a malformed request, and idle connections closed."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
+    timeout = IDLE_SECONDS  # a connection that sends nothing is closed (socketserver applies it to the socket)
+    default_request_version = "HTTP/1.0"  # so that a garbled request line gets a status line and headers, not HTTP/0.9
+    cache_control = REVALIDATE
 
     def end_headers(self) -> None:
-        for key, value in ISOLATION_HEADERS.items():
+        for key, value in {**ISOLATION_HEADERS, **SAFETY_HEADERS, "Cache-Control": self.cache_control}.items():
             self.send_header(key, value)
-        if self.path.split("?")[0].startswith(("/vendor/", "/models/")):
-            self.send_header("Cache-Control", IMMUTABLE)
-        else:
-            self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        self.cache_control = NEVER  # a 404 cached for a year would hide a file added later
+        super().send_error(code, message, explain)
+
     def send_head(self):
-        path = Path(self.translate_path(self.path))
-        body, encoding = precompressed(path, self.headers.get("Accept-Encoding", ""))
-        if path.is_file() and encoding:
-            f = open(body, "rb")
-            self.send_response(200)
-            self.send_header("Content-Type", self.guess_type(str(path)))
-            self.send_header("Content-Encoding", encoding)
-            self.send_header("Content-Length", str(body.stat().st_size))
+        root = Path(self.directory).resolve()
+        try:
+            path = site_file(root, self.path)
+        except ValueError:
+            self.send_error(400, "Bad request: the path holds a NUL byte")
+            return None
+        if path is None:
+            self.send_error(404, "File not found")
+            return None
+        accept = self.headers.get("Accept-Encoding", "")
+        body, encoding = precompressed(path, accept)
+        etag, modified = validators(body, encoding)
+        self.cache_control = REVALIDATE
+        fresh = self.headers.get("If-None-Match") in (etag, "*") or (
+            "If-None-Match" not in self.headers and self.headers.get("If-Modified-Since") == modified)
+        self.send_response(304 if fresh else 200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", modified)
+        if path.with_name(path.name + ".gz").is_file():  # both variants say that the encoding chose between them
             self.send_header("Vary", "Accept-Encoding")
+        if fresh:
             self.end_headers()
-            return f
-        return super().send_head()
+            return None
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(body.stat().st_size))
+        self.end_headers()
+        return open(body, "rb")
+
+    def list_directory(self, path):  # never: a folder without index.html is not found
+        self.send_error(404, "File not found")
+        return None
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         if self.server.verbose:  # type: ignore[attr-defined]
@@ -71,55 +138,65 @@ def serve(folder: str | Path, host: str = "127.0.0.1", port: int = 8000, verbose
     if not (folder / "index.html").is_file():
         raise FileNotFoundError(f"{folder} has no index.html: make the site with python -m cyclegan.export --site")
     server = http.server.ThreadingHTTPServer((host, port), partial(SiteHandler, directory=str(folder)))
+    server.daemon_threads = True
     server.verbose = verbose  # type: ignore[attr-defined]
     return server
 
 
+def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in pairs.items()]
+
+
 class IsolationMiddleware:
-    """ASGI middleware of the app: the COOP/COEP headers on every response (so the page may use threads), and the
-    files of ``folder`` under ``WEB_ROUTE``, a precompressed ``.gz`` sent to clients that accept gzip, cached for a
-    year (the folder's name changes with its contents)."""
+    """ASGI middleware of the app: the isolation and safety headers on every response (so the page may use
+    threads), and the files of ``folder`` (the current page assets, named by the hash of their contents) under
+    ``WEB_ROUTE + folder.name + "/"``, streamed, a precompressed ``.gz`` sent to clients that accept gzip, cached
+    for a year since that URL can never change. Nothing else under ``WEB_ROUTE`` is served."""
 
     def __init__(self, app, folder: str | Path | None = None):
         self.app, self.folder = app, None if folder is None else Path(folder).resolve()
+        self.prefix = None if self.folder is None else f"{WEB_ROUTE}{self.folder.name}/"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        if self.folder is not None and path.startswith(WEB_ROUTE) and scope.get("method") in ("GET", "HEAD"):
-            return await self._file(scope, send, path[len(WEB_ROUTE):])
+        if path.startswith(WEB_ROUTE):
+            return await self._file(scope, receive, send, path)
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k.lower().encode(), v.encode()) for k, v in ISOLATION_HEADERS.items()
-                    if k.lower().encode() not in names]
+                    (k, v) for k, v in _headers({**ISOLATION_HEADERS, **SAFETY_HEADERS}) if k not in names]
             await send(message)
         return await self.app(scope, receive, with_headers)
 
-    async def _file(self, scope, send, rel: str):
-        target = (self.folder / rel).resolve()
-        headers = [(k.lower().encode(), v.encode()) for k, v in ISOLATION_HEADERS.items()]
-        if not target.is_file() or self.folder not in target.parents:
-            await send({"type": "http.response.start", "status": 404, "headers": headers})
-            return await send({"type": "http.response.body", "body": b"not found"})
-        accept = dict(scope.get("headers", [])).get(b"accept-encoding", b"").decode()
-        body_path, encoding = precompressed(target, accept)
-        headers += [(b"content-type", TYPES.get(target.suffix, "application/octet-stream").encode()),
-                    (b"cache-control", IMMUTABLE.encode()), (b"vary", b"Accept-Encoding"),
-                    (b"content-length", str(body_path.stat().st_size).encode())]
-        if encoding:
-            headers.append((b"content-encoding", encoding.encode()))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body_path.read_bytes()})
+    async def _file(self, scope, receive, send, path: str):
+        from starlette.responses import FileResponse, PlainTextResponse
+        target = None
+        if self.prefix and path.startswith(self.prefix) and scope.get("method") in ("GET", "HEAD"):
+            try:
+                target = site_file(self.folder, path[len(self.prefix):])
+            except ValueError:
+                target = None
+        if target is None:
+            response = PlainTextResponse("not found", status_code=404,
+                                         headers={**ISOLATION_HEADERS, **SAFETY_HEADERS, "Cache-Control": NEVER})
+            return await response(scope, receive, send)
+        accept = dict(scope.get("headers", [])).get(b"accept-encoding", b"").decode("latin-1")
+        body, encoding = precompressed(target, accept)
+        headers = {**ISOLATION_HEADERS, **SAFETY_HEADERS, "Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding",
+                   **({"Content-Encoding": encoding} if encoding else {})}
+        response = FileResponse(body, media_type=TYPES.get(target.suffix, "application/octet-stream"),
+                                headers=headers, stat_result=body.stat())
+        return await response(scope, receive, send)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m cyclegan.web", description="Serve a static site made by "
                                 "`python -m cyclegan.export --site` with the headers that let the runtime use threads "
-                                "(COOP/COEP), gzip for the runtime and long-lived caching.")
+                                "(COOP/COEP), gzip for the runtime and revalidated caching.")
     p.add_argument("folder", help="the site's folder")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for the local network)")
     p.add_argument("--port", type=int, default=8000, help="port")

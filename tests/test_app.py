@@ -311,6 +311,47 @@ def test_video_api_translates_a_clip_with_its_sound_and_refuses_bad_ones(server,
     assert probe(video["video"] if isinstance(video, dict) else video).frames == 12 and "frame by frame" in status
 
 
+def call_raw(server, api: str, data: list) -> tuple[str, str]:
+    """A request as any client could send it, past gradio_client: POST the payload to /gradio_api/call/API and read
+    its event stream. Returns (the last event's name, its data)."""
+    r = httpx.post(f"{server.url}/gradio_api/call/{api}", json={"data": data}, timeout=30)
+    r.raise_for_status()
+    with httpx.stream("GET", f"{server.url}/gradio_api/call/{api}/{r.json()['event_id']}", timeout=120) as stream:
+        lines = [line for line in stream.iter_lines() if line]
+    return lines[-2].removeprefix("event: "), lines[-1].removeprefix("data: ")
+
+
+def test_the_api_opens_only_what_was_uploaded(server, client, good, tmp_path):
+    """A path a client names, instead of uploading a file, is never opened unless it is an upload of this app or
+    one of its examples: a picture elsewhere, a missing file, a folder and a link out of the upload folder all get
+    the same answer, so a refusal says nothing of what exists. Payloads that claim to be Gradio's FileData are
+    refused by Gradio itself (its answer carries no message), for both the picture and the video endpoint."""
+    secret = tmp_path / "secret.png"
+    noise(16, 16, seed=9).save(secret)
+    link = server.tmp / "gradio" / "link.png"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(secret)
+    paths = [str(secret), str(tmp_path / "missing.png"), str(tmp_path), str(link), "/etc/passwd", "relative.png"]
+    answers = {call_raw(server, "translate", [{"path": path}, "tiny", "AtoB"]) for path in paths}
+    assert answers == {("error", json.dumps({"error": "Not an upload: this app opens only the files sent to it and "
+                                                      "its own examples", "duration": 10, "visible": True,
+                                             "title": "Error"}))}, answers
+    for path in (str(secret), str(link), str(tmp_path / "missing.png")):
+        meta = {"path": path, "meta": {"_type": "gradio.FileData"}}
+        assert call_raw(server, "translate", [meta, "tiny", "AtoB"])[0] == "error"
+        for video in (meta, {"video": meta}, {"path": path}):
+            assert call_raw(server, "translate_video", [video, "tiny", "AtoB", True, False])[0] == "error"
+    check_result(translate(client, good["rgb.png"][0]), (64, 32))  # and an upload still works
+
+
+@pytest.mark.parametrize("model", [["tiny"], {"key": "tiny"}, 3])
+def test_a_model_or_direction_of_the_wrong_type_gets_the_usual_line(server, client, good, model):
+    with pytest.raises(AppError, match="Unknown model"):
+        translate(client, good["rgb.png"][0], model=model)
+    with pytest.raises(AppError, match="Unknown direction"):
+        translate(client, good["rgb.png"][0], model="tiny", direction=["AtoB"])
+
+
 def test_no_analytics_and_queue_settings(server):
     config = httpx.get(server.url + "/config").json()
     assert config["analytics_enabled"] is False

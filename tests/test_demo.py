@@ -132,12 +132,14 @@ def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp
     ui = Demo(models)  # the handlers, called directly
     rec_box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "reconstructed")
     assert rec_box.label == reconstructed_label(style)  # the first model is the one-direction one
-    noise(20, 12).save(tmp_path / "x.png")
-    real, fake, rec, seconds, score, trip = ui.translate(str(tmp_path / "x.png"), "style", "AtoB")
+    upload = tmp_path / "gradio" / "upload" / "x.png"  # where Gradio puts an upload: the only place a path may lead
+    upload.parent.mkdir(parents=True)
+    noise(20, 12).save(upload)
+    real, fake, rec, seconds, score, trip = ui.translate(str(upload), "style", "AtoB")
     assert Image.open(fake).size == (20, 12) and rec is None and score is None
     assert Image.open(trip).size == (40, 12)  # real | generated
     with pytest.raises(gr.Error, match=r"translates photo → painting only.*use direction 'AtoB'"):
-        ui.translate(str(tmp_path / "x.png"), "style", "BtoA")
+        ui.translate(str(upload), "style", "BtoA")
 
     direction, info, rec_update, psnr_update = ui.select_model("style")
     assert [c[1] for c in direction["choices"]] == ["AtoB"] and direction["value"] == "AtoB"
@@ -147,5 +149,5 @@ def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp
     assert rec_update["label"] == "Reconstructed" and psnr_update["visible"] is True
     with pytest.raises(gr.Error, match="Unknown model 'nope'"):
         ui.select_model("nope")
-    real, fake, rec, seconds, score, trip = ui.translate(str(tmp_path / "x.png"), "tiny", "BtoA")
+    real, fake, rec, seconds, score, trip = ui.translate(str(upload), "tiny", "BtoA")
     assert Image.open(rec).size == (20, 12) and 0 < score <= 100

@@ -83,10 +83,11 @@ def test_export_site_is_a_folder_of_plain_files(tmp_path):
     assert [e["model"] for e in json.loads((site / "examples.json").read_text())] == ["tiny"]  # only exported ones
     wasm = (site / "vendor" / "ort-wasm-simd-threaded.wasm").read_bytes()
     assert wasm[:4] == b"\0asm" and gzip.decompress((site / "vendor" / "ort-wasm-simd-threaded.wasm.gz").read_bytes()) == wasm
-    # the page asks nothing of any other host
+    # the page asks nothing of any other host, and writes no text as markup (names come from a model's manifest)
     for page in ("index.html", "cyclegan.js"):
         text = (site / page).read_text()
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, page
+        assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text, page
 
 
 def test_app_assets_are_exported_once_per_set_of_weights(tmp_path):
@@ -99,3 +100,16 @@ def test_app_assets_are_exported_once_per_set_of_weights(tmp_path):
     again = export.app_assets({"tiny": model}, limits, cache=tmp_path / "cache")
     assert again == first and (again / "models" / "tiny" / "G_AB.onnx").stat().st_mtime_ns == stamp  # reused
     assert export.app_assets({"tiny": model}, UploadLimits(max_side=64), cache=tmp_path / "cache") != first
+
+
+def test_app_assets_follow_the_manifest_too(tmp_path):
+    """Setting a model's native scale (or default direction) after export changes what the page must do: the
+    assets folder, whose name is what the browser caches by, is a new one."""
+    from cyclegan.hub import set_defaults
+    model = make_tiny_model(tmp_path / "m")
+    first = export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache")
+    set_defaults(model, native_size=48)
+    second = export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache")
+    assert second != first and json.loads((second / "models" / "tiny" / "web.json").read_text())["native_size"] == 48
+    set_defaults(model, default_direction="BtoA")
+    assert export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache") not in (first, second)

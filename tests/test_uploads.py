@@ -8,13 +8,17 @@ from __future__ import annotations
 import base64
 import io
 import os
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from cyclegan.images import triptych
-from cyclegan.uploads import BadImage, decode_image, decode_upload, fit, human_size, parse_size, save_triptych
+from cyclegan.config import UploadLimits
+from cyclegan.uploads import (NOT_AN_UPLOAD, BadImage, DiskBudget, confine, decode_image, decode_upload, fit,
+                              human_size, parse_size, save_triptych)
 
 
 def noise(w: int, h: int, seed: int = 0) -> Image.Image:
@@ -81,3 +85,82 @@ def test_save_triptych_writes_unique_files_and_prunes_old_ones(tmp_path):
     assert first != second and first.name == second.name == "cyclegan-x-AtoB.png"  # concurrent requests never clash
     assert Image.open(first).size == (16, 6)
     assert not old.exists()
+
+
+def test_the_pixel_limit_is_the_apps_and_its_message_says_so():
+    """A picture decodes to at most UploadLimits.max_pixels (30 MP); the message quotes that, also for a bomb past
+    Pillow's own limit (178,956,970 pixels), whose figure the app does not set."""
+    limit = UploadLimits().max_pixels
+    with pytest.raises(BadImage, match=rf"^image too large: 6000×6000 = 36,000,000 pixels > limit of {limit:,} "):
+        decode_image(png_bytes(Image.new("1", (6000, 6000))))
+    with pytest.raises(BadImage, match=rf"^image too large: 196,000,000 pixels > limit of {limit:,} pixels"):
+        decode_image(png_bytes(Image.new("1", (14000, 14000))))
+    with pytest.raises(BadImage, match=r"limit of 100 pixels"):
+        decode_image(png_bytes(noise(11, 10)), max_pixels=100)
+
+
+def test_only_the_named_formats_are_opened(monkeypatch):
+    """EPS, PS and PDF never reach a decoder (Ghostscript); nor does any format the app does not name."""
+    from PIL import EpsImagePlugin
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: pytest.fail("Ghostscript was called"))
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
+    for data in (eps, b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF", png_bytes(noise(4, 4))[:0] + b"P6 4 4 255\n" + bytes(48)):
+        with pytest.raises(BadImage, match=r"^not an image: .*\(PNG, JPEG, WebP, GIF, BMP, TIFF\)"):
+            decode_image(data)
+
+
+def test_a_big_jpeg_decodes_at_a_reduced_scale_and_a_big_picture_is_reduced_before_converting():
+    buffer = io.BytesIO()
+    noise(160, 120).resize((8000, 6000)).save(buffer, "JPEG", quality=50)  # 48 MP: over the limit at full size
+    image = decode_image(buffer.getvalue(), max_side=512)
+    assert image.size == (1000, 750)  # decoded at 1/8, still at least 512
+    rgba = Image.new("RGBA", (4000, 3000), (255, 0, 0, 0))
+    image = decode_image(png_bytes(rgba), max_side=512)
+    assert image.size == (1334, 1000) and image.getpixel((0, 0)) == (255, 255, 255)  # reduced by 3, then on white
+
+
+def test_16_bit_pictures_convert_without_a_wide_copy():
+    sixteen = Image.fromarray(np.full((1500, 2000), 40000, np.uint16))
+    tracemalloc.start()
+    try:
+        from cyclegan.images import to_rgb
+        rgb = to_rgb(sixteen)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rgb.getpixel((0, 0)) == (156, 156, 156)  # 40000 / 65535 * 255
+    assert peak < 3 * 2000 * 1500 + 8_000_000, peak  # the uint16 array and uint8 result, not an 8-byte-a-pixel copy
+
+
+def test_confine_opens_only_files_inside_the_roots(tmp_path):
+    uploads, elsewhere = tmp_path / "uploads", tmp_path / "elsewhere"
+    (uploads / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    inside, outside = uploads / "sub" / "a.png", elsewhere / "b.png"
+    for path in (inside, outside):
+        noise(4, 4).save(path)
+    (uploads / "link.png").symlink_to(outside)
+    assert confine(str(inside), [uploads.resolve()]) == inside.resolve()
+    for path in (outside, uploads / "link.png", uploads / "missing.png", uploads / "sub", uploads / "sub" / ".." / ".."
+                 / "elsewhere" / "b.png", "bad\0path", 42, ["a"]):
+        with pytest.raises(BadImage) as e:
+            confine(path, [uploads.resolve()])
+        assert str(e.value) == NOT_AN_UPLOAD, path
+    with pytest.raises(BadImage, match=NOT_AN_UPLOAD):
+        decode_upload({"path": str(outside)}, [uploads.resolve()])
+    assert decode_upload({"path": str(inside)}, [uploads.resolve()]).size == (4, 4)
+
+
+def test_the_disk_budget_deletes_the_oldest_files_first_and_never_a_fresh_one(tmp_path):
+    files = []
+    for i, age in enumerate((5000, 4000, 3000, 2000, 10)):  # seconds old; 1 kB each
+        path = tmp_path / f"d{i}" / "f.bin"
+        path.parent.mkdir()
+        path.write_bytes(bytes(1000))
+        os.utime(path, (time.time() - age, time.time() - age))
+        files.append(path)
+    budget = DiskBudget(tmp_path, max_bytes=2500, min_age=60, every=0)
+    assert budget.keep() == 3000  # down to 2 kB: the three oldest go
+    assert [p.exists() for p in files] == [False, False, False, True, True]
+    assert DiskBudget(tmp_path, max_bytes=500, min_age=60, every=0).keep() == 1000  # the 10 s old one stays
+    assert files[-1].exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -185,3 +186,45 @@ def test_translate_cli_writes_the_video_and_refuses_bad_ones_in_one_line(tmp_pat
     r = run("--input", str(tmp_path / "bad.mp4"))
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: not a video"), r.stderr[-1000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4"]
+
+
+def test_a_clip_beyond_the_bounds_is_refused_or_thinned_at_once(tiny, tmp_path):
+    """Frames too big for the app are refused from the header, before one is decoded; a clip that says it holds
+    more frames than the app reads is refused from the header too; a clip faster than max_fps is translated at
+    max_fps, its extra frames dropped, its length kept."""
+    big = noise_clip(tmp_path / "big.mp4", 4, (64, 48))
+    for config, message in ((VideoConfig(max_frame_pixels=3000), "video frames too large: 64×48 = 3,072 pixels > "
+                                                                  "limit of 3,000 pixels"),
+                            (VideoConfig(max_frames=3), "video has too many frames: 4 (12 fps) > limit of 3")):
+        started = time.perf_counter()
+        with pytest.raises(BadVideo) as e:
+            translate_video(tiny, big, tmp_path / "out.mp4", config=config, progress=False)
+        assert str(e.value) == message and time.perf_counter() - started < 1
+    fast = noise_clip(tmp_path / "fast.mp4", 48, (32, 32), fps=120)  # 0.4 s at 120 fps
+    info = translate_video(tiny, fast, tmp_path / "thinned.mp4", config=VideoConfig(max_fps=30), progress=False)
+    assert (info.frames, info.fps) == (12, 30)
+    out = probe(tmp_path / "thinned.mp4")
+    assert (out.frames, out.fps, out.audio) == (12, 30, "aac") and abs(out.duration - 0.4) < 0.05
+
+
+def test_sound_the_encoder_cannot_take_is_resampled(tiny, tmp_path):
+    """192 kHz sound (PCM in Matroska, say) is more than AAC takes: the output carries it resampled to 48 kHz."""
+    path = tmp_path / "hifi.mkv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=12)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=192000, layout="mono")
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i, np.uint8), format="rgb24")
+            container.mux(video.encode(frame))
+        wave = (3000 * np.sin(np.arange(192000) / 30)).astype(np.int16)[None]
+        for start in range(0, 192000, 4096):
+            chunk = av.AudioFrame.from_ndarray(wave[:, start:start + 4096], format="s16", layout="mono")
+            chunk.sample_rate, chunk.pts = 192000, start
+            container.mux(sound.encode(chunk))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    info = translate_video(tiny, path, tmp_path / "out.mp4", progress=False)
+    assert info.audio == "aac" and info.frames == 12
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        assert out.streams.audio[0].codec_context.sample_rate == 48000

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, free_port  # noqa: E402
+from app_server import ROOT, free_port, make_tiny_model  # noqa: E402
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, record_external, sync_api  # noqa: E402  (skips without them)
 
+from cyclegan.config import UploadLimits  # noqa: E402
 from cyclegan.export import export_site  # noqa: E402
 
 MONET = ROOT / "checkpoints" / "monet2photo"
@@ -25,7 +26,9 @@ MONET = ROOT / "checkpoints" / "monet2photo"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("site")
-    folder = export_site([MONET], tmp / "site", ROOT / "examples")
+    # A second model from someone else, whose domain names are markup: the page must show them as text.
+    hostile = make_tiny_model(tmp / "hostile", "hostile", '<img src=x onerror="window.pwned=1">', "<b>plum</b>")
+    folder = export_site([MONET, hostile], tmp / "site", ROOT / "examples")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -87,7 +90,7 @@ def test_bad_files_get_the_servers_messages_and_the_page_keeps_working(site):
             for name, message in (("notes.png", "Not an image: cannot read 'notes.png' as a picture"),
                                   ("truncated.jpg", "Corrupted or truncated image"),
                                   ("huge.png", "Image too large: 20000×20000 = 400,000,000 pixels > limit of "
-                                               "89,478,485 pixels (decompression bomb protection)")):
+                                               f"{UploadLimits().max_pixels:,} pixels (decompression bomb protection)")):
                 page.locator("#file").set_input_files(str(site["bad"] / name))
                 page.locator("#translate").click()
                 page.wait_for_function("() => !document.getElementById('error').hidden", timeout=30_000)
@@ -123,5 +126,18 @@ def test_the_browsers_output_matches_python_onnxruntime(site):
                     levels = lambda y: np.round((np.clip(y, -1, 1) + 1) * 127.5)  # noqa: E731
                     diff = np.abs(levels(got) - levels(expected.ravel()))
                     assert (diff <= 2).mean() >= 0.999 and diff.max() <= 8, (photo.name, direction, diff.max())
+        finally:
+            browser.close()
+
+
+def test_a_models_names_are_shown_as_text_never_run(site):
+    with sync_api.sync_playwright() as p:
+        browser, page = open_page(p, site["url"], [])
+        try:
+            page.locator("#model").select_option("hostile")
+            labels = page.locator("#direction label").all_inner_texts()
+            assert labels[0].strip() == '<img src=x onerror="window.pwned=1"> → <b>plum</b>', labels
+            assert page.locator("#direction img, #direction b, #model img").count() == 0
+            assert page.evaluate("window.pwned") is None
         finally:
             browser.close()

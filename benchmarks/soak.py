@@ -1,0 +1,207 @@
+"""Soak test of the served app under attack: 20 clients for 3 minutes, mixing good pictures, the bad inputs a
+public API gets (paths that are not uploads, bombs, broken files, odd values) and small videos.
+
+    python benchmarks/soak.py                     # 20 clients, 180 s, the shipped models, loopback only
+    python benchmarks/soak.py --clients 4 --seconds 30
+
+It starts `python app.py` on 127.0.0.1 (its own temp folder, no zoo, the server translating), warms it up, and
+reads its resident memory (RSS). Each client then loops until the time is up, picking a request by weight; a good
+one must come back with its results, a bad one must be refused with its one line. At the end it waits for the
+server to settle and reads RSS again, and looks in the temp folders for anything a failure left behind. Prints a
+Markdown table and writes benchmarks/results/soak.json.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, describe, hardware, markdown_table, write_results  # noqa: E402
+from load_test import free_port, start_app, wait_until_up  # noqa: E402
+
+NOT_AN_UPLOAD = "Not an upload"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def make_inputs(folder: Path) -> dict[str, Path]:
+    """The files the clients send: good pictures and clips, and the bad files of the attacks."""
+    from cyclegan.video import write_video
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    files = {"photo": ROOT / "examples" / "photo_coffee.jpg", "small": folder / "small.png"}
+    Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(files["small"])
+    files["clip"] = write_video(folder / "clip.mp4", (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+                                                      for _ in range(12)), 12, tone_hz=440)
+    (folder / "notes.png").write_text("not a picture")
+    files["notes"] = folder / "notes.png"
+    good = files["photo"].read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[:len(good) // 3])
+    files["truncated"] = folder / "truncated.jpg"
+    Image.new("1", (12_000, 12_000)).save(folder / "bomb.png")  # 144 megapixels in a small file
+    files["bomb"] = folder / "bomb.png"
+    Image.fromarray(np.full((6000, 6000), 30000, np.uint16)).save(folder / "deep.tif",  # 36 MP of 16-bit, 110 kB
+                                                                  compression="tiff_adobe_deflate")
+    files["deep"] = folder / "deep.tif"
+    (folder / "fake.mp4").write_text("not a video")
+    files["fake_clip"] = folder / "fake.mp4"
+    frame = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    files["fast_clip"] = write_video(folder / "fast.mp4", (frame for _ in range(3000)), 999)  # 3 s at 999 fps
+    return files
+
+
+def call_raw(url: str, api: str, data: list) -> tuple[str, str]:
+    """A request past gradio_client (a path instead of an upload): (last event, its data)."""
+    import httpx
+    r = httpx.post(f"{url}/gradio_api/call/{api}", json={"data": data}, timeout=60)
+    r.raise_for_status()
+    with httpx.stream("GET", f"{url}/gradio_api/call/{api}/{r.json()['event_id']}", timeout=300) as stream:
+        lines = [line for line in stream.iter_lines() if line]
+    return lines[-2].removeprefix("event: "), lines[-1].removeprefix("data: ")
+
+
+def requests(files: dict[str, Path], secret: Path) -> list[tuple[str, float, object]]:
+    """(kind, weight, what to send): good requests return results; bad ones name the line they must get."""
+    from gradio_client import handle_file
+    good = lambda f, **kw: ("translate", (handle_file(str(f)),), kw)  # noqa: E731
+    return [
+        ("good picture", 40, ("good", *good(files["photo"], model="monet2photo", direction="BtoA"))),
+        ("good small picture", 15, ("good", *good(files["small"]))),
+        ("good video", 8, ("good", "translate_video", (handle_file(str(files["clip"])),), {"model": "monet2photo"})),
+        ("fast video (999 fps)", 3, ("Video has too many frames", "translate_video",
+                                     (handle_file(str(files["fast_clip"])),), {})),
+        ("path, not an upload", 6, (NOT_AN_UPLOAD, "raw", [{"path": str(secret)}, None, None], {})),
+        ("folder, not an upload", 3, (NOT_AN_UPLOAD, "raw", [{"path": str(secret.parent)}, None, None], {})),
+        ("missing, not an upload", 3, (NOT_AN_UPLOAD, "raw", [{"path": str(secret) + ".x"}, None, None], {})),
+        ("not a picture", 4, ("Not an image", *good(files["notes"]))),
+        ("truncated picture", 4, ("Corrupted or truncated image", *good(files["truncated"]))),
+        ("decompression bomb", 4, ("Image too large", *good(files["bomb"]))),
+        ("36 MP 16-bit TIFF", 3, ("Image too large", *good(files["deep"]))),
+        ("not a video", 3, ("", "translate_video", (handle_file(str(files["fake_clip"])),), {})),
+        ("model as a list", 2, ("Unknown model", *good(files["small"], model=["monet2photo"]))),
+        ("model as a dict", 2, ("Unknown model", *good(files["small"], model={"a": 1}))),
+    ]
+
+
+def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, lock: threading.Lock) -> None:
+    from gradio_client import Client
+    client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="soak-"))
+    rng = random.Random(seed)
+    kinds, weights = [p[0] for p in plan], [p[1] for p in plan]
+    specs = {p[0]: p[2] for p in plan}
+    while time.monotonic() < until:
+        kind = rng.choices(kinds, weights)[0]
+        expected, api, args, kwargs = specs[kind]
+        start = time.perf_counter()
+        try:
+            if api == "raw":
+                event, data = call_raw(url, "translate", args)
+                ok, message = event == "complete", data
+            else:
+                result = client.predict(*args, api_name=f"/{api}", **kwargs)
+                ok, message = True, str(result)[:80]
+        except Exception as e:  # gradio_client raises AppError with the server's line
+            ok, message = False, str(e).splitlines()[0] if str(e) else type(e).__name__
+        seconds = time.perf_counter() - start
+        if expected == "good":
+            passed = ok
+        else:  # refused, with its line ("" accepts Gradio's own refusal of a clip it cannot play)
+            passed = not ok and (expected in message if expected else True)
+        with lock:
+            outcomes.append({"kind": kind, "good": expected == "good", "passed": passed, "seconds": seconds,
+                             "message": message[:200]})
+
+
+def leftovers(temp: Path) -> list[str]:
+    """Half-written files a failure would leave: partial videos, and empty result folders."""
+    bad = [str(p) for p in temp.rglob("*.part.mp4")]
+    for name in ("cyclegan-videos", "cyclegan-results", "cyclegan-triptychs"):
+        folder = temp / name
+        if folder.is_dir():
+            bad += [str(p) for p in folder.iterdir() if p.is_dir() and not any(p.iterdir())]
+    return bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=180)
+    p.add_argument("--out", type=Path, default=None, help="the JSON's path (default benchmarks/results/soak.json)")
+    args = p.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="cyclegan-soak-"))
+    files = make_inputs(work / "inputs")
+    secret = work / "secret" / "photo.png"
+    secret.parent.mkdir()
+    Image.open(files["photo"]).save(secret)
+    temp = work / "gradio"
+    os.environ["GRADIO_TEMP_DIR"] = str(temp)  # start_app passes the environment on
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = start_app(port, work / "app.log", ["--client-inference", "off", "--examples", str(work / "none")])
+    try:
+        wait_until_up(url + "/config", app, time.monotonic() + 300)
+        plan = requests(files, secret)
+        warm: list = []
+        client_loop(url, plan[:3], time.monotonic() + 20, 0, warm, threading.Lock())  # models loaded, caches warm
+        time.sleep(3)
+        rss_start = rss_mb(app.pid)
+        outcomes: list = []
+        lock = threading.Lock()
+        until = time.monotonic() + args.seconds
+        threads = [threading.Thread(target=client_loop, args=(url, plan, until, i + 1, outcomes, lock))
+                   for i in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(args.seconds + 600)
+        time.sleep(10)  # the last responses written, the server idle
+        rss_end = rss_mb(app.pid)
+        still_up = app.poll() is None
+    finally:
+        app.terminate()
+        app.wait(30)
+    by_kind = collections.defaultdict(list)
+    for o in outcomes:
+        by_kind[o["kind"]].append(o)
+    rows = [{"kind": kind, "requests": len(os_), "passed": sum(o["passed"] for o in os_),
+             "median_s": round(statistics.median(o["seconds"] for o in os_), 2),
+             "line": next((o["message"] for o in os_ if not o["good"] and o["passed"]), "-")[:70]}
+            for kind, os_ in sorted(by_kind.items(), key=lambda kv: (not kv[1][0]["good"], kv[0]))]
+    good = [o for o in outcomes if o["good"]]
+    bad = [o for o in outcomes if not o["good"]]
+    left = leftovers(temp)
+    summary = {"clients": args.clients, "seconds": args.seconds, "requests": len(outcomes),
+               "good_failed": sum(not o["passed"] for o in good), "bad_not_refused_as_expected":
+               sum(not o["passed"] for o in bad), "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
+               "rss_change": round(rss_end / rss_start - 1, 3), "leftovers": left, "server_still_up": still_up,
+               "failures": [o for o in outcomes if not o["passed"]][:20], "rows": rows, "hardware": hardware()}
+    print(f"Hardware: {describe(summary['hardware'])}\n")
+    print(markdown_table(rows, [("kind", "request"), ("requests", "sent"), ("passed", "answered as expected"),
+                                ("median_s", "median s"), ("line", "the line a refused one got")]))
+    print(f"\n{len(outcomes)} requests from {args.clients} clients in {args.seconds:g} s: {summary['good_failed']} good "
+          f"ones failed, {summary['bad_not_refused_as_expected']} bad ones not refused with their line; server RSS "
+          f"{rss_start:.0f} MB -> {rss_end:.0f} MB ({100 * summary['rss_change']:+.1f} %); leftovers: {len(left)}; "
+          f"server up: {still_up}")
+    print(f"wrote {write_results('soak', summary, args.out)}")
+    return 0 if (summary["good_failed"] == 0 and summary["bad_not_refused_as_expected"] == 0 and not left
+                 and abs(summary["rss_change"]) <= 0.10 and still_up) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
