@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         default=env("CYCLEGAN_CLIENT_INFERENCE", "auto"),
                         help="translate pictures in the visitor's browser (ONNX Runtime Web) for the models small "
                              "enough, falling back to the server when the browser cannot: auto does so unless the "
-                             "app runs on a GPU, on always, off never (env CYCLEGAN_CLIENT_INFERENCE)")
+                             "app runs on its own GPU (on ZeroGPU it does, to spend no GPU quota), on always, off never "
+                             "(env CYCLEGAN_CLIENT_INFERENCE)")
     return parser
 
 
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mcp and importlib.util.find_spec("mcp") is None:
         print('error: --mcp needs the MCP extra of Gradio: pip install "gradio[mcp]"', file=sys.stderr)
         return 2
+    from cyclegan import zerogpu
+    on_zero_gpu = zerogpu.prepare()  # first: on a ZeroGPU Space, spaces must come before CUDA is touched
     # Imported only now: torch and gradio take seconds, which --help and argument errors do not need.
     from cyclegan import demo
     from cyclegan.catalog import discover_models, model_ids_from_env, zoo_reachable
@@ -95,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     from cyclegan.errors import DataError
     from cyclegan.uploads import parse_size
     try:
-        device = resolve_device(args.device)
+        # On ZeroGPU a GPU is lent for each call: the models go on CUDA at start, as ZeroGPU asks.
+        device = resolve_device("cuda" if on_zero_gpu and args.device == "auto" else args.device)
         limits = UploadLimits(max_side=args.max_side, max_bytes=parse_size(args.max_file_size),
                               max_pixels=args.max_pixels, max_video_bytes=parse_size(args.max_video_size),
                               max_video_seconds=args.max_video_seconds, max_video_fps=args.max_video_fps)
@@ -108,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
               f"downloaded to {args.zoo_dir} are listed.")
     models = discover_models(args.checkpoints, args.model + model_ids_from_env(), zoo=not args.no_zoo,
                              zoo_dir=args.zoo_dir, online=online, first=args.first_model)
-    # A GPU server translates faster than a visitor's CPU: auto leaves the work there.
-    client = args.client_inference == "on" or (args.client_inference == "auto" and device.type != "cuda")
+    # A GPU server translates faster than a visitor's CPU: auto leaves the work there; but ZeroGPU's GPU is lent
+    # against a daily quota, so there auto keeps pictures in the browser and sends only videos to the GPU.
+    client = args.client_inference == "on" or (args.client_inference == "auto"
+                                                and (device.type != "cuda" or on_zero_gpu))
     try:
         built = demo.build(models, limits, client_inference=client, examples_dir=args.examples, zoo_dir=args.zoo_dir,
                            device=str(device))

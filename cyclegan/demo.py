@@ -33,6 +33,7 @@ from .images import to_tensor, triptych  # noqa: E402
 from .metrics import psnr  # noqa: E402
 from .uploads import DiskBudget, confine, decode_upload, fit, fresh_folder, human_size, save_png, save_triptych  # noqa: E402
 from .web_runtime import WEBAPP  # noqa: E402
+from . import zerogpu  # noqa: E402
 
 # Small results (a 64 px emoji) are scaled up to fill their box; the server's own buttons are in the page, unseen.
 CSS = ".result img { width: 100%; height: 100%; object-fit: contain; } .cg-hidden { display: none !important; }"
@@ -92,8 +93,45 @@ def web_models(models: list[ModelSpec]) -> dict[str, Path]:
     return {s.key: Path(s.source) for s in models if s.kind == "local" and web_supported(s.source)}
 
 
+# The live demos by id: a ZeroGPU worker, a fork of this process, finds its demo (and so the loaded models) here,
+# since what crosses to it must pickle. One entry per Demo, for the process's life: a server has one or two.
+_DEMOS: dict[int, "Demo"] = {}
+PICTURE_GPU_SECONDS = 20  # a picture and its reconstruction on a lent GPU, the worker's start included
+
+
+def translate_on_device(demo_id: int, key: str, picture: Image.Image, direction: str):
+    """One picture through the model ``key``: where a GPU is lent for the call, on ZeroGPU (``zerogpu.gpu``)."""
+    translator = _DEMOS[demo_id].cache.get(key, Direction(direction))
+    with torch.inference_mode():
+        return translator(picture, direction)
+
+
+def clip_on_device(demo_id: int, key: str, path: str, out: str, direction: str, steady: bool, side_by_side: bool,
+                   video: dict):
+    """One clip through the model ``key``, written to ``out`` (see ``translate_on_device``); its ``VideoInfo``."""
+    translator = _DEMOS[demo_id].cache.get(key, Direction(direction))
+    try:
+        return translator.translate_video(path, out, direction, steady=steady, side_by_side=side_by_side, **video)
+    except BadVideo as e:  # a toast, which also crosses back from a ZeroGPU worker
+        raise toast(str(e)) from None
+
+
+def clip_gpu_seconds(demo_id: int, key: str, path: str, *rest) -> float:
+    """ZeroGPU's dynamic duration of ``clip_on_device``: a second for every 10 frames, at least 30, at most 300."""
+    from .video import probe
+    try:
+        info = probe(path)
+    except BadVideo:
+        return 30
+    frames = info.frames or info.duration * float(info.fps)
+    return min(300, max(30, 20 + frames / 10))
+
+
 class Demo:
-    """What the handlers share, and the handlers: each method is one event's function (the public ones are the API)."""
+    """What the handlers share, and the handlers: each method is one event's function (the public ones are the API).
+
+    On ZeroGPU the translations run where a GPU is lent (``zerogpu``) and the local models are loaded, on CUDA, when
+    the demo is made."""
 
     def __init__(self, models: list[ModelSpec], *, limits: UploadLimits = UploadLimits(),
                  zoo_dir: str | Path | None = None, device: str = "cpu", examples_dir: str | Path | None = None):
@@ -109,6 +147,12 @@ class Demo:
         self.roots = [self.temp.resolve(), *([Path(examples_dir).resolve()] if examples_dir else [])]
         self.disk = DiskBudget(self.temp, limits.max_disk_bytes)
         self._trimmed = -float("inf")
+        _DEMOS[id(self)] = self
+        self.on_device = zerogpu.gpu(translate_on_device, PICTURE_GPU_SECONDS)
+        self.clip_on_device = zerogpu.gpu(clip_on_device, clip_gpu_seconds)
+        if zerogpu.enabled():  # ZeroGPU asks for the weights on CUDA before the first call
+            for spec in (s for s in models if s.kind == "local"):
+                self.cache.get(spec.key)
 
     def settle(self) -> None:
         """After a request: hand the memory its pictures and frames used back to the system (glibc keeps freed
@@ -142,9 +186,8 @@ class Demo:
         spec, direction = self.resolve(model, direction)
         with as_toast():
             picture = fit(read_upload(image, self.roots, **self.limits.decode()), self.limits.max_side)
-            translator = self.cache.get(spec.key, direction)  # a Hub model's directions are known once loaded
-        with torch.inference_mode():
-            real, fake, rec = translator(picture, direction)
+            self.cache.get(spec.key, direction)  # loaded here (a Hub model's directions are known once it is)
+        real, fake, rec = self.on_device(id(self), spec.key, picture, direction.value)
         # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
         score = None if rec is None else round(psnr(to_tensor(real), to_tensor(rec), data_range=2.0), 2)
         # Fast PNGs (zlib level 1), not Gradio's default level: on 2 cores four 512 px PNGs cost a translation.
@@ -196,16 +239,14 @@ class Demo:
             raise gr.Error(f"Video too large: {human_size(path.stat().st_size)} > limit of "
                            f"{human_size(self.limits.max_video_bytes)}", print_exception=False)
         with as_toast():
-            translator = self.cache.get(spec.key, direction)
+            self.cache.get(spec.key, direction)
         folder = fresh_folder(self.videos)
         out = folder / f"cyclegan-{Path(spec.source).name}-{direction}.mp4"
         try:
-            info = translator.translate_video(path, out, direction, steady=bool(steady), side_by_side=bool(side_by_side),
-                                              **self.limits.video())
-        except BaseException as e:
+            info = self.clip_on_device(id(self), spec.key, str(path), str(out), direction.value, bool(steady),
+                                       bool(side_by_side), self.limits.video())
+        except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
-            if isinstance(e, BadVideo):
-                raise toast(str(e)) from None
             raise
         finally:
             self.settle()

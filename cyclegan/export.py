@@ -2,7 +2,7 @@
 next to a model folder's weights.
 
     python -m cyclegan.export --web checkpoints/monet2photo out/monet2photo     # G_AB.onnx, G_BA.onnx, web.json
-    python -m cyclegan.export --site checkpoints/monet2photo checkpoints/emoji site/
+    python -m cyclegan.export --site checkpoints/monet2photo checkpoints/emoji site/ [--push-to-space USER/NAME]
     python -m cyclegan.web site/                      # serve the site on 127.0.0.1:8000 with COOP/COEP headers
     python -m cyclegan.export --onnx MODEL_DIR        # G_AB/model.onnx, G_BA/model.onnx: the CPU graph, to deploy
 
@@ -31,7 +31,7 @@ from .direction import Direction
 from .errors import ModelNotFoundError
 from .model_folder import (GENERATOR_FOLDERS, default_direction, generator_folders, load_generator, read_manifest,
                            resolve_model_dir)
-from .web_runtime import VENDOR, WEBAPP, runtime_files
+from .web_runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
 WEB_META = "web.json"
 WEB_FORMAT = 1
@@ -129,9 +129,10 @@ def write_models_json(folder: Path, names: list[str], limits: UploadLimits) -> P
 def export_site(models: list[str | Path], out: str | Path, examples: str | Path | None = None,
                 limits: UploadLimits | None = None) -> Path:
     """A folder of plain files that translates in the browser with no Python server: the page, the runtime, each
-    model's web files under ``models/NAME/`` (listed in ``models.json``, the first one first, with the upload
-    ``limits``: the app's defaults unless given) and the example pictures of those models (``examples/examples.json``
-    entries whose model is exported). Returns ``out``."""
+    model's web files and card under ``models/NAME/`` (listed in ``models.json``, the first one first, with the upload
+    ``limits``: the app's defaults unless given), the example pictures of those models (``examples/examples.json``
+    entries whose model is exported), and a ``README.md`` that makes the folder a ready static Space (``space_card``).
+    Returns ``out``."""
     out = Path(out)
     if not models:
         raise ValueError("give at least one model folder")
@@ -139,12 +140,19 @@ def export_site(models: list[str | Path], out: str | Path, examples: str | Path 
     for name in ("index.html", "cyclegan.js", "style.css"):
         shutil.copyfile(WEBAPP / name, out / name)
     runtime_files(out / "vendor")
-    listed = []
+    # At the root: a service worker controls the folder it is served from and those below it.
+    shutil.copyfile(VENDOR / COI_FILE, out / COI_FILE)
+    listed, manifests = [], []
     for model in models:
-        name = read_manifest(Path(model))["name"]
-        export_web(model, out / "models" / name)
-        listed.append(name)
+        folder = resolve_model_dir(model)
+        manifest = read_manifest(folder)
+        export_web(folder, out / "models" / manifest["name"])
+        if (folder / "README.md").is_file():  # the card: its data, training, evaluation and license terms
+            shutil.copyfile(folder / "README.md", out / "models" / manifest["name"] / "README.md")
+        listed.append(manifest["name"])
+        manifests.append(manifest)
     write_models_json(out, listed, limits or UploadLimits())
+    (out / "README.md").write_text(space_card(manifests))
     picked = []
     if examples and (Path(examples) / "examples.json").is_file():
         (out / "examples").mkdir(exist_ok=True)
@@ -154,6 +162,46 @@ def export_site(models: list[str | Path], out: str | Path, examples: str | Path 
                 picked.append(entry)
     (out / "examples.json").write_text(json.dumps(picked, indent=2) + "\n")
     return out
+
+
+# The headers a static Space may send (its README's custom_headers, lowercase): the page gets its threads from them.
+SPACE_HEADERS = {"cross-origin-embedder-policy": "require-corp", "cross-origin-opener-policy": "same-origin",
+                 "cross-origin-resource-policy": "cross-origin"}
+
+
+def covering_license(manifests: list[dict]) -> str:
+    """The one license id that covers every model: theirs when they share it, else ``other`` (the card names each
+    model's own terms)."""
+    keys = {(m.get("license") or "unknown", m.get("license_name") or "") for m in manifests}
+    return keys.pop()[0] if len(keys) == 1 else "other"
+
+
+def space_card(manifests: list[dict]) -> str:
+    """The README.md of a static Space: front matter (static SDK, index.html, the isolation headers, a license that
+    covers every model, title, emoji, description, tags) and a body naming each model, its license and its data."""
+    from huggingface_hub import SpaceCard, SpaceCardData
+    data = SpaceCardData(title="CycleGAN in your browser", emoji="🦓", colorFrom="indigo", colorTo="green",
+                         sdk="static", app_file="index.html", license=covering_license(manifests),
+                         short_description="Unpaired image translation, run on your own device",
+                         tags=["cyclegan", "image-to-image", "onnx", "webassembly", "static"],
+                         custom_headers=SPACE_HEADERS)
+    rows = []
+    for m in manifests:
+        terms = m.get("license") or "unknown"
+        if terms == "other" and m.get("license_name"):
+            terms = f"other: [{m['license_name']}]({m['license_link']})" if m.get("license_link") else m["license_name"]
+        src, dst = m["domain_a"], m["domain_b"]
+        rows.append(f"| [{m['name']}](models/{m['name']}/README.md) | {src} ↔ {dst} | {terms} | "
+                    f"{m.get('attribution') or 'see its card'} |")
+    body = "\n".join([
+        "# CycleGAN in your browser", "",
+        "Pick a model and a direction, choose a picture, and see it translated and translated back. Everything runs",
+        "in your browser (ONNX Runtime Web): the picture never leaves your device, and this Space needs no server.",
+        "", "| model | domains | license of the weights | data |", "|---|---|---|---|", *rows, "",
+        "Each model's card (linked) gives its training, its evaluation and the full terms of its weights, which follow "
+        "their training data's. ONNX Runtime Web (MIT, © Microsoft) runs the models, coi-serviceworker (MIT, © Guido "
+        "Zuidhof) gives the page threads where a host sends no isolation headers: see `vendor/`.", ""])
+    return str(SpaceCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + body))
 
 
 # -- the app's page: the same files, exported once per set of weights -------------------------------------------
@@ -240,9 +288,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --site: the folder of examples.json whose pictures go along (those of the exported models)")
     p.add_argument("--no-check", dest="check", action="store_false",
                    help="with --onnx: skip comparing the exported graphs with eager PyTorch (saves a run of each graph)")
+    p.add_argument("--push-to-space", metavar="USER/NAME", help="with --site: then create this static Space (free on "
+                   "the Hub) if needed and upload the site to it; the token is HF_TOKEN or the saved hf auth login")
+    p.add_argument("--private", action="store_true", help="with --push-to-space: create the Space as private")
     args = p.parse_args(argv)
     if args.onnx and len(args.paths) != 1:
         p.error("give MODEL (--onnx)")
+    if args.push_to_space and not args.site:
+        p.error("--push-to-space goes with --site")
     if len(args.paths) < 2 and not args.onnx or (args.web and len(args.paths) != 2):
         p.error("give MODEL OUT (--web) or MODEL... OUT (--site)")
     *models, out = args.paths
@@ -251,10 +304,17 @@ def main(argv: list[str] | None = None) -> int:
             write_onnx(args.paths[0], args.check)
             return 0
         path = export_web(models[0], out) if args.web else export_site(models, out, args.examples)
+        print(f"wrote {path}" + ("" if args.web else f"; serve it with: python -m cyclegan.web {path}"))
+        if args.push_to_space:
+            from .hub import push_space
+            print(f"pushed to the Space {push_space(path, args.push_to_space, private=args.private)}")
     except (ModelNotFoundError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {path}" + ("" if args.web else f"; serve it with: python -m cyclegan.web {path}"))
+    except Exception as e:  # the Hub's errors (no token, a name taken): one line, and the site stays on disk
+        print(f"error: could not push to the Space {args.push_to_space}: {type(e).__name__}: "
+              f"{(str(e).splitlines() or [''])[0]}", file=sys.stderr)
+        return 2
     return 0
 
 

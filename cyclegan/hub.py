@@ -150,7 +150,7 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
                  license: str = "unknown", summary: str | None = None, extra: str | None = None,
                  dtype: torch.dtype = torch.float16, license_name: str | None = None,
                  license_link: str | None = None, native_size: int | None = None,
-                 default_direction: Direction | str | None = None) -> Path:
+                 default_direction: Direction | str | None = None, attribution: str | None = None) -> Path:
     """Write a complete model folder; it replaces ``folder`` only once fully written.
 
     ``license`` is the Hub license id of the weights, which follow their training data's terms: "unknown"
@@ -159,7 +159,8 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
     --license-name, --license-link). Every card of the folder, the generators' included, carries them.
 
     ``native_size`` (the scale ``Translator`` translates at, see there) and ``default_direction`` (the direction
-    the app and ``Translator`` take unless told) go into the manifest, and the card says them.
+    the app and ``Translator`` take unless told) go into the manifest, and the card says them. ``attribution``, a
+    line naming the training data and its terms, goes into the manifest too: a static site's card repeats it.
     """
     license_name = license_name or train_config.get("license_name") or None
     license_link = license_link or train_config.get("license_link") or None
@@ -192,6 +193,8 @@ def export_model(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: st
             manifest["native_size"] = int(native_size)
         if default_direction:
             manifest["default_direction"] = Direction.parse(default_direction).value
+        if attribution:
+            manifest["attribution"] = attribution
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         write_generator_cards(staging, {Direction.AtoB: G_AB, Direction.BtoA: G_BA})  # over the mixin's, which has no license
         if sample is not None:
@@ -430,6 +433,21 @@ def push_model(folder: str | Path, repo_id: str, *, private: bool = False, token
     url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
     api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(folder),
                       commit_message="Upload CycleGAN generators G_AB and G_BA")
+    return str(url)
+
+
+def push_space(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
+    """Create the static Space ``repo_id`` if needed and upload ``folder`` (a site of ``cyclegan.export``, its
+    README.md the Space's configuration); returns the Space's address. The token is ``token``, else HF_TOKEN or
+    the saved login of ``hf auth login``."""
+    from huggingface_hub import HfApi
+    folder = Path(folder)
+    if not (folder / "index.html").is_file() or not (folder / CARD).is_file():
+        raise ModelNotFoundError(f"{folder} is not a site made by python -m cyclegan.export --site")
+    api = HfApi(token=token)
+    url = api.create_repo(repo_id, repo_type="space", space_sdk="static", private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, repo_type="space", folder_path=str(folder),
+                      commit_message="Upload the CycleGAN static site")
     return str(url)
 
 

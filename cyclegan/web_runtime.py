@@ -1,7 +1,8 @@
-"""The browser's runtime: onnxruntime-web's WebAssembly build, shipped in ``cyclegan/webapp/vendor/`` (its WASM file
-gzipped) and rebuilt from the npm package at a pinned version.
+"""The browser's runtime, shipped in ``cyclegan/webapp/vendor/`` and rebuilt from npm at pinned versions:
+onnxruntime-web's WebAssembly build (its WASM file gzipped), and coi-serviceworker, which gives a page threads on a
+host that cannot send the cross-origin isolation headers (it adds them from a service worker).
 
-    python -m cyclegan.web_runtime                 # refresh cyclegan/webapp/vendor from npm (onnxruntime-web@1.30.0)
+    python -m cyclegan.web_runtime                 # refresh cyclegan/webapp/vendor from npm
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ VENDOR = WEBAPP / "vendor"
 ORT_PACKAGE, ORT_VERSION = "onnxruntime-web", "1.30.0"
 # What the page loads from the npm package's dist/: the WebAssembly-only API and its threaded SIMD runtime.
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+COI_PACKAGE, COI_VERSION = "coi-serviceworker", "0.1.7"
+COI_FILE = "coi-serviceworker.min.js"  # a site serves it from its root: a service worker controls its own folder down
 
 
 def runtime_files(dest: str | Path) -> list[Path]:
@@ -37,27 +40,39 @@ def runtime_files(dest: str | Path) -> list[Path]:
         else:
             shutil.copyfile(VENDOR / name, dest / name)
             written.append(dest / name)
-    for extra in ("LICENSE-onnxruntime-web.txt", "VERSION"):
+    for extra in ("LICENSE-onnxruntime-web.txt", "LICENSE-coi-serviceworker.txt", "VERSION"):
         shutil.copyfile(VENDOR / extra, dest / extra)
         written.append(dest / extra)
     return written
 
 
+def npm_package(package: str, version: str, tmp: Path, npm: str = "npm") -> Path:
+    """``npm pack package@version`` (the registry's tarball, no install) unpacked in ``tmp``; its folder. A package
+    whose license is not MIT stops the refresh: it must be checked before it ships."""
+    out = tmp / package
+    out.mkdir()
+    subprocess.run([npm, "pack", f"{package}@{version}", "--silent"], cwd=out, check=True, capture_output=True,
+                   timeout=300)
+    (tarball,) = out.glob("*.tgz")
+    with tarfile.open(tarball) as tar:
+        tar.extractall(out, filter="data")
+    license_field = json.loads((out / "package" / "package.json").read_text()).get("license")
+    if license_field != "MIT":
+        raise RuntimeError(f"{package}@{version} says license {license_field!r}; check it before shipping")
+    return out / "package"
+
+
 def refresh_runtime(dest: str | Path = VENDOR, version: str = ORT_VERSION, npm: str = "npm") -> list[Path]:
-    """Rebuild the vendor folder from the npm package ``onnxruntime-web@version`` (``npm pack``: the registry's
-    tarball, no install): the page's files, the WASM one gzipped, the version. Needs npm and its registry."""
+    """Rebuild the vendor folder from the npm packages (onnxruntime-web at ``version``, coi-serviceworker at
+    ``COI_VERSION``): the page's files, the WASM one gzipped, coi-serviceworker's license, the versions. Needs npm's
+    registry."""
     dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([npm, "pack", f"{ORT_PACKAGE}@{version}", "--silent"], cwd=tmp, check=True,
-                       capture_output=True, timeout=300)
-        (tarball,) = Path(tmp).glob("*.tgz")
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        dist = Path(tmp) / "package" / "dist"
-        dest.mkdir(parents=True, exist_ok=True)
-        out = []
+        ort = npm_package(ORT_PACKAGE, version, Path(tmp), npm)
         for name in ORT_FILES:
-            data = (dist / name).read_bytes()
+            data = (ort / "dist" / name).read_bytes()
             if name.endswith(".wasm"):  # 14 MB raw, 3.7 MB gzipped: the repository keeps the gzip
                 path = dest / f"{name}.gz"
                 path.write_bytes(gzip.compress(data, 9, mtime=0))
@@ -65,16 +80,17 @@ def refresh_runtime(dest: str | Path = VENDOR, version: str = ORT_VERSION, npm: 
                 path = dest / name
                 path.write_bytes(data)
             out.append(path)
-        license_field = json.loads((Path(tmp) / "package" / "package.json").read_text()).get("license")
-    if license_field != "MIT":
-        raise RuntimeError(f"{ORT_PACKAGE}@{version} says license {license_field!r}; check it before shipping")
-    (dest / "VERSION").write_text(f"{ORT_PACKAGE}@{version}\n")
+        coi = npm_package(COI_PACKAGE, COI_VERSION, Path(tmp), npm)  # (onnxruntime-web ships no license file: the
+        shutil.copyfile(coi / COI_FILE, dest / COI_FILE)             # folder's LICENSE-onnxruntime-web.txt says it)
+        shutil.copyfile(coi / "LICENSE", dest / "LICENSE-coi-serviceworker.txt")
+        out += [dest / COI_FILE, dest / "LICENSE-coi-serviceworker.txt"]
+    (dest / "VERSION").write_text(f"{ORT_PACKAGE}@{version}\n{COI_PACKAGE}@{COI_VERSION}\n")
     return out + [dest / "VERSION"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cyclegan.web_runtime",
-                                description=f"Rebuild the shipped runtime from npm ({ORT_PACKAGE}@{ORT_VERSION}).")
+    p = argparse.ArgumentParser(prog="python -m cyclegan.web_runtime", description="Rebuild the shipped runtime from "
+                                f"npm ({ORT_PACKAGE}@{ORT_VERSION}, {COI_PACKAGE}@{COI_VERSION}).")
     p.add_argument("dest", nargs="?", default=str(VENDOR), help="the folder to write")
     args = p.parse_args(argv)
     try:

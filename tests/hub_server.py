@@ -1,4 +1,5 @@
-"""A stand-in for the Hub's upload API on 127.0.0.1, enough for HfApi.create_repo and HfApi.create_commit.
+"""A stand-in for the Hub's upload API on 127.0.0.1, enough for HfApi.create_repo and HfApi.create_commit, for model
+repos and Spaces alike (``created`` keeps what each create_repo asked for: its type, a Space's SDK, privacy).
 
 It answers every file as a "regular" (non-LFS) upload, so a commit carries the files' bytes in its body, and
 keeps the latest bytes of each path in ``files``. Tests point huggingface_hub at it through ``endpoint``.
@@ -15,6 +16,7 @@ class FakeHub:
     def __init__(self):
         self.files: dict[str, dict[str, bytes]] = {}  # repo id -> path -> bytes
         self.commits: list[tuple[str, str, list[str]]] = []  # (repo id, message, paths)
+        self.created: dict[str, dict] = {}  # repo id -> the create_repo request's body
         self.fail_next_commit = False
         hub = self
 
@@ -37,14 +39,16 @@ class FakeHub:
                     name = json.loads(body)
                     repo = f"{name.get('organization') or 'user'}/{name['name']}"
                     hub.files.setdefault(repo, {})
-                    return self._reply(200, {"url": f"{hub.endpoint}/{repo}", "name": repo})
+                    hub.created[repo] = name
+                    kind = {"space": "spaces/", "dataset": "datasets/"}.get(name.get("type"), "")
+                    return self._reply(200, {"url": f"{hub.endpoint}/{kind}{repo}", "name": repo})
                 if parts[:2] == ["api", "validate-yaml"]:
                     return self._reply(200, {})
-                if parts[0] == "api" and parts[1] == "models" and parts[4] == "preupload":
+                if parts[0] == "api" and parts[1] in ("models", "spaces") and parts[4] == "preupload":
                     files = json.loads(body)["files"]
                     return self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular",
                                                         "shouldIgnore": False} for f in files]})
-                if parts[0] == "api" and parts[1] == "models" and parts[4] == "commit":
+                if parts[0] == "api" and parts[1] in ("models", "spaces") and parts[4] == "commit":
                     if hub.fail_next_commit:
                         hub.fail_next_commit = False
                         return self._reply(503, {"error": "the Hub is down for a moment"})

@@ -151,3 +151,54 @@ def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp
         ui.select_model("nope")
     real, fake, rec, seconds, score, trip = ui.translate(str(upload), "tiny", "BtoA")
     assert Image.open(rec).size == (20, 12) and 0 < score <= 100
+
+
+def test_on_zerogpu_the_servers_translations_run_inside_the_decorator(tmp_path, monkeypatch):
+    """A stand-in for `spaces` that records each call: pictures (the API, the page's server path) and videos go
+    through spaces.GPU with a duration that fits the work, and the local models are placed on CUDA at start."""
+    import types
+    from cyclegan import Translator
+    from cyclegan.video import write_video
+    calls = []
+
+    def GPU(task, *, duration):  # noqa: N802 - the stand-in's name is the real one's
+        def run(*args, **kwargs):
+            calls.append((task.__name__, duration(*args, **kwargs) if callable(duration) else duration))
+            return task(*args, **kwargs)
+        return run
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=GPU))
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "spaces" else find_spec(name, *a))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    placed, original = [], Translator.from_pretrained.__func__
+    monkeypatch.setattr(Translator, "from_pretrained", classmethod(
+        lambda cls, source, device="cpu", **kw: placed.append(str(device)) or original(cls, source, **kw)))
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    make_tiny_model(tmp_path / "ckpt" / "two", "two")
+    ui = Demo(discover_models(tmp_path / "ckpt", [], zoo=False), device="cuda")
+    assert placed == ["cuda", "cuda"]  # both models, at start
+    upload = tmp_path / "gradio" / "upload" / "x.png"
+    upload.parent.mkdir(parents=True)
+    noise(20, 12).save(upload)
+    clip = write_video(tmp_path / "gradio" / "upload" / "clip.mp4",
+                       (np.full((32, 48, 3), 10 * i, np.uint8) for i in range(24)), 12)
+    ui.translate(str(upload), "tiny", "AtoB")
+    ui.translate_page(str(upload), "two", "BtoA")
+    video, status = ui.translate_video(str(clip), "tiny", "AtoB")
+    assert status.startswith("24 frames")
+    assert [name for name, _ in calls] == ["translate_on_device", "translate_on_device", "clip_on_device"]
+    assert calls[0][1] == calls[1][1] == 20 and calls[2][1] >= 30  # a clip asks for longer
+    assert Path(video).is_file()
+
+
+def test_off_zerogpu_the_real_spaces_package_changes_nothing(monkeypatch):
+    spaces = pytest.importorskip("spaces")
+    from cyclegan import zerogpu
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+
+    def work(x):
+        return x
+    assert spaces.GPU(work) is work and spaces.GPU(work, duration=30) is work
+    assert not zerogpu.enabled() and not zerogpu.prepare() and zerogpu.gpu(work, 30) is work

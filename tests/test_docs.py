@@ -57,6 +57,27 @@ def test_no_removed_cli_commands():
     assert "hf auth login" in README
 
 
+def test_the_readmes_static_space_front_matter_is_what_the_export_writes():
+    """The README shows the static Space's configuration: it must be what `--site` writes for the models its
+    command names."""
+    from cyclegan.export import space_card
+    from cyclegan.model_folder import read_manifest
+    command = re.search(r"python -m cyclegan.export --site ((?:checkpoints/\S+ )+)site/ --push-to-space", README)
+    assert command, "the README's one-command static Space is gone"
+    manifests = [read_manifest(ROOT / folder) for folder in command.group(1).split()]
+    shown = re.search(r"Its front matter:\n\n```yaml\n(---\n.*?\n---)\n```", README, re.DOTALL)
+    assert shown, "the README no longer shows the static Space's front matter"
+    assert space_card(manifests).startswith(shown.group(1) + "\n"), "the README's front matter and the export's differ"
+
+
+def test_the_zerogpu_requirements_are_requirements_txt_with_its_torch_and_spaces():
+    zero = requirement_lines("requirements-zerogpu.txt")
+    base = requirement_lines("requirements.txt")
+    assert zero[:2] == ["torch>=2.8", "torchvision>=0.23"] and zero[-1].startswith("spaces>=")
+    assert zero[2:-1] == [line for line in base if not line.startswith(("torch>=", "torchvision>="))]
+    assert "requirements-zerogpu.txt requirements.txt" in README and "--flavor zero-a10g" in README
+
+
 def test_requirements_files():
     cpu = requirement_lines("requirements-cpu.txt")
     assert cpu[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"

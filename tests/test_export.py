@@ -113,3 +113,45 @@ def test_app_assets_follow_the_manifest_too(tmp_path):
     assert second != first and json.loads((second / "models" / "tiny" / "web.json").read_text())["native_size"] == 48
     set_defaults(model, default_direction="BtoA")
     assert export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache") not in (first, second)
+
+
+def test_the_site_is_a_static_space_and_one_command_pushes_it(tmp_path, monkeypatch, capsys):
+    """--site writes the Space's README (static SDK, index.html, the three headers the Hub allows, a license that
+    covers every model, each model with its license and data); --push-to-space creates the static Space on the
+    (stand-in) Hub and uploads every file of the site."""
+    import huggingface_hub.constants
+    import yaml
+    from hub_server import FakeHub
+    one = make_tiny_model(tmp_path / "one", "one", "apple", "orange", license="cc-by-4.0", attribution="Apples, CC0")
+    two = make_tiny_model(tmp_path / "two", "two", "pear", "plum", license="other", license_name="my-terms",
+                          license_link="https://example.org/terms")
+    with FakeHub() as hub:
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.endpoint)
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_TOKEN", "hf_test_token_not_real")
+        assert export.main(["--site", str(one), str(two), str(tmp_path / "site"), "--examples", str(tmp_path / "none"),
+                            "--push-to-space", "user/cyclegan", "--private"]) == 0
+    card = (tmp_path / "site" / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert (front["sdk"], front["app_file"], front["license"]) == ("static", "index.html", "other")
+    assert front["custom_headers"] == {"cross-origin-embedder-policy": "require-corp",
+                                       "cross-origin-opener-policy": "same-origin",
+                                       "cross-origin-resource-policy": "cross-origin"}
+    assert front["title"] and front["emoji"] and front["short_description"] and "cyclegan" in front["tags"]
+    assert "| [one](models/one/README.md) | apple ↔ orange | cc-by-4.0 | Apples, CC0 |" in card
+    assert "| [two](models/two/README.md) | pear ↔ plum | other: [my-terms](https://example.org/terms) | see its card |" \
+        in card
+    assert hub.created["user/cyclegan"]["type"] == "space" and hub.created["user/cyclegan"]["sdk"] == "static"
+    assert hub.created["user/cyclegan"]["visibility"] == "private"
+    site_files = {p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    assert set(hub.files["user/cyclegan"]) == site_files and {"README.md", "index.html", "coi-serviceworker.min.js",
+                                                               "models/one/README.md", "models.json"} <= site_files
+    out = capsys.readouterr().out
+    assert f"pushed to the Space {hub.endpoint}/spaces/user/cyclegan" in out
+    assert export.covering_license([{"license": "mit"}, {"license": "mit"}]) == "mit"
+
+
+def test_push_to_space_goes_with_a_site(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        export.main(["--web", str(tmp_path / "m"), str(tmp_path / "o"), "--push-to-space", "user/s"])
+    assert "--push-to-space goes with --site" in capsys.readouterr().err

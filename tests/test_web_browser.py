@@ -1,6 +1,7 @@
 """The static site in Chromium (Playwright, Debian's Chromium): served on 127.0.0.1 by the documented command
 `python -m cyclegan.web SITE`, it translates an example with threads (cross-origin isolated), asks nothing of any
-other host, gives the server's messages for bad files, and computes what Python's ONNX Runtime computes."""
+other host, gives the server's messages for bad files, and computes what Python's ONNX Runtime computes; served
+by a host without isolation headers, its service worker still gives it threads."""
 from __future__ import annotations
 
 import json
@@ -141,3 +142,39 @@ def test_a_models_names_are_shown_as_text_never_run(site):
             assert page.evaluate("window.pwned") is None
         finally:
             browser.close()
+
+
+def test_a_host_without_isolation_headers_still_gives_the_page_threads(site):
+    """`python -m http.server` sends no COOP/COEP: the page's service worker adds them and reloads once, and the
+    page is cross-origin isolated, translates on 2 threads, and asks no host but 127.0.0.1."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                             "--directory", str(site["folder"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    external: list[str] = []
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                record_external(page, external)
+                for _ in range(50):  # the server answers once it has started
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}/")
+                        break
+                    except sync_api.Error:
+                        time.sleep(0.2)
+                page.wait_for_function("() => crossOriginIsolated && window.cyclegan && window.cyclegan.pageReady",
+                                       timeout=60_000)
+                assert page.evaluate("navigator.serviceWorker.controller !== null")
+                threads = page.evaluate("window.cyclegan.ort.env.wasm.numThreads")
+                assert threads == min(4, page.evaluate("navigator.hardwareConcurrency")) >= 2  # 2 on this machine
+                assert page.locator("#status").inner_text() == f"Ready: {threads} threads."
+                page.locator(".example").first.click()
+                page.wait_for_function("() => !document.getElementById('stats').hidden", timeout=60_000)
+                assert f"ran in your browser ({threads} threads)" in page.locator("#where").inner_text()
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert external == [], f"the page fetched from outside 127.0.0.1: {external}"

@@ -1,33 +1,58 @@
-"""Tests for cyclegan/web_runtime.py: the shipped runtime, rebuilt from its npm package (with a stand-in npm)."""
+"""Tests for cyclegan/web_runtime.py: the shipped runtime, rebuilt from its npm packages (with a stand-in npm)."""
 from __future__ import annotations
 
 import gzip
 import io
 import json
 import tarfile
+from pathlib import Path
+
+import pytest
 
 from cyclegan import web_runtime
 
+VENDOR = web_runtime.VENDOR
 
-def test_refresh_runtime_rebuilds_the_vendor_folder_from_the_npm_package(tmp_path):
-    """A stand-in `npm pack` writes the package's tarball as the registry's would (the real step needs the npm
-    registry: python -m cyclegan.web_runtime)."""
-    wasm = gzip.decompress((web_runtime.VENDOR / "ort-wasm-simd-threaded.wasm.gz").read_bytes())
-    files = {"package/package.json": json.dumps({"name": "onnxruntime-web", "license": "MIT"}).encode(),
-             "package/dist/ort-wasm-simd-threaded.wasm": wasm,
-             **{f"package/dist/{n}": (web_runtime.VENDOR / n).read_bytes() for n in web_runtime.ORT_FILES if not n.endswith(".wasm")}}
-    tarball = tmp_path / "pkg.tgz"
-    with tarfile.open(tarball, "w:gz") as tar:
+
+def tarball(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def stand_in_npm(tmp_path: Path, ort_license: str = "MIT") -> Path:
+    """`npm pack NAME@VERSION` as the registry answers it, for the two pinned packages (their shipped files)."""
+    wasm = gzip.decompress((VENDOR / "ort-wasm-simd-threaded.wasm.gz").read_bytes())
+    ort = tarball(tmp_path / "ort.tgz", {
+        "package/package.json": json.dumps({"name": "onnxruntime-web", "license": ort_license}).encode(),
+        "package/dist/ort-wasm-simd-threaded.wasm": wasm,
+        **{f"package/dist/{n}": (VENDOR / n).read_bytes() for n in web_runtime.ORT_FILES if not n.endswith(".wasm")}})
+    coi = tarball(tmp_path / "coi.tgz", {
+        "package/package.json": json.dumps({"name": "coi-serviceworker", "license": "MIT"}).encode(),
+        f"package/{web_runtime.COI_FILE}": (VENDOR / web_runtime.COI_FILE).read_bytes(),
+        "package/LICENSE": (VENDOR / "LICENSE-coi-serviceworker.txt").read_bytes()})
     npm = tmp_path / "npm"
-    npm.write_text(f"#!/bin/sh\n[ \"$1\" = pack ] && [ \"$2\" = onnxruntime-web@{web_runtime.ORT_VERSION} ] && "
-                   f"cp {tarball} onnxruntime-web-{web_runtime.ORT_VERSION}.tgz\n")
+    npm.write_text("#!/bin/sh\n[ \"$1\" = pack ] || exit 1\n"
+                   f"[ \"$2\" = onnxruntime-web@{web_runtime.ORT_VERSION} ] && cp {ort} ort.tgz && exit 0\n"
+                   f"[ \"$2\" = coi-serviceworker@{web_runtime.COI_VERSION} ] && cp {coi} coi.tgz && exit 0\n"
+                   "exit 1\n")
     npm.chmod(0o755)
-    written = web_runtime.refresh_runtime(tmp_path / "vendor", npm=str(npm))
+    return npm
+
+
+def test_refresh_runtime_rebuilds_the_vendor_folder_from_the_npm_packages(tmp_path):
+    """The real step needs npm's registry: python -m cyclegan.web_runtime."""
+    written = web_runtime.refresh_runtime(tmp_path / "vendor", npm=str(stand_in_npm(tmp_path)))
     assert {p.name for p in written} == {"ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs",
-                                         "ort-wasm-simd-threaded.wasm.gz", "VERSION"}
+                                         "ort-wasm-simd-threaded.wasm.gz", web_runtime.COI_FILE,
+                                         "LICENSE-coi-serviceworker.txt", "VERSION"}
     for path in written:  # the same files as the committed ones
-        assert path.read_bytes() == (web_runtime.VENDOR / path.name).read_bytes(), path.name
+        assert path.read_bytes() == (VENDOR / path.name).read_bytes(), path.name
+
+
+def test_a_package_that_is_not_mit_stops_the_refresh(tmp_path):
+    with pytest.raises(RuntimeError, match="says license 'GPL-3.0'; check it before shipping"):
+        web_runtime.refresh_runtime(tmp_path / "vendor", npm=str(stand_in_npm(tmp_path, "GPL-3.0")))
