@@ -308,7 +308,22 @@ def build_demo(models: list[ModelSpec], *, limits: UploadLimits = UploadLimits()
             image_tab(ui, demo, examples_dir, set(browser_models))
         with gr.Tab("Video", id="video-tab"):
             video_tab(ui)
+        with gr.Tab("Camera", id="camera-tab"):
+            camera_tab(bool(browser_models))
     return demo
+
+
+def camera_tab(in_browser: bool) -> None:
+    """The Camera tab: a placeholder that the page's script (webapp/camera.js) fills with the live camera, which
+    translates on the visitor's device, so only where the page runs models itself."""
+    if not in_browser:
+        gr.Markdown("The camera is translated live in your browser, with the models that run there: this server "
+                    "translates on its own (`--client-inference off`, or a GPU), so the camera is not offered.")
+        return
+    gr.Markdown("Your camera, translated live on your device (nothing it sees leaves it): pick a model, a direction "
+                "and a size (smaller is faster), and press **Start camera**. Steady shares the normalisation "
+                "statistics between frames and smooths where nothing moves.")
+    gr.HTML('<div id="cyclegan-camera" class="cyclegan-camera"></div>', elem_id="camera-host")
 
 
 def image_tab(ui: Demo, demo: gr.Blocks, examples_dir: str | Path | None, browser_models: set[str]) -> None:

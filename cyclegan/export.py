@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from .config import UploadLimits
 from .cpu_graph import ONNX_FORMAT, OPSET, export_onnx, onnx_model
 from .direction import Direction
 from .errors import ModelNotFoundError
+from .frozen_stats import StatsGenerator
 from .model_folder import (GENERATOR_FOLDERS, default_direction, generator_folders, load_generator, read_manifest,
                            resolve_model_dir)
 from .web_runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
@@ -40,6 +43,7 @@ MODELS_JSON = "models.json"  # the page's list of models and its upload limits: 
 # the reference's 11 M-parameter generators (~22 MB in fp16), stay on the server.
 MAX_WEB_BYTES = 8 * 1024 * 1024
 MIN_FP16_ELEMENTS = 16  # smaller float tensors (scales, pads, epsilons) stay fp32
+PAGE_SCRIPTS = ("cyclegan.js", "camera.js", "gradio-client.js")  # what the app's page loads
 ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"  # the --onnx files, in each generator's subfolder
 
 
@@ -76,6 +80,28 @@ def generator_onnx(generator) -> bytes:
     return fp16_weights(onnx.load_from_string(plain)).SerializeToString()
 
 
+def steady_onnx(generator) -> bytes:
+    """The camera's graph of one generator (``video.SteadyFrame``: shared statistics and smoothing in one step; its
+    inputs are named as its arguments, its outputs ``output`` and ``new_stats``), with fp16 weights."""
+    import onnx
+    from .cpu_graph import cpu_float
+    from .video import SteadyFrame
+    graph = SteadyFrame(cpu_float(generator)).eval()
+    x, small = torch.zeros(1, 3, 64, 48), torch.zeros(1, 3, 32, 24)
+    one = torch.ones(1)
+    inputs = {"x": x, "small": small, "stats": graph.frozen.measure(small), "rate": one, "previous_x": x,
+              "previous_y": x, "smoothing": one, "motion_levels": one}
+    image = {2: "height", 3: "width"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
+        torch.onnx.export(graph, tuple(inputs.values()), buffer, input_names=list(inputs),
+                          output_names=["output", "new_stats"], opset_version=OPSET, do_constant_folding=True,
+                          dynamo=False, dynamic_axes={"x": image, "small": {2: "small_height", 3: "small_width"},
+                                                      "previous_x": image, "previous_y": image, "output": image})
+    return fp16_weights(onnx.load_from_string(buffer.getvalue())).SerializeToString()
+
+
 def export_web(model: str | Path, out: str | Path) -> Path:
     """Write ``out/G_AB.onnx``, ``out/G_BA.onnx`` (those the model has) and ``out/web.json`` for the page; returns
     ``out``. ``ModelNotFoundError`` for a folder that is not a complete model, ``ValueError`` for one too big to
@@ -86,13 +112,20 @@ def export_web(model: str | Path, out: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for direction, sub in generator_folders(folder).items():
-        data = generator_onnx(load_generator(sub))
+        generator = load_generator(sub)
+        data = generator_onnx(generator)
         if len(data) > MAX_WEB_BYTES:
             raise ValueError(f"{folder.name}'s {GENERATOR_FOLDERS[direction]} is {len(data) / 2**20:.0f} MB as ONNX, "
                              f"over the {MAX_WEB_BYTES // 2**20} MB a page downloads: it stays on the server")
-        name = f"{GENERATOR_FOLDERS[direction]}.onnx"
-        (out / name).write_bytes(data)
-        files[direction.value] = {"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        entry = {}
+        for kind, name, payload in (("file", f"{GENERATOR_FOLDERS[direction]}.onnx", data),
+                                    ("steady", f"{GENERATOR_FOLDERS[direction]}.steady.onnx", steady_onnx(generator))):
+            (out / name).write_bytes(payload)
+            entry[kind] = name
+            entry[f"{kind}_bytes" if kind != "file" else "bytes"] = len(payload)
+            entry[f"{kind}_sha256" if kind != "file" else "sha256"] = hashlib.sha256(payload).hexdigest()
+        entry["stats_size"] = StatsGenerator(generator).size  # the length of the camera graph's statistics vector
+        files[direction.value] = entry
     meta = {"format": WEB_FORMAT, "name": manifest["name"], "domain_a": manifest["domain_a"],
             "domain_b": manifest["domain_b"], "directions": list(files),
             "default_direction": default_direction(manifest, [Direction(d) for d in files]).value,
@@ -137,7 +170,7 @@ def export_site(models: list[str | Path], out: str | Path, examples: str | Path 
     if not models:
         raise ValueError("give at least one model folder")
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("index.html", "cyclegan.js", "style.css"):
+    for name in ("index.html", "cyclegan.js", "camera.js", "style.css"):
         shutil.copyfile(WEBAPP / name, out / name)
     runtime_files(out / "vendor")
     # At the root: a service worker controls the folder it is served from and those below it.
@@ -222,8 +255,7 @@ def app_assets(models: dict[str, Path], limits: UploadLimits, cache: Path | None
         digest.update(json.dumps(read_manifest(folder), sort_keys=True).encode())
         for weights in sorted(Path(folder).glob("G_*/model.safetensors")):
             digest.update(hashlib.sha256(weights.read_bytes()).digest())
-    for name in ("cyclegan.js", "gradio-client.js", *(p.name for p in VENDOR.iterdir())):
-        path = WEBAPP / name if (WEBAPP / name).is_file() else VENDOR / name
+    for path in sorted([*(WEBAPP / name for name in PAGE_SCRIPTS), *(p for p in VENDOR.rglob("*") if p.is_file())]):
         digest.update(path.read_bytes())
     digest.update(json.dumps(limits.page(), sort_keys=True).encode())
     out = cache / digest.hexdigest()[:16]
@@ -232,7 +264,7 @@ def app_assets(models: dict[str, Path], limits: UploadLimits, cache: Path | None
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in ("cyclegan.js", "gradio-client.js"):
+    for name in PAGE_SCRIPTS:
         shutil.copyfile(WEBAPP / name, tmp / name)
     runtime_files(tmp / "vendor")
     for key, folder in models.items():

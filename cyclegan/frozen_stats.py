@@ -73,6 +73,10 @@ class StatsGenerator(nn.Module):
 
     @torch.inference_mode()
     def record(self, x: torch.Tensor) -> torch.Tensor:
+        return self.measure(x)
+
+    def measure(self, x: torch.Tensor) -> torch.Tensor:
+        """``record`` without inference mode: what a traced graph calls (``video.SteadyFrame``)."""
         with self._lock:
             self.state.mode, self.state.recorded = "record", []
             try:

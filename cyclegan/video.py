@@ -28,10 +28,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
 from .config import VideoConfig
 from .direction import Direction
 from .errors import BadVideo
+from .frozen_stats import StatsGenerator
 from .images import to_pil, to_tensor
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp")
@@ -144,6 +146,38 @@ def local_change(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(after - before, 5, stride=1, padding=2, count_include_pad=False).abs().amax(1, True)
 
 
+def stats_rate(frames: int, window: int) -> float:
+    """How far the shared statistics move towards a frame's own: their mean over the frames so far, then a running
+    mean over the last ``window`` (the first frame is its own)."""
+    return max(1 / frames, 1 / window)
+
+
+def smoothed(fake: torch.Tensor, last: torch.Tensor, before: torch.Tensor, x: torch.Tensor,
+             smoothing: float | torch.Tensor, motion_levels: float | torch.Tensor) -> torch.Tensor:
+    """``fake`` blended with the previous output ``last`` where the input did not change from ``before`` to ``x``:
+    by up to ``smoothing`` where it stood still, by nothing where it changed by ``motion_levels`` of 255 or more."""
+    keep = smoothing * (1 - local_change(before, x) / (2 * motion_levels / 255)).clamp(0, 1)
+    return keep * last + (1 - keep) * fake
+
+
+class SteadyFrame(nn.Module):
+    """One step of the steady translation as one graph, for a page that translates a camera live (exported by
+    ``cyclegan.export``): the frame's own statistics measured on ``small`` (a downscaled copy), the shared ones moved
+    towards them by ``rate``, the frame translated with those (``StatsGenerator``, the video path's mechanism), then
+    smoothed against the previous input and output. Returns (output, the new shared statistics). With ``rate`` 1
+    and ``smoothing`` 0 it is the plain generator, frame by frame."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.frozen = StatsGenerator(generator)
+
+    def forward(self, x: torch.Tensor, small: torch.Tensor, stats: torch.Tensor, rate: torch.Tensor,
+                previous_x: torch.Tensor, previous_y: torch.Tensor, smoothing: torch.Tensor,
+                motion_levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        stats = stats + rate * (self.frozen.measure(small) - stats)
+        return smoothed(self.frozen(x, stats), previous_y, previous_x, x, smoothing, motion_levels), stats
+
+
 class Steadier:
     """The per-frame state of one video's translation: the running instance-norm statistics and the previous input
     and output. ``__call__`` takes a frame as a 1x3xHxW tensor in [-1, 1] and returns its translation."""
@@ -160,16 +194,13 @@ class Steadier:
         self.frames += 1
         if cfg.shared_stats:
             own = t.image_stats(x, self.direction)
-            # The mean over the frames so far, then over the last stats_window: the first frame is its own.
-            rate = max(1 / self.frames, 1 / cfg.stats_window)
+            rate = stats_rate(self.frames, cfg.stats_window)
             self.stats = own if self.stats is None else self.stats + rate * (own - self.stats)
             fake = t.generate(x, self.direction, self.stats)
         else:
             fake = t.generate(x, self.direction)
         if cfg.smoothing and self.previous is not None and self.previous[0].shape == x.shape:
-            before, last = self.previous
-            keep = cfg.smoothing * (1 - local_change(before, x) / (2 * cfg.motion_levels / 255)).clamp(0, 1)
-            fake = keep * last + (1 - keep) * fake
+            fake = smoothed(fake, self.previous[1], self.previous[0], x, cfg.smoothing, cfg.motion_levels)
         self.previous = (x, fake)
         return fake
 
@@ -386,4 +417,25 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | Image.Image], fp
             encoder.container.mux(tone.encode(frame))
         encoder.container.mux(tone.encode(None))
     encoder.close()
+    return path
+
+
+def write_y4m(path: str | Path, frames: Iterable[np.ndarray | Image.Image], fps: int = 10) -> Path:
+    """``frames`` (HxWx3 uint8, of one even size) as an uncompressed YUV4MPEG2 clip, 4:2:0 with BT.601 full-range
+    colours: what Chromium's fake camera plays (--use-file-for-fake-video-capture), looping."""
+    path = Path(path)
+    with open(path, "wb") as f:
+        for i, frame in enumerate(frames):
+            rgb = np.asarray(frame, dtype=np.float32)
+            h, w = rgb.shape[:2]
+            if i == 0:
+                f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n".encode())
+            r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+            y = 0.299 * r + 0.587 * g + 0.114 * b
+            u = -0.168736 * r - 0.331264 * g + 0.5 * b + 128
+            v = 0.5 * r - 0.418688 * g - 0.081312 * b + 128
+            half = lambda c: c.reshape(h // 2, 2, w // 2, 2).mean((1, 3))  # noqa: E731
+            f.write(b"FRAME\n")
+            for plane in (y, half(u), half(v)):
+                f.write(np.clip(np.rint(plane), 0, 255).astype(np.uint8).tobytes())
     return path

@@ -333,3 +333,30 @@ def test_client_inference_off_translates_on_the_server(tmp_path):
                 browser.close()
     finally:
         srv.close()
+
+
+def test_the_camera_tab_translates_the_camera_on_the_device(server, tmp_path):
+    """The app's Camera tab: the page's script builds the camera there, and a fake camera's frames are translated
+    in the browser (tests/test_camera_browser.py checks the camera itself, on the static site)."""
+    from cyclegan.video import write_y4m
+    rng = np.random.default_rng(3)
+    clip = write_y4m(tmp_path / "cam.y4m", (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(10)))
+    external: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            record_external(page, external)
+            page.goto(server.url)
+            page.locator("#input-image").wait_for(timeout=30_000)
+            page.get_by_role("tab", name="Camera").click()
+            page.locator("#cyclegan-camera .camera-start").wait_for(timeout=30_000)
+            page.locator("#cyclegan-camera .camera-start").click()
+            page.wait_for_function("() => window.cycleganCamera && window.cycleganCamera.shown >= 3", timeout=60_000)
+            assert "frames/s" in page.locator("#cyclegan-camera .camera-fps").inner_text()
+            assert page.locator("#cyclegan-camera .camera-status").inner_text().startswith("Live, on your device")
+        finally:
+            browser.close()
+    assert external == [], f"the page fetched from outside 127.0.0.1: {external}"

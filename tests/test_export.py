@@ -39,6 +39,15 @@ def test_export_web_writes_fp16_weight_onnx_that_matches_the_generator(tmp_path)
         with torch.no_grad():
             expected = load_generator(model / sub).eval()(x).numpy()
         assert np.abs(session.run(None, {"input": x.numpy()})[0] - expected).max() < 1e-4
+        # the camera's graph: shared statistics and smoothing in one step; with rate 1 and no smoothing, the plain
+        # generator (its statistics the frame's own, measured on the small copy)
+        steady = ort.InferenceSession(str(out / meta["files"][direction]["steady"]), providers=["CPUExecutionProvider"])
+        size = meta["files"][direction]["stats_size"]
+        one = lambda v: np.full(1, v, np.float32)  # noqa: E731
+        y, stats = steady.run(None, {"x": x.numpy(), "small": x.numpy(), "stats": np.zeros(size, np.float32),
+                                     "rate": one(1), "previous_x": x.numpy(), "previous_y": x.numpy(),
+                                     "smoothing": one(0), "motion_levels": one(6)})
+        assert stats.shape == (size,) and np.abs(y - expected).max() < 1e-4
 
 
 def test_a_model_too_big_for_a_browser_stays_on_the_server(tmp_path, monkeypatch):
@@ -84,7 +93,7 @@ def test_export_site_is_a_folder_of_plain_files(tmp_path):
     wasm = (site / "vendor" / "ort-wasm-simd-threaded.wasm").read_bytes()
     assert wasm[:4] == b"\0asm" and gzip.decompress((site / "vendor" / "ort-wasm-simd-threaded.wasm.gz").read_bytes()) == wasm
     # the page asks nothing of any other host, and writes no text as markup (names come from a model's manifest)
-    for page in ("index.html", "cyclegan.js"):
+    for page in ("index.html", "cyclegan.js", "camera.js"):
         text = (site / page).read_text()
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, page
         assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text, page

@@ -104,13 +104,13 @@ export function workingSize(w, h, nativeSize) {
   return [Math.max(1, Math.round(w * s)), Math.max(1, Math.round(h * s))];
 }
 
-function canvas(w, h) {
+export function canvas(w, h) {
   const c = document.createElement("canvas");
   c.width = w; c.height = h;
   return c;
 }
 
-function drawn(source, w, h) {
+export function drawn(source, w, h) {
   const c = canvas(w, h), g = c.getContext("2d");
   g.imageSmoothingEnabled = true; g.imageSmoothingQuality = "high";
   g.drawImage(source, 0, 0, w, h);
@@ -167,13 +167,18 @@ export async function loadModels(url = new URL("models.json", BASE)) {
   return config.models;
 }
 
-async function session(model, direction) {
-  const key = `${model}/${direction}`;
+// A generator's session, made once: its plain graph (kind "file"), or its camera graph ("steady": shared statistics
+// and smoothing in one step, web.json's files[direction].steady), in ONNX Runtime ``runtime`` (this module's WASM
+// build unless another is given: the camera's WebGPU one).
+export async function session(model, direction, kind = "file", runtime = ort, providers = ["wasm"]) {
+  const key = `${model}/${direction}/${kind}/${providers.join(",")}`;
   if (!sessions.has(key)) {
     const meta = models[model];
     if (!meta || !meta.files[direction]) throw new Error(`the model ${model} has no ${direction} generator`);
-    const url = new URL(`models/${model}/${meta.files[direction].file}`, BASE);
-    sessions.set(key, ort.InferenceSession.create(url.href, { executionProviders: ["wasm"] }));
+    const url = new URL(`models/${model}/${meta.files[direction][kind]}`, BASE);
+    const made = runtime.InferenceSession.create(url.href, { executionProviders: providers });
+    made.catch(() => sessions.delete(key)); // a failure is not kept: the next attempt tries again
+    sessions.set(key, made);
   }
   return sessions.get(key);
 }

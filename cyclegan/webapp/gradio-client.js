@@ -76,5 +76,16 @@ function downloadLocal(model, direction) {
   return true;
 }
 
+// The Camera tab: its controls are built once the tab's placeholder is in the page (Gradio builds tabs lazily).
+async function mountCameraWhenShown() {
+  const { mountCamera } = await import("./camera.js");
+  const mount = (el) => { if (el && !el.dataset.mounted) { el.dataset.mounted = "1"; window.cycleganCamera = mountCamera(el); } };
+  await loadOnce();
+  mount(document.getElementById("cyclegan-camera"));
+  new MutationObserver(() => mount(document.getElementById("cyclegan-camera")))
+    .observe(document.body, { childList: true, subtree: true });
+}
+
 window.cycleganApp = { translate, downloadLocal, loadOnce, get serverRuns() { return serverRuns; } };
 loadOnce().catch(() => {}); // start fetching the runtime and the models while the visitor picks a picture
+mountCameraWhenShown().catch(() => {});

@@ -1,0 +1,297 @@
+// Camera mode: the visitor's camera, each frame translated on their own device by the forward generator.
+//
+// Steady as the server's video path is: each frame's instance norms use statistics shared over the recent frames,
+// and the picture is smoothed where the camera sees no change; both are one ONNX graph per generator (web.json's
+// files[direction].steady, exported from cyclegan.video.SteadyFrame). Fast: a frame arriving while one is in work
+// is dropped, the working size is a control (smaller is faster; the model's native scale by default), and the
+// runtime is WebGPU where the browser has an adapter and the site ships that build, else WASM threads. Snapshot and
+// Record make files on the device; nothing is sent anywhere while the camera runs.
+//
+// mountCamera(container) builds the controls inside `container` (the static site's and the app's pages both call
+// it) and returns the camera's state, which tests read (window.cycleganCamera).
+
+import * as cg from "./cyclegan.js";
+
+const SIZES = [96, 128, 160, 192, 224, 256, 320, 384];
+const STATS_SIDE = 96; // the frame's own statistics are measured on a copy this big (a sixth of the work at 224)
+const WINDOW = 30, SMOOTHING = 0.8, MOTION_LEVELS = 6; // cyclegan.config.VideoConfig's defaults
+const FPS_SPAN_MS = 2000;
+
+const MESSAGES = {
+  NotAllowedError: "The camera was not allowed: let this page use the camera (the browser's site settings), then press Start again. Pictures still work.",
+  SecurityError: "The camera was not allowed: let this page use the camera (the browser's site settings), then press Start again. Pictures still work.",
+  NotFoundError: "No camera was found on this device. Pictures still work.",
+  OverconstrainedError: "No camera was found on this device. Pictures still work.",
+  NotReadableError: "The camera cannot be read: another program may be using it. Pictures still work.",
+  AbortError: "The camera could not be started. Pictures still work.",
+};
+const ENDED = "The camera was disconnected (unplugged, or turned off). Press Start to try again.";
+const HIDDEN = "Paused while the page is hidden.";
+
+function element(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") e.textContent = v; else if (k in e) e[k] = v; else e.setAttribute(k, v);
+  }
+  e.append(...children);
+  return e;
+}
+
+// The working size of a w x h camera frame: about side x side pixels, aspect kept, both multiples of 4.
+export function workingDims(w, h, side) {
+  const s = side / Math.sqrt(w * h);
+  const round4 = (v) => Math.max(16, Math.round((v * s) / 4) * 4);
+  return [round4(w), round4(h)];
+}
+
+function smallDims(w, h) {
+  const s = Math.min(1, STATS_SIDE / Math.max(w, h));
+  return [Math.max(16, Math.round((w * s) / 4) * 4), Math.max(16, Math.round((h * s) / 4) * 4)];
+}
+
+// RGBA pixels into a CHW float32 tensor in [-1, 1], and back; into buffers kept between frames.
+function pixelsToTensor(data, out) {
+  const n = data.length / 4;
+  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) out[k * n + i] = data[4 * i + k] / 127.5 - 1;
+  return out;
+}
+
+function tensorToPixels(x, image) {
+  const d = image.data, n = d.length / 4;
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 3; k++) d[4 * i + k] = Math.round((Math.min(1, Math.max(-1, x[k * n + i])) + 1) * 127.5);
+    d[4 * i + 3] = 255;
+  }
+  return image;
+}
+
+// WebGPU's ONNX Runtime where the browser has an adapter and the site ships that build (vendor/webgpu/, see
+// cyclegan.web_runtime); else the page's WASM runtime on its threads. fp32 arithmetic either way (the weights are
+// stored fp16 and cast up where read; no fp16 compute, so instance norm never runs in fp16).
+async function pickRuntime() {
+  try {
+    if (navigator.gpu && (await navigator.gpu.requestAdapter())) {
+      const webgpu = await import(new URL("vendor/webgpu/ort.webgpu.min.mjs", import.meta.url).href);
+      webgpu.env.wasm.wasmPaths = new URL("vendor/webgpu/", import.meta.url).href;
+      return { ort: webgpu, providers: ["webgpu"], label: "WebGPU" };
+    }
+  } catch (e) { /* no usable adapter or build: WASM below */ }
+  const threads = cg.ort.env.wasm.numThreads;
+  return { ort: cg.ort, providers: ["wasm"], label: `WASM, ${threads} thread${threads > 1 ? "s" : ""}` };
+}
+
+export function mountCamera(container) {
+  const names = Object.keys(cg.models).filter((m) => Object.values(cg.models[m].files).some((f) => f.steady));
+  const $ = {
+    model: element("select", { "aria-label": "Camera model" }),
+    direction: element("select", { "aria-label": "Camera direction" }),
+    size: element("select", { "aria-label": "Working size" }),
+    steady: element("input", { type: "checkbox", checked: true, "aria-label": "Steady" }),
+    view: element("select", { "aria-label": "View" }, element("option", { value: "side", text: "Camera | translated" }),
+                  element("option", { value: "alone", text: "Translated only" })),
+    start: element("button", { type: "button", text: "Start camera", className: "camera-start" }),
+    stop: element("button", { type: "button", text: "Stop", disabled: true }),
+    flip: element("button", { type: "button", text: "Switch camera", disabled: true }),
+    full: element("button", { type: "button", text: "Full screen", disabled: true }),
+    snap: element("button", { type: "button", text: "Snapshot", disabled: true }),
+    record: element("button", { type: "button", text: "Record", disabled: true }),
+    status: element("p", { role: "status", className: "camera-status", text: "" }),
+    fps: element("span", { className: "camera-fps", text: "" }),
+    video: element("video", { muted: true, playsInline: true, autoplay: true, className: "camera-video" }),
+    out: element("canvas", { className: "camera-out" }),
+  };
+  // Styled here, so that both pages (the site's stylesheet, Gradio's) show the panes alike.
+  const panes = element("div", { className: "camera-panes" }, $.video, $.out);
+  panes.style.cssText = "display:flex;flex-wrap:wrap;gap:.75rem;margin-top:.75rem;background:#111827;padding:.5rem;" +
+                        "align-items:center;justify-content:center";
+  for (const e of [$.video, $.out]) e.style.cssText = "flex:1 1 20rem;min-width:0;max-height:70vh;object-fit:contain";
+  $.fps.style.fontVariantNumeric = "tabular-nums";
+  container.replaceChildren(
+    element("div", { className: "controls" },
+            element("label", { text: "Model " }, $.model), element("label", { text: "Direction " }, $.direction),
+            element("label", { text: "Size " }, $.size), element("label", { text: " Steady" }, $.steady),
+            element("label", { text: "View " }, $.view)),
+    element("div", { className: "controls" }, $.start, $.stop, $.flip, $.full, $.snap, $.record, $.fps),
+    $.status, panes);
+  const state = { running: false, busy: false, frames: 0, shown: 0, dropped: 0, times: [], fps: 0, facing: "environment",
+                  stream: null, runtime: null, session: null, recorder: null, message: "", lastOutput: null };
+  const say = (text) => { state.message = text; $.status.textContent = text; };
+
+  for (const m of names) $.model.add(new Option(`${m} (${cg.models[m].domain_a} ↔ ${cg.models[m].domain_b})`, m));
+  function fillDirections() {
+    const m = cg.models[$.model.value];
+    $.direction.replaceChildren();
+    for (const d of m.directions.filter((d) => m.files[d].steady)) {
+      const [src, dst] = cg.ends(d, m.domain_a, m.domain_b);
+      $.direction.add(new Option(`${src} → ${dst}`, d, false, d === m.default_direction));
+    }
+    const native = m.native_size || 128, sizes = [...new Set([...SIZES, native])].sort((a, b) => a - b);
+    $.size.replaceChildren(...sizes.map((s) => new Option(s === native ? `${s} px (native)` : `${s} px`, s, false,
+                                                           s === native)));
+    reset();
+  }
+  if (!names.length) {
+    say("The camera needs a model that runs in the browser.");
+    $.start.disabled = true;
+    return state;
+  }
+  fillDirections();
+
+  function reset() { state.stats = null; state.previous = null; state.frames = 0; state.dims = null; }
+  $.model.addEventListener("change", async () => { fillDirections(); if (state.running) await prepare(); });
+  $.direction.addEventListener("change", async () => { reset(); if (state.running) await prepare(); });
+  $.size.addEventListener("change", reset);
+  $.steady.addEventListener("change", reset);
+  $.view.addEventListener("change", () => { $.video.hidden = $.view.value === "alone"; });
+
+  async function prepare() {
+    state.runtime = state.runtime || await pickRuntime();
+    try {
+      state.session = await cg.session($.model.value, $.direction.value, "steady", state.runtime.ort, state.runtime.providers);
+    } catch (e) {
+      if (state.runtime.label === "WebGPU") { // an adapter that cannot run the model: the WASM runtime instead
+        state.runtime = { ort: cg.ort, providers: ["wasm"], label: `WASM, ${cg.ort.env.wasm.numThreads} thread(s)` };
+        state.session = await cg.session($.model.value, $.direction.value, "steady");
+      } else throw e;
+    }
+  }
+
+  async function start() {
+    say("Starting the camera…");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      say(window.isSecureContext ? "This browser cannot use a camera here. Pictures still work." :
+        "The camera needs a secure page (https, or localhost). Pictures still work.");
+      return;
+    }
+    try {
+      await prepare(); // the model's files are fetched now, before the camera runs: nothing is sent while it does
+      state.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: state.facing } }, audio: false });
+    } catch (e) {
+      say(MESSAGES[e.name] || `The camera could not be started (${e.message}). Pictures still work.`);
+      return;
+    }
+    const track = state.stream.getVideoTracks()[0];
+    track.addEventListener("ended", () => { stop(); say(ENDED); });
+    $.video.srcObject = state.stream;
+    await $.video.play().catch(() => {});
+    state.running = true;
+    reset();
+    for (const b of [$.stop, $.flip, $.full, $.snap, $.record]) b.disabled = false;
+    $.start.disabled = true;
+    say(`Live, on your device (${state.runtime.label}).`);
+    schedule();
+  }
+
+  function stop() {
+    state.running = false;
+    if (state.recorder && state.recorder.state !== "inactive") state.recorder.stop();
+    if (state.stream) for (const t of state.stream.getTracks()) t.stop();
+    state.stream = null;
+    $.video.srcObject = null;
+    for (const b of [$.stop, $.flip, $.full, $.snap, $.record]) b.disabled = true;
+    $.start.disabled = false;
+    $.fps.textContent = "";
+    say("Stopped.");
+  }
+
+  // Each camera frame offers itself; one still in work makes it drop (never a backlog).
+  function schedule() {
+    if (!state.running) return;
+    const next = () => { if (state.busy) state.dropped++; else step(); schedule(); };
+    if ($.video.requestVideoFrameCallback) $.video.requestVideoFrameCallback(next);
+    else requestAnimationFrame(next);
+  }
+
+  async function step() {
+    if (!state.running || document.hidden || !$.video.videoWidth) return;
+    state.busy = true;
+    try {
+      const [w, h] = workingDims($.video.videoWidth, $.video.videoHeight, Number($.size.value));
+      if (!state.dims || state.dims[0] !== w || state.dims[1] !== h) {
+        state.dims = [w, h];
+        state.work = cg.canvas(w, h);
+        state.small = cg.canvas(...smallDims(w, h));
+        state.x = new Float32Array(3 * w * h);
+        state.xs = new Float32Array(3 * state.small.width * state.small.height);
+        $.out.width = w; $.out.height = h;
+        state.image = $.out.getContext("2d").createImageData(w, h);
+        state.stats = null; state.previous = null; state.frames = 0;
+      }
+      const g = state.work.getContext("2d", { willReadFrequently: true });
+      g.drawImage($.video, 0, 0, w, h);
+      const gs = state.small.getContext("2d", { willReadFrequently: true });
+      gs.drawImage(state.work, 0, 0, state.small.width, state.small.height);
+      const x = pixelsToTensor(g.getImageData(0, 0, w, h).data, new Float32Array(3 * w * h));
+      const xs = pixelsToTensor(gs.getImageData(0, 0, state.small.width, state.small.height).data, state.xs);
+      state.frames++;
+      const steady = $.steady.checked, first = state.previous === null;
+      const meta = cg.models[$.model.value].files[$.direction.value];
+      const T = state.runtime.ort.Tensor, one = (v) => new T("float32", Float32Array.of(v), [1]);
+      const feeds = {
+        x: new T("float32", x, [1, 3, h, w]), small: new T("float32", xs, [1, 3, state.small.height, state.small.width]),
+        stats: new T("float32", state.stats || new Float32Array(meta.stats_size), [meta.stats_size]),
+        rate: one(steady ? Math.max(1 / state.frames, 1 / WINDOW) : 1),
+        previous_x: new T("float32", first ? x : state.previous[0], [1, 3, h, w]),
+        previous_y: new T("float32", first ? x : state.previous[1], [1, 3, h, w]),
+        smoothing: one(steady && !first ? SMOOTHING : 0), motion_levels: one(MOTION_LEVELS),
+      };
+      const result = await state.session.run(feeds);
+      const y = result.output.data;
+      state.stats = result.new_stats.data;
+      state.previous = [x, y];
+      if (!state.running) return;
+      $.out.getContext("2d").putImageData(tensorToPixels(y, state.image), 0, 0);
+      state.shown++;
+      state.lastOutput = state.shown;
+      const now = performance.now();
+      state.times.push(now);
+      while (state.times.length && now - state.times[0] > FPS_SPAN_MS) state.times.shift();
+      if (state.times.length > 1) state.fps = (1000 * (state.times.length - 1)) / (now - state.times[0]);
+      $.fps.textContent = `${state.fps.toFixed(1)} frames/s at ${w}×${h}`;
+    } catch (e) {
+      stop();
+      say(`The camera's translation failed (${e.message}). Pictures still work.`);
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  function snapshot() {
+    const [w, h] = state.dims || [$.out.width, $.out.height];
+    const pair = cg.triptych(cg.drawn($.video, w, h), $.out);
+    cg.downloadCanvas(pair, `cyclegan-camera-${$.model.value}-${$.direction.value}.png`);
+  }
+
+  function record() {
+    if (state.recorder && state.recorder.state === "recording") { state.recorder.stop(); return; }
+    const chunks = [], stream = $.out.captureStream(30);
+    const type = ["video/webm;codecs=vp9", "video/webm;codecs=vp8", "video/webm"].find((t) => MediaRecorder.isTypeSupported(t));
+    state.recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
+    state.recorder.addEventListener("dataavailable", (e) => { if (e.data.size) chunks.push(e.data); });
+    state.recorder.addEventListener("stop", () => {
+      $.record.textContent = "Record";
+      const a = element("a", { href: URL.createObjectURL(new Blob(chunks, { type: "video/webm" })),
+                               download: `cyclegan-camera-${$.model.value}-${$.direction.value}.webm` });
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 30000);
+    });
+    state.recorder.start(250);
+    $.record.textContent = "Stop recording";
+  }
+
+  $.start.addEventListener("click", start);
+  $.stop.addEventListener("click", stop);
+  $.flip.addEventListener("click", async () => {
+    state.facing = state.facing === "environment" ? "user" : "environment";
+    stop(); await start();
+  });
+  $.full.addEventListener("click", () => (panes.requestFullscreen ? panes.requestFullscreen() : null));
+  $.snap.addEventListener("click", snapshot);
+  $.record.addEventListener("click", record);
+  document.addEventListener("visibilitychange", () => {
+    if (!state.running) return;
+    if (document.hidden) say(HIDDEN); else say(`Live, on your device (${state.runtime.label}).`);
+  });
+  state.start = start; state.stop = stop;
+  return state;
+}

@@ -1,0 +1,164 @@
+"""The camera mode in Chromium, with its fake camera playing a clip made here (--use-file-for-fake-video-capture):
+frames translated live and shown, the frame rate reported, no request off 127.0.0.1 while live, steady (less flicker
+where the scene stands still, the moving things still followed), snapshot and record, the lines for a denied
+permission, a missing camera, an unplugged one and a hidden page, and the WASM runtime where WebGPU has no
+adapter (no GPU here)."""
+from __future__ import annotations
+
+import base64
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import ROOT, free_port  # noqa: E402
+from test_app_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, record_external, sync_api  # noqa: E402  (skips)
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from video_steady import blink_scene  # noqa: E402
+
+from cyclegan.export import export_site  # noqa: E402
+from cyclegan.video import write_y4m  # noqa: E402
+
+MONET = ROOT / "checkpoints" / "monet2photo"
+PHOTO = ROOT / "examples" / "photo_coffee.jpg"
+SIZE = (128, 96)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The static site on 127.0.0.1, and a camera clip: a still photo with camera noise, a blinking light and a
+    passing car (the video path's test scene), 10 frames a second."""
+    tmp = tmp_path_factory.mktemp("camera")
+    folder = export_site([MONET], tmp / "site", ROOT / "examples")
+    frames, static = blink_scene(PHOTO, size=SIZE, frames=40)
+    clip = write_y4m(tmp / "scene.y4m", frames, fps=10)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert f"http://127.0.0.1:{port}/" in proc.stdout.readline()
+    yield {"url": f"http://127.0.0.1:{port}/", "clip": clip, "static": static, "tmp": tmp}
+    proc.terminate()
+    proc.wait(10)
+
+
+def browser_with_camera(p, clip: Path | None, allow: bool = True):
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
+    if allow:
+        args.append("--use-fake-ui-for-media-stream")  # the permission granted without a prompt
+    if clip is not None:
+        args.append(f"--use-file-for-fake-video-capture={clip}")
+    return p.chromium.launch(executable_path=CHROMIUM, args=args)
+
+
+def open_camera_page(browser, url: str, external: list[str] | None = None):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    if external is not None:
+        record_external(page, external)
+    page.goto(url)
+    page.wait_for_function("() => window.cyclegan && window.cyclegan.pageReady && window.cycleganCamera",
+                           timeout=60_000)
+    return page
+
+
+def status(page) -> str:
+    return page.locator(".camera-status").inner_text()
+
+
+def grab_outputs(page, n: int) -> list[np.ndarray]:
+    """The next ``n`` distinct translated frames, as HxWx3 arrays read from the output canvas."""
+    frames, seen = [], page.evaluate("window.cycleganCamera.shown")
+    while len(frames) < n:
+        page.wait_for_function(f"() => window.cycleganCamera.shown > {seen}", timeout=30_000)
+        seen, png = page.evaluate("() => [window.cycleganCamera.shown, "
+                                  "document.querySelector('.camera-out').toDataURL('image/png')]")
+        frames.append(np.asarray(Image.open(io.BytesIO(base64.b64decode(png.split(",")[1]))).convert("RGB"),
+                                 np.float32))
+    return frames
+
+
+def change(frames: list[np.ndarray], mask: np.ndarray) -> float:
+    """Mean absolute change from one frame to the next inside ``mask`` (levels of 255): the video path's measure."""
+    return float(np.mean([np.abs(b - a)[mask].mean() for a, b in zip(frames, frames[1:])]))
+
+
+def test_the_camera_is_translated_live_steady_and_on_the_device(live):
+    external: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = browser_with_camera(p, live["clip"])
+        try:
+            page = open_camera_page(browser, live["url"], external)
+            page.locator(".camera-out").scroll_into_view_if_needed()
+            page.select_option("select[aria-label='Working size']", "128")
+            page.locator(".camera-start").click()
+            page.wait_for_function("() => window.cycleganCamera.shown >= 3", timeout=60_000)
+            assert "Live, on your device (WASM, 2 threads)" in status(page)  # no WebGPU adapter here
+            before = len(external)
+            # Steady against frame by frame, on the same live clip: the static region's flicker at most half.
+            steady = grab_outputs(page, 14)
+            page.locator(".camera-panes").scroll_into_view_if_needed()
+            page.locator("input[aria-label=Steady]").uncheck()  # steady off
+            plain = grab_outputs(page, 14)
+            assert external[before:] == [] and external == [], external  # nothing off 127.0.0.1 while live
+            fps = page.locator(".camera-fps").inner_text()
+            assert "frames/s at 148×112" in fps and float(fps.split()[0]) > 0.5, fps
+            h, w = steady[0].shape[:2]
+            static = np.asarray(Image.fromarray(live["static"]).resize((w, h), Image.Resampling.NEAREST))
+            moving = ~static
+            s, f = change(steady[1:], static), change(plain[1:], static)
+            print(f"static-region change a frame: steady {s:.2f}, frame by frame {f:.2f} levels ({s / f:.2f}x); "
+                  f"moving: {change(steady[1:], moving):.2f} against {change(plain[1:], moving):.2f}")
+            assert s <= 0.5 * f, (s, f)
+            assert change(steady[1:], moving) > 0.3 * change(plain[1:], moving)  # the light and the car followed
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.locator(".camera-panes").screenshot(path=str(ARTIFACTS / "camera_browser.png"))
+            with page.expect_download(timeout=15_000) as snap:
+                page.get_by_role("button", name="Snapshot").click()
+            snap.value.save_as(live["tmp"] / "snapshot.png")
+            assert Image.open(live["tmp"] / "snapshot.png").size == (2 * w, h)  # real | generated
+            page.get_by_role("button", name="Record").click()
+            page.wait_for_timeout(1500)
+            with page.expect_download(timeout=15_000) as rec:
+                page.get_by_role("button", name="Stop recording").click()
+            rec.value.save_as(live["tmp"] / "record.webm")
+            data = (live["tmp"] / "record.webm").read_bytes()
+            assert len(data) > 1000 and data[:4] == b"\x1a\x45\xdf\xa3"  # WebM (Matroska) from MediaRecorder
+            # The page hidden: paused, and said; the camera unplugged: stopped, and said.
+            page.evaluate("() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true}); "
+                          "document.dispatchEvent(new Event('visibilitychange')); }")
+            assert status(page) == "Paused while the page is hidden."
+            shown = page.evaluate("window.cycleganCamera.shown")
+            page.wait_for_timeout(600)
+            assert page.evaluate("window.cycleganCamera.shown") == shown
+            page.evaluate("() => { Object.defineProperty(document, 'hidden', {value: false, configurable: true}); "
+                          "document.dispatchEvent(new Event('visibilitychange')); "
+                          "window.cycleganCamera.stream.getVideoTracks()[0].dispatchEvent(new Event('ended')); }")
+            assert status(page).startswith("The camera was disconnected")
+            assert page.locator(".camera-start").is_enabled()
+        finally:
+            browser.close()
+
+
+def test_a_denied_or_missing_camera_gets_its_line_and_pictures_still_work(live):
+    with sync_api.sync_playwright() as p:
+        browser = browser_with_camera(p, None, allow=False)  # no fake UI: the permission prompt is refused
+        try:
+            page = open_camera_page(browser, live["url"])
+            page.locator(".camera-start").click()
+            page.wait_for_function("() => window.cycleganCamera.message.startsWith('The camera was not allowed')",
+                                   timeout=30_000)
+            page.evaluate("() => { navigator.mediaDevices.getUserMedia = () => Promise.reject("
+                          "new DOMException('none', 'NotFoundError')); }")
+            page.locator(".camera-start").click()
+            page.wait_for_function("() => window.cycleganCamera.message.startsWith('No camera was found')",
+                                   timeout=30_000)
+            page.locator(".example").first.click()  # the upload mode keeps working
+            page.wait_for_function("() => !document.getElementById('stats').hidden", timeout=60_000)
+            assert "ran in your browser" in page.locator("#where").inner_text()
+        finally:
+            browser.close()
