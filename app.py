@@ -110,8 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_zoo and not online:
         print("* Offline (the reference models' server cannot be resolved): only the reference models already "
               f"downloaded to {args.zoo_dir} are listed.")
+    left_out: list[str] = []
     models = discover_models(args.checkpoints, args.model + model_ids_from_env(), zoo=not args.no_zoo,
-                             zoo_dir=args.zoo_dir, online=online, first=args.first_model)
+                             zoo_dir=args.zoo_dir, online=online, first=args.first_model, left_out=left_out)
+    for name in left_out:
+        print(f"* Not listed: {name} (its card measures it no better than the untranslated pictures; "
+              f"--model {Path(args.checkpoints) / name} lists it).")
     # A GPU server translates faster than a visitor's CPU: auto leaves the work there; but ZeroGPU's GPU is lent
     # against a daily quota, so there auto keeps pictures in the browser and sends only videos to the GPU.
     client = args.client_inference == "on" or (args.client_inference == "auto"

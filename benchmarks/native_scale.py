@@ -6,7 +6,7 @@ translated at full size and at each ``--sizes`` N, i.e. resized to about NxN pix
 ``native_size`` makes ``Translator`` do) to choose a model folder's ``native_size`` by eye.
 
     python benchmarks/native_scale.py --model checkpoints/monet2photo --out /tmp/monet_scales.png
-    python benchmarks/native_scale.py --model checkpoints/emoji --direction AtoB --inputs examples/noto_*.png
+    python benchmarks/native_scale.py --model checkpoints/emoji --direction AtoB --inputs ../shared/data/emoji/testA/*.png
     python benchmarks/native_scale.py --model checkpoints/monet2photo ~/runs/new/model --sizes 0,256 --out /tmp/x.jpg
 
 With several models, each gets a row per size, labelled with its folder's name (or its label in --labels).

@@ -82,17 +82,24 @@ def zoo_reachable(timeout: float = 2.0) -> bool:
 
 
 def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: bool = True,
-                    zoo_dir: str | Path | None = None, online: bool = True, first: str | None = None
-                    ) -> list[ModelSpec]:
+                    zoo_dir: str | Path | None = None, online: bool = True, first: str | None = None,
+                    left_out: list[str] | None = None) -> list[ModelSpec]:
     """Shipped model folders (sorted), then ``extra`` (Hub repo ids or folders), then the reference zoo; the
     model whose key is ``first`` (if listed) is moved to the front, as the one the demo opens on.
 
+    A folder of ``checkpoints`` whose card measures it no better than leaving the pictures alone (``hub.
+    beats_doing_nothing``) is not listed, and its name goes to ``left_out``; naming it in ``extra`` lists it.
     Offline, only the reference models already in ``zoo_dir`` are listed: the others could only fail.
     """
+    from .hub import beats_doing_nothing
     specs: list[ModelSpec] = []
     if checkpoints and Path(checkpoints).is_dir():
         for folder in sorted(p for p in Path(checkpoints).iterdir() if not p.name.startswith(".")):
             if folder.is_dir() and is_complete(folder):
+                if beats_doing_nothing(folder) is False and str(folder) not in extra and folder.name not in extra:
+                    if left_out is not None:
+                        left_out.append(folder.name)
+                    continue
                 specs.append(local_spec(folder, folder.name))
     for name in extra:
         if any(s.key == name for s in specs):

@@ -416,6 +416,33 @@ def write_eval_results(model_dir: str | Path, results: dict | Sequence[dict], da
     return card
 
 
+def kid_ratio(folder: str | Path, direction: Direction | str | None = None) -> tuple[float, float, float] | None:
+    """(ratio, low, high): the KID of the model's translations as a ratio to the untranslated inputs' and its 95 %
+    interval, from the card's ``model-index``, in ``direction`` (default: the model's default direction); None
+    where the card records none."""
+    try:
+        card = load_card(folder)
+    except ModelNotFoundError:
+        return None
+    manifest = read_manifest(folder)
+    direction = Direction.parse(direction or default_direction(manifest, manifest["directions"]))
+    for e in card.data.eval_results or []:
+        args = e.metric_args or {}
+        if (e.metric_type == "kid" and e.metric_config == "translated" and e.dataset_config == direction.value
+                and "ratio_interval_95" in args):
+            low, high = args["ratio_interval_95"]
+            return float(args["ratio_to_identity"]), float(low), float(high)
+    return None
+
+
+def beats_doing_nothing(folder: str | Path) -> bool | None:
+    """Whether the model's card shows its translations closer to the target than the untranslated inputs, in its
+    default direction: KID below theirs with the whole interval below 1. None for a card without that measurement
+    (a model just trained: nothing says it is worse)."""
+    ratio = kid_ratio(folder)
+    return None if ratio is None else ratio[2] < 1
+
+
 def _data_root_name(results: dict) -> str:
     """``emoji`` for ``data/emoji/testA`` against ``data/emoji/testB``; else both folders' names."""
     source, target = Path(results["input_dir"]).resolve(), Path(results["target_dir"]).resolve()
