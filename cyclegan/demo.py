@@ -116,11 +116,13 @@ def clip_on_device(demo_id: int, key: str, path: str, out: str, direction: str, 
         raise toast(str(e)) from None
 
 
-def clip_gpu_seconds(demo_id: int, key: str, path: str, *rest) -> float:
-    """ZeroGPU's dynamic duration of ``clip_on_device``: a second for every 10 frames, at least 30, at most 300."""
+def clip_gpu_seconds(demo_id: int, key: str, path: str, out: str, direction: str, steady: bool, side_by_side: bool,
+                     video: dict) -> float:
+    """ZeroGPU's dynamic duration of ``clip_on_device`` (the same arguments): a second for every 10 frames, at least
+    30, at most 300. The clip is probed within the same frame-size bound as its translation."""
     from .video import probe
     try:
-        info = probe(path)
+        info = probe(path, max_frame_pixels=video.get("max_frame_pixels", 0))
     except BadVideo:
         return 30
     frames = info.frames or info.duration * float(info.fps)

@@ -385,3 +385,15 @@ def test_init_from_a_model_with_other_settings_names_both(dataroot, tmp_path):
     cfg.init_from = str(tmp_path / "nowhere")
     with pytest.raises(DataError, match="--init-from"):
         Trainer(cfg, ModelConfig(ngf=8, ndf=8, n_blocks=2))
+
+
+def test_a_standard_dataset_with_grayscale_images_among_the_colour_ones_trains_as_it_is(dataroot, tmp_path):
+    """horse2zebra's trainB holds a few grayscale JPEGs among the colour ones: they are read as RGB, with no step
+    of the user's (the batches stack, the run completes)."""
+    from PIL import Image
+    for i in range(3):
+        Image.open(dataroot / "trainB" / f"{i:03d}.png").convert("L").save(dataroot / "trainB" / f"gray{i}.jpg")
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run", batch_size=2, max_steps=4)
+    trainer = Trainer(cfg, model_cfg)
+    trainer.fit()
+    assert trainer.step == 4 and (tmp_path / "run" / "model" / "G_AB" / "model.safetensors").is_file()
