@@ -41,16 +41,18 @@ class ModelSpec:
     default_direction: Direction = Direction.AtoB
 
 
-def arrow(directions: tuple[Direction, ...]) -> str:
-    """↔ for a two-way model, → for a one-direction one."""
-    return "↔" if len(directions) == 2 else "→"
+def domains(directions: tuple[Direction, ...], a: str, b: str) -> str:
+    """"a ↔ b" for a two-way model; a one-direction one reads the way it translates ("b → a" for G_BA alone)."""
+    if len(directions) == 2:
+        return f"{a} ↔ {b}"
+    return "{} → {}".format(*(directions[0] if directions else Direction.AtoB).ends(a, b))
 
 
 def local_spec(folder: Path, key: str) -> ModelSpec:
     """The picker entry of a model folder, from its manifest."""
     m = read_manifest(folder)
     directions = tuple(d for d in Direction if d in m["directions"])
-    return ModelSpec(key, f"{m['name']} ({m['domain_a']} {arrow(directions)} {m['domain_b']})", "local", str(folder),
+    return ModelSpec(key, f"{m['name']} ({domains(directions, m['domain_a'], m['domain_b'])})", "local", str(folder),
                      m["domain_a"], m["domain_b"], m["license"], m["summary"], directions,
                      default_direction(m, directions))
 
@@ -117,7 +119,7 @@ def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: 
             directions = tuple(Direction) if file_ba else (Direction.AtoB,)
             # "Reference" first, so that it never reads like the shipped model of the same name (monet2photo).
             size = "~90 MB" if file_ba else "~45 MB"
-            label = (f"Reference {name} ({a} {arrow(directions)} {b})" if here
+            label = (f"Reference {name} ({domains(directions, a, b)})" if here
                      else f"Reference {name} (download, {size})")
             specs.append(ModelSpec(f"zoo:{name}", label, "zoo", name, a, b,
                                    "bsd-2-clause",
@@ -204,7 +206,7 @@ class ModelCache:
 
 
 def direction_choices(spec: ModelSpec) -> list[tuple[str, str]]:
-    """Only the directions the model has: a one-direction model offers just A → B."""
+    """Only the directions the model has: a one-direction model offers just its own."""
     return [("{} → {}".format(*d.ends(spec.domain_a, spec.domain_b)), d.value) for d in Direction
             if d in spec.directions]
 
@@ -213,7 +215,7 @@ def model_info(spec: ModelSpec) -> str:
     """The Markdown under the model picker: domains, license, summary."""
     lic = f" · license: {spec.license}" if spec.license else ""
     one_way = "" if len(spec.directions) == 2 else " · one direction only: no reconstruction"
-    return f"**{spec.domain_a} {arrow(spec.directions)} {spec.domain_b}**{lic}{one_way}  \n{spec.summary}"
+    return f"**{domains(spec.directions, spec.domain_a, spec.domain_b)}**{lic}{one_way}  \n{spec.summary}"
 
 
 def reconstructed_label(spec: ModelSpec) -> str:

@@ -300,6 +300,32 @@ def pair_by_name(input_files: list[Path], target_files: list[Path]) -> dict[str,
         return None
     return {p.stem: p for p in target_files}
 
+def _translate_and_score(translator: TranslatorFn, direction: Direction, input_files: list[Path],
+                         target_files: list[Path] | None, features: FeatureFn, size: int | None, batch_size: int,
+                         baseline: TranslatorFn | None, progress: bool) -> tuple[dict, dict]:
+    """The translated (and baseline) images' features, chunk by chunk so that a large test set never sits in memory
+    as images; with ``target_files`` (paired by name) also L1, PSNR and SSIM of translated and untranslated."""
+    feats: dict[str, list] = {"translated": [], "baseline": []}
+    paired = {"translated": {"l1": [], "psnr": [], "ssim": []}, "identity": {"l1": [], "psnr": [], "ssim": []}}
+    for c in range(0, len(input_files), batch_size):
+        inputs = [load_image(p) for p in input_files[c:c + batch_size]]
+        inputs = [im.resize((size, size), Image.BICUBIC) for im in inputs] if size else inputs
+        fakes = [translator(im, direction=direction)[1] for im in inputs]
+        feats["translated"].append(features(fakes))
+        if baseline is not None:
+            feats["baseline"].append(features([baseline(im, direction=direction)[1] for im in inputs]))
+        if target_files:
+            targets = [load_image(p) for p in target_files[c:c + batch_size]]
+            for kind, ims in (("translated", fakes), ("identity", inputs)):
+                for im, tg in zip(ims, targets):
+                    im = im if im.size == tg.size else im.resize(tg.size, Image.BICUBIC)  # score at target resolution
+                    x, y = to_float(im), to_float(tg)
+                    for name, fn in (("l1", l1), ("psnr", psnr), ("ssim", ssim)):
+                        paired[kind][name].append(fn(x, y))
+        if progress:
+            print(f"translated and scored {min(c + batch_size, len(input_files))}/{len(input_files)}", file=sys.stderr)
+    return feats, paired
+
 def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: str | Path, target_dir: str | Path, *,
              max_images: int | None = None, size: int | None = None, kid_subsets: int = 100,
              kid_subset_size: int = 1000, features: FeatureFn | None = None, batch_size: int = 32,
@@ -340,26 +366,8 @@ def evaluate(translator: TranslatorFn, direction: Direction | str, input_dir: st
     features = features or InceptionFeatures(batch_size=batch_size)
     cache_dir = features_cache_dir() if cache_dir == "default" else cache_dir
 
-    # stream in chunks so large test sets never sit in memory as images, only as features
-    feats = {"translated": [], "baseline": []}
-    paired = {"translated": {"l1": [], "psnr": [], "ssim": []}, "identity": {"l1": [], "psnr": [], "ssim": []}}
-    for c in range(0, len(input_files), batch_size):
-        inputs = [load_image(p) for p in input_files[c:c + batch_size]]
-        inputs = [im.resize((size, size), Image.BICUBIC) for im in inputs] if size else inputs
-        fakes = [translator(im, direction=direction)[1] for im in inputs]
-        feats["translated"].append(features(fakes))
-        if baseline is not None:
-            feats["baseline"].append(features([baseline(im, direction=direction)[1] for im in inputs]))
-        if pairs:
-            targets = [load_image(p) for p in target_files[c:c + batch_size]]
-            for kind, ims in (("translated", fakes), ("identity", inputs)):
-                for im, tg in zip(ims, targets):
-                    im = im if im.size == tg.size else im.resize(tg.size, Image.BICUBIC)  # score at target resolution
-                    x, y = to_float(im), to_float(tg)
-                    for name, fn in (("l1", l1), ("psnr", psnr), ("ssim", ssim)):
-                        paired[kind][name].append(fn(x, y))
-        if progress:
-            print(f"translated and scored {min(c + batch_size, len(input_files))}/{len(input_files)}", file=sys.stderr)
+    feats, paired = _translate_and_score(translator, direction, input_files, target_files if pairs else None,
+                                         features, size, batch_size, baseline, progress)
     feats = {"translated": np.concatenate(feats["translated"]),
              "baseline": np.concatenate(feats["baseline"]) if baseline is not None else None,
              # With --size, the identity baseline sees the same resized inputs as the model.
@@ -487,7 +495,7 @@ def card_command(argv: list[str]) -> str:
             shown.append(arg)
     return "python -m cyclegan.evaluate " + " ".join(shown)
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m cyclegan.evaluate", description=__doc__.strip().split("\n")[0])
     p.add_argument("--model", required=True, help="checkpoint path or Hugging Face repo id (Translator.from_pretrained)")
     p.add_argument("--direction", required=True, choices=[d.value for d in Direction])
@@ -526,6 +534,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="auto", help="device for the model and Inception: cpu, cuda, cuda:N or auto "
                    "(CUDA when present)")
     p.add_argument("--seed", type=int, default=0, help="seed of the KID subset sampling")
+    return p
+
+def main(argv: list[str] | None = None) -> dict:
+    p = build_parser()
     args = p.parse_args(argv)
     direction = Direction(args.direction)  # one of the choices
 

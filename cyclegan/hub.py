@@ -22,7 +22,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .direction import Direction, require
 from .errors import ModelNotFoundError
-from .model_folder import (GENERATOR_FOLDERS, MANIFEST, default_direction, missing_files, read_manifest)
+from .model_folder import (CONFIG, GENERATOR_FOLDERS, MANIFEST, default_direction, missing_files, read_manifest)
 from .networks import Generator, complexity
 from .project import DOCS_URL, PAPER_URL, REPOSITORY_URL, TAGS
 
@@ -244,7 +244,7 @@ def write_generator_cards(folder: str | Path, generators: dict[str, torch.nn.Mod
         sub = folder / GENERATOR_FOLDERS[direction]
         generator = (generators or {}).get(direction)
         if generator is None:
-            generator = Generator(**json.loads((sub / "config.json").read_text()))
+            generator = Generator(**json.loads((sub / CONFIG).read_text()))
         generator_card(generator, manifest, direction).save(sub / CARD)
 
 

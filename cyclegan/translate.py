@@ -4,7 +4,7 @@
     python -m cyclegan.translate --model checkpoints/emoji --input photo.png --output out/
     python -m cyclegan.translate --model checkpoints/monet2photo --input clip.mp4 --output out/   # out/clip.mp4
 
-``Translator`` loads a model folder or a Hub repo (``cyclegan.hub``), runs its generators on a backend
+``Translator`` loads a model folder or a Hub repo (``cyclegan.model_folder``), runs its generators on a backend
 (``cyclegan.backends``: ONNX Runtime on the CPU by default, eager PyTorch on GPUs and as the fallback), and
 translates big images in tiles (``cyclegan.tiling``).
 """

@@ -155,6 +155,24 @@ def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp
         check_direction(style, "BtoA")
 
 
+def test_a_model_with_only_G_BA_reads_the_way_it_translates(tmp_path):
+    """A folder may hold G_BA alone: its label, info, choices and messages say B → A, never A → B."""
+    import shutil
+    folder = make_tiny_model(tmp_path / "ckpt" / "gba", "gba", "apple", "orange")
+    shutil.rmtree(folder / "G_AB")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.update(directions=["BtoA"], default_direction="BtoA")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (spec,) = discover_models(tmp_path / "ckpt", [], zoo=False)
+    assert spec.directions == ("BtoA",) and spec.default_direction == "BtoA"
+    assert spec.label == "gba (orange → apple)" and "**orange → apple**" in model_info(spec)
+    assert direction_choices(spec) == [("orange → apple", "BtoA")]
+    assert reconstructed_label(spec) == "Reconstructed: none (this model has no apple → orange generator)"
+    with pytest.raises(CatalogError, match=r"no AtoB generator \(apple -> orange\).*translates orange → apple only"):
+        check_direction(spec, "AtoB")
+    assert ModelCache([spec], tmp_path / "zoo").get("gba", "BtoA").default_direction == "BtoA"
+
+
 def test_model_cache_checks_the_direction_once_where_it_is_known(tmp_path, monkeypatch):
     """A zoo model's directions are known before its download: a missing one is refused without fetching anything.
     A Hub model's are known once it is loaded: it is checked then."""

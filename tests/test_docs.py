@@ -44,7 +44,7 @@ def test_readme_is_a_newcomers_page():
     pages = {"README.md": README, **{str(p.relative_to(ROOT)): p.read_text() for p in
                                      [*ROOT.glob("docs/*.md"), *ROOT.glob("checkpoints/*/README.md")]}}
     offenders = {name: m.group(0) for name, text in pages.items()
-                 if (m := re.search(r"\b[Ii]ssues? #?\d+|#\d{2,}\b", text))}
+                 if (m := re.search(r"\b[Ii]ssues?[\s_-]*#?\d+|#\d{2,}\b", text))}
     assert not offenders, offenders
 
 
