@@ -21,6 +21,8 @@ from typing import Collection, Iterator
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
 import gradio as gr  # noqa: E402  (after the analytics setting)
+from gradio.data_classes import FileData  # noqa: E402
+from gradio_client.utils import is_file_obj_with_meta, is_http_url_like  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -31,7 +33,8 @@ from .direction import Direction  # noqa: E402
 from .errors import BadImage, BadVideo, CatalogError  # noqa: E402
 from .images import to_tensor, triptych  # noqa: E402
 from .metrics import psnr  # noqa: E402
-from .uploads import DiskBudget, confine, decode_upload, fit, fresh_folder, human_size, save_png, save_triptych  # noqa: E402
+from .uploads import (NOT_AN_UPLOAD, DiskBudget, confine, decode_upload, fit, fresh_folder, human_size,  # noqa: E402
+                      save_png, save_triptych)
 from .web_runtime import WEBAPP  # noqa: E402
 from . import zerogpu  # noqa: E402
 
@@ -75,6 +78,32 @@ def read_upload(payload, roots: list[Path] | None = None, **limits) -> Image.Ima
         return decode_upload(payload, roots, **limits)
     except BadImage as e:
         raise toast(str(e)) from None
+
+
+def uploads_only(component: gr.components.Component) -> gr.components.Component:
+    """An input that refuses, with the usual line, a file payload naming a web address, which Gradio would otherwise
+    download (from any public host, of any size) before the handler could look. Set on the instance: a subclass of
+    a Gradio component makes Gradio write a .pyi stub beside this module."""
+    move = component.async_move_resource_to_block_cache
+
+    async def never_fetch(url_or_file_path):
+        if isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path):
+            raise toast(NOT_AN_UPLOAD)
+        return await move(url_or_file_path)
+
+    component.async_move_resource_to_block_cache = never_fetch
+    return component
+
+
+class UploadedFile(FileData):
+    """The video input's payload: Gradio's FileData, and a payload that is not one (a bare path, say) is refused with
+    the usual line instead of a validation error that reaches the client as an empty answer."""
+
+    @classmethod
+    def model_validate(cls, obj, *args, **kwargs):
+        if not is_file_obj_with_meta(obj):
+            raise toast(NOT_AN_UPLOAD)
+        return super().model_validate(obj, *args, **kwargs)
 
 
 @contextmanager
@@ -176,7 +205,8 @@ class Demo:
         """Translate a picture with a CycleGAN model, and translate the result back (cycle consistency).
 
         Args:
-            image: the picture to translate (any image file; the long side is resized to the app's limit).
+            image: the picture to translate (any image file, uploaded or, over MCP, inline as a data: URL; a web
+                address is not fetched; the long side is resized to the app's limit).
             model: the model, by its key or label; default: the first one listed.
             direction: 'AtoB' (domain A to domain B, as the model's name says) or 'BtoA'; default: the model's
                 own (photo -> Monet, BtoA, for monet2photo).
@@ -220,7 +250,8 @@ class Demo:
         """Translate a short video with a CycleGAN model, steady from frame to frame, keeping its sound.
 
         Args:
-            video: the video file (MP4, WebM, MOV, ...; frames are resized like pictures, to the app's limit).
+            video: the video file (MP4, WebM, MOV, ...; uploaded, a web address is not fetched; frames are resized
+                like pictures, to the app's limit).
             model: the model, by its key or label; default: the first one listed.
             direction: 'AtoB' or 'BtoA'; default: the model's own.
             steady: share the normalisation statistics between frames and smooth where nothing moves (default);
@@ -344,8 +375,9 @@ def image_tab(ui: Demo, demo: gr.Blocks, examples_dir: str | Path | None, browse
             server_button = gr.Button("Translate on the server", elem_id="translate-server", elem_classes="cg-hidden")
             api_button = gr.Button("API", elem_id="translate-api", elem_classes="cg-hidden")
         with gr.Column(scale=1):
-            image_in = gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"], image_mode=None,
-                                label="Input image", height=260, elem_id="input-image")
+            image_in = uploads_only(gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"],
+                                             image_mode=None, label="Input image", height=260,
+                                             elem_id="input-image"))
     with gr.Row():
         real_out, fake_out, rec_out = (
             gr.Image(type="pil", format="png", label=label, interactive=False, height=300, elem_id=label.lower(),
@@ -447,7 +479,9 @@ def video_tab(ui: Demo) -> None:
             side_in = gr.Checkbox(False, label="Real | generated side by side", elem_id="side-by-side")
             button = gr.Button("Translate video", variant="primary", elem_id="translate-video")
         with gr.Column(scale=1):
-            video_in = gr.Video(sources=["upload"], label="Input video", height=260, elem_id="input-video")
+            video_in = uploads_only(gr.Video(sources=["upload"], label="Input video", height=260,
+                                             elem_id="input-video"))
+            video_in.data_model = UploadedFile
     video_out = gr.Video(label="Translated video", interactive=False, height=320, elem_id="output-video")
     status = gr.Markdown(elem_id="video-status")
     button.click(ui.translate_video, [video_in, model_in, direction_in, steady_in, side_in], [video_out, status],

@@ -46,11 +46,17 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return quality.get("gzip", quality.get("x-gzip", quality.get("*", 0.0))) > 0
 
 
-def precompressed(path: Path, accept_encoding: str) -> tuple[Path, str | None]:
-    """The file to send for ``path`` and its Content-Encoding: the ``.gz`` beside it, gzip, when there is one and
-    the client accepts gzip; else the file itself."""
-    gz = path.with_name(path.name + ".gz")
-    return (gz, "gzip") if gz.is_file() and accepts_gzip(accept_encoding) else (path, None)
+def gzipped(path: Path, root: Path) -> Path | None:
+    """The ``.gz`` beside ``path``, if it is a file inside ``root`` (symlinks resolved, as for any file sent)."""
+    gz = path.with_name(path.name + ".gz").resolve()
+    return gz if gz.is_file() and gz.is_relative_to(root) else None
+
+
+def precompressed(path: Path, accept_encoding: str, root: Path) -> tuple[Path, str | None]:
+    """The file to send for ``path`` and its Content-Encoding: the ``.gz`` beside it, gzip, when there is one inside
+    ``root`` and the client accepts gzip; else the file itself."""
+    gz = gzipped(path, root)
+    return (gz, "gzip") if gz and accepts_gzip(accept_encoding) else (path, None)
 
 
 def site_file(root: Path, url_path: str) -> Path | None:
@@ -61,7 +67,7 @@ def site_file(root: Path, url_path: str) -> Path | None:
         raise ValueError("NUL byte in the path")
     target = (root / rel.lstrip("/")).resolve()
     if target.is_dir():
-        target = target / "index.html"
+        target = (target / "index.html").resolve()  # resolved again: the index may be a link that leads out
     return target if target.is_file() and target.is_relative_to(root) else None
 
 
@@ -102,7 +108,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
             self.send_error(404, "File not found")
             return None
         accept = self.headers.get("Accept-Encoding", "")
-        body, encoding = precompressed(path, accept)
+        body, encoding = precompressed(path, accept, root)
         etag, modified = validators(body, encoding)
         self.cache_control = REVALIDATE
         fresh = self.headers.get("If-None-Match") in (etag, "*") or (
@@ -111,7 +117,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Type", self.guess_type(str(path)))
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", modified)
-        if path.with_name(path.name + ".gz").is_file():  # both variants say that the encoding chose between them
+        if gzipped(path, root):  # both variants say that the encoding chose between them
             self.send_header("Vary", "Accept-Encoding")
         if fresh:
             self.end_headers()
@@ -185,7 +191,7 @@ class IsolationMiddleware:
                                          headers={**ISOLATION_HEADERS, **SAFETY_HEADERS, "Cache-Control": NEVER})
             return await response(scope, receive, send)
         accept = dict(scope.get("headers", [])).get(b"accept-encoding", b"").decode("latin-1")
-        body, encoding = precompressed(target, accept)
+        body, encoding = precompressed(target, accept, self.folder)
         headers = {**ISOLATION_HEADERS, **SAFETY_HEADERS, "Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding",
                    **({"Content-Encoding": encoding} if encoding else {})}
         response = FileResponse(body, media_type=TYPES.get(target.suffix, "application/octet-stream"),

@@ -324,22 +324,29 @@ def call_raw(server, api: str, data: list) -> tuple[str, str]:
 def test_the_api_opens_only_what_was_uploaded(server, client, good, tmp_path):
     """A path a client names, instead of uploading a file, is never opened unless it is an upload of this app or
     one of its examples: a picture elsewhere, a missing file, a folder and a link out of the upload folder all get
-    the same answer, so a refusal says nothing of what exists. Payloads that claim to be Gradio's FileData are
-    refused by Gradio itself (its answer carries no message), for both the picture and the video endpoint."""
+    the same answer, so a refusal says nothing of what exists; a web address is never fetched. Payloads that claim
+    to be Gradio's FileData with a path outside the upload folder are refused by Gradio itself (its answer carries no
+    message), for both the picture and the video endpoint."""
     secret = tmp_path / "secret.png"
     noise(16, 16, seed=9).save(secret)
     link = server.tmp / "gradio" / "link.png"
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(secret)
+    refused = ("error", json.dumps({"error": "Not an upload: this app opens only the files sent to it and its own "
+                                             "examples", "duration": 10, "visible": True, "title": "Error"}))
+    meta = {"_type": "gradio.FileData"}
+    urls = ["https://example.com/x.png", "http://127.0.0.1:9/x.mp4"]
     paths = [str(secret), str(tmp_path / "missing.png"), str(tmp_path), str(link), "/etc/passwd", "relative.png"]
-    answers = {call_raw(server, "translate", [{"path": path}, "tiny", "AtoB"]) for path in paths}
-    assert answers == {("error", json.dumps({"error": "Not an upload: this app opens only the files sent to it and "
-                                                      "its own examples", "duration": 10, "visible": True,
-                                             "title": "Error"}))}, answers
+    answers = {call_raw(server, "translate", [{"path": path}, "tiny", "AtoB"]) for path in paths + urls}
+    answers |= {call_raw(server, "translate", [{"path": url, "url": url, "meta": meta}, "tiny", "AtoB"]) for url in urls}
+    for path in paths + urls:  # the video input: a bare path, wrapped or not, and any web address
+        for video in ({"path": path}, {"video": {"path": path}}, *([{"path": path, "meta": meta}] if path in urls else [])):
+            answers.add(call_raw(server, "translate_video", [video, "tiny", "AtoB", True, False]))
+    assert answers == {refused}, answers
     for path in (str(secret), str(link), str(tmp_path / "missing.png")):
-        meta = {"path": path, "meta": {"_type": "gradio.FileData"}}
-        assert call_raw(server, "translate", [meta, "tiny", "AtoB"])[0] == "error"
-        for video in (meta, {"video": meta}, {"path": path}):
+        claimed = {"path": path, "meta": meta}
+        assert call_raw(server, "translate", [claimed, "tiny", "AtoB"])[0] == "error"
+        for video in (claimed, {"video": claimed}):
             assert call_raw(server, "translate_video", [video, "tiny", "AtoB", True, False])[0] == "error"
     check_result(translate(client, good["rgb.png"][0]), (64, 32))  # and an upload still works
 
@@ -389,9 +396,11 @@ def test_mcp_client_lists_and_calls_the_tool(server):
                 await s.initialize()
                 listed = await s.list_tools()
                 url = "data:image/png;base64," + base64.b64encode(png_bytes(noise(40, 20))).decode()
-                return listed, await s.call_tool("translate", {"image": url, "direction": "BtoA"})
+                web = await s.call_tool("translate", {"image": "https://example.com/x.png"})  # never fetched
+                return listed, await s.call_tool("translate", {"image": url, "direction": "BtoA"}), web
 
-    listed, result = asyncio.run(session())
+    listed, result, web = asyncio.run(session())
+    assert web.isError and "Not an upload" in " ".join(c.text for c in web.content if c.type == "text")
     assert [t.name for t in listed.tools] == ["translate", "translate_video"]
     assert listed.tools[0].inputSchema["properties"]["direction"]["enum"] == ["AtoB", "BtoA"]
     assert not result.isError

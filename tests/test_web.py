@@ -85,9 +85,15 @@ def test_the_site_server_serves_the_sites_files_alone(tmp_path):
     secret.write_text("not for visitors")
     (site / "link.txt").symlink_to(secret)
     (site / "models" / "out").symlink_to(tmp_path, target_is_directory=True)
+    (site / "sub").mkdir()
+    (site / "sub" / "index.html").symlink_to(secret)  # a folder's index that leads out
+    (site / "inside.txt").write_text("inside")
+    (site / "inside.txt.gz").symlink_to(secret)  # a gzip variant that leads out
     with serving(site) as (base, _):
+        status, headers, body = get(base + "/inside.txt", **{"Accept-Encoding": "gzip"})
+        assert body == b"inside" and "content-encoding" not in headers and "vary" not in headers
         for path in ("/models/", "/vendor/", "/models/tiny/", "/link.txt", "/models/out/secret.txt",
-                     "/../secret.txt", "/%2e%2e/secret.txt", "/nowhere.js"):
+                     "/../secret.txt", "/%2e%2e/secret.txt", "/nowhere.js", "/sub/", "/sub"):
             status, headers, body = get(base + path)
             assert status == 404 and b"not for visitors" not in body and b"<li>" not in body, path
             assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff", path
@@ -143,6 +149,10 @@ def test_the_middleware_serves_the_current_assets_only_streamed_and_for_good(tmp
     big = (current / "vendor" / "big.wasm")
     big.write_bytes(bytes(300_000))
     (tmp_path / "cache" / "secret.txt").write_text("x")
+    (current / "sub").mkdir()
+    (current / "sub" / "index.html").symlink_to(tmp_path / "cache" / "secret.txt")
+    (current / "page.js").write_text("// inside")
+    (current / "page.js.gz").symlink_to(old / "cyclegan.js")
 
     async def gradio(scope, receive, send):  # the app behind the middleware
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
@@ -154,9 +164,11 @@ def test_the_middleware_serves_the_current_assets_only_streamed_and_for_good(tmp
     assert headers["cross-origin-embedder-policy"] == "require-corp"
     for path in (f"{web.WEB_ROUTE}{old.name}/cyclegan.js", f"{web.WEB_ROUTE}secret.txt",
                  f"{web.WEB_ROUTE}{current.name}/../secret.txt", f"{web.WEB_ROUTE}{current.name}/vendor/",
-                 f"{web.WEB_ROUTE}{current.name}/%00"):
+                 f"{web.WEB_ROUTE}{current.name}/%00", f"{web.WEB_ROUTE}{current.name}/sub/"):
         status, headers, body, _ = call(app, path)
         assert status == 404 and headers["cache-control"] == "no-store", path
+    status, headers, body, _ = call(app, f"{web.WEB_ROUTE}{current.name}/page.js", headers=[(b"accept-encoding", b"gzip")])
+    assert body == b"// inside" and "content-encoding" not in headers  # its .gz leads out of the folder
     status, headers, body, _ = call(app, "/")  # Gradio's own pages get the headers too
     assert body == b"<html>" and headers["x-content-type-options"] == "nosniff"
     assert headers["cross-origin-opener-policy"] == "same-origin"
