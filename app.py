@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-video-fps", type=float, default=LIMITS.max_video_fps,
                         help="frames a second a video is translated at, at most: a faster clip's extra frames are "
                              "dropped, its length and sound kept")
+    parser.add_argument("--max-disk", default=mb(LIMITS.max_disk_bytes),
+                        help="Gradio's temp folder (uploads, and results kept an hour for download) is kept under "
+                             "this, the oldest files deleted first, e.g. 2048mb")
     parser.add_argument("--max-pixels", type=int, default=LIMITS.max_pixels,
                         help="largest decoded picture in pixels (a JPEG counts at the reduced scale it is decoded "
                              "at): the decompression bomb guard")
@@ -102,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device("cuda" if on_zero_gpu and args.device == "auto" else args.device)
         limits = UploadLimits(max_side=args.max_side, max_bytes=parse_size(args.max_file_size),
                               max_pixels=args.max_pixels, max_video_bytes=parse_size(args.max_video_size),
-                              max_video_seconds=args.max_video_seconds, max_video_fps=args.max_video_fps)
+                              max_video_seconds=args.max_video_seconds, max_video_fps=args.max_video_fps,
+                              max_disk_bytes=parse_size(args.max_disk))
     except (DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -11,7 +11,6 @@ import ctypes
 import os
 import shutil
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,8 +32,8 @@ from .direction import Direction  # noqa: E402
 from .errors import BadImage, BadVideo, CatalogError  # noqa: E402
 from .images import to_tensor, triptych  # noqa: E402
 from .metrics import psnr  # noqa: E402
-from .uploads import (NOT_AN_UPLOAD, DiskBudget, confine, decode_upload, fit, fresh_folder, human_size,  # noqa: E402
-                      save_png, save_triptych)
+from .uploads import (NOT_AN_UPLOAD, DiskBudget, confine, decode_upload, fit, fresh_folder, gradio_temp,  # noqa: E402
+                      human_size, save_png, save_triptych)
 from .web_runtime import WEBAPP  # noqa: E402
 from . import zerogpu  # noqa: E402
 
@@ -170,8 +169,8 @@ class Demo:
             raise ValueError("no models: put a model folder in checkpoints/ or pass --model")
         self.models, self.limits = models, limits
         self.cache = ModelCache(models, zoo_dir or Path.home() / ".cache" / "cyclegan" / "zoo", device)
-        # Gradio's temp dir (GRADIO_TEMP_DIR) holds the results offered for download; fresh_folder prunes them.
-        self.temp = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+        # Gradio's temp dir holds the uploads and the results offered for download; fresh_folder prunes the latter.
+        self.temp = gradio_temp()
         self.downloads, self.videos, self.results = (self.temp / f"cyclegan-{name}" for name in ("triptychs", "videos",
                                                                                                    "results"))
         # The only places a path from a client may lead: Gradio's upload folder (the same temp dir) and the examples.
@@ -538,7 +537,9 @@ def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: b
                 quiet=True, prevent_thread_lock=True, mcp_server=mcp,
                 # COOP/COEP on every response (the browser's runtime may then use threads) and the page's scripts,
                 # runtime and models under /cyclegan-web/HASH/, the current assets alone.
-                app_kwargs={"middleware": [Middleware(IsolationMiddleware, folder=assets)]},
+                # The disk budget on every request too: uploads fill Gradio's temp folder without any translation.
+                app_kwargs={"middleware": [Middleware(IsolationMiddleware, folder=assets, on_request=DiskBudget(
+                    gradio_temp(), limits.max_disk_bytes).keep_soon)]},
                 head=None if assets is None else
                 f'<script type="module" src="{WEB_ROUTE}{assets.name}/gradio-client.js"></script>')
     if assets is not None:

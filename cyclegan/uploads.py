@@ -15,6 +15,7 @@ import io
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -153,6 +154,11 @@ def decode_upload(payload: dict[str, Any] | str | Path | None, roots: list[Path]
     return decode_image(path, name=repr(name or Path(path).name), **limits)
 
 
+def gradio_temp() -> Path:
+    """Gradio's temp folder (GRADIO_TEMP_DIR): the uploads, and the results the app keeps for download."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
 def fresh_folder(folder: Path, max_age: float = 3600) -> Path:
     """A new empty ``folder/<random>/`` for one request's results (so that concurrent requests never overwrite each
     other's files); subfolders older than ``max_age`` s are deleted on the way."""
@@ -189,6 +195,12 @@ class DiskBudget:
     def __init__(self, folder: Path, max_bytes: int, min_age: float = 60, every: float = 30):
         self.folder, self.max_bytes, self.min_age, self.every = Path(folder), max_bytes, min_age, every
         self._last, self._lock = -float("inf"), threading.Lock()
+
+    def keep_soon(self) -> None:
+        """``keep`` in a background thread when it is due: for a server's every request (an upload alone fills the
+        folder too), which must not wait for the folder to be walked."""
+        if self.max_bytes and time.monotonic() - self._last >= self.every and not self._lock.locked():
+            threading.Thread(target=self.keep, daemon=True, name="disk-budget").start()
 
     def keep(self) -> int:
         """Delete the oldest files while the folder is over budget; returns the bytes freed."""

@@ -17,6 +17,7 @@ import sys
 import urllib.parse
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 WEB_ROUTE = "/cyclegan-web/"  # where the app serves its page's scripts, runtime and models: WEB_ROUTE + HASH + /
 
@@ -157,15 +158,18 @@ class IsolationMiddleware:
     """ASGI middleware of the app: the isolation and safety headers on every response (so the page may use
     threads), and the files of ``folder`` (the current page assets, named by the hash of their contents) under
     ``WEB_ROUTE + folder.name + "/"``, streamed, a precompressed ``.gz`` sent to clients that accept gzip, cached
-    for a year since that URL can never change. Nothing else under ``WEB_ROUTE`` is served."""
+    for a year since that URL can never change. Nothing else under ``WEB_ROUTE`` is served. ``on_request`` is called
+    (and must return at once) for every HTTP request: the app's disk budget, which uploads alone would outgrow."""
 
-    def __init__(self, app, folder: str | Path | None = None):
-        self.app, self.folder = app, None if folder is None else Path(folder).resolve()
+    def __init__(self, app, folder: str | Path | None = None, on_request: Callable[[], None] | None = None):
+        self.app, self.folder, self.on_request = app, None if folder is None else Path(folder).resolve(), on_request
         self.prefix = None if self.folder is None else f"{WEB_ROUTE}{self.folder.name}/"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if self.on_request is not None:
+            self.on_request()
         path = scope.get("path", "")
         if path.startswith(WEB_ROUTE):
             return await self._file(scope, receive, send, path)

@@ -164,3 +164,36 @@ def test_the_disk_budget_deletes_the_oldest_files_first_and_never_a_fresh_one(tm
     assert [p.exists() for p in files] == [False, False, False, True, True]
     assert DiskBudget(tmp_path, max_bytes=500, min_age=60, every=0).keep() == 1000  # the 10 s old one stays
     assert files[-1].exists()
+
+
+def test_every_request_keeps_the_disk_budget_without_waiting_for_it(tmp_path):
+    """Uploads alone (no translation) fill Gradio's temp folder: the app's middleware runs the budget on every
+    request, in the background, at most every ``every`` seconds."""
+    import asyncio
+    from cyclegan.web import IsolationMiddleware
+    old = tmp_path / "upload" / "old.bin"
+    old.parent.mkdir()
+    old.write_bytes(bytes(2000))
+    os.utime(old, (time.time() - 600, time.time() - 600))
+    budget = DiskBudget(tmp_path, max_bytes=1000, min_age=60, every=30)
+
+    async def gradio(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def ignore(message):
+        pass
+    app = IsolationMiddleware(gradio, on_request=budget.keep_soon)
+    asyncio.run(app({"type": "http", "method": "POST", "path": "/gradio_api/upload", "headers": []}, receive, ignore))
+    deadline = time.monotonic() + 10
+    while old.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not old.exists()
+    old.write_bytes(bytes(2000))  # within 30 s of the last look: the next request leaves it to the next look
+    os.utime(old, (time.time() - 600, time.time() - 600))
+    asyncio.run(app({"type": "http", "method": "GET", "path": "/", "headers": []}, receive, ignore))
+    time.sleep(0.3)
+    assert old.exists()
