@@ -87,6 +87,14 @@ def too_big(width: int, height: int, limit: int) -> BadVideo:
                     "pixels")
 
 
+def open_clip(path: str | Path, max_frame_pixels: int = 0) -> av.container.InputContainer:
+    """``av.open`` for reading, where opening (FFmpeg decodes a frame of each stream to learn their formats) already
+    refuses frames over ``max_frame_pixels`` (0: no limit) instead of decoding them whole, so that a huge clip costs
+    its header's bytes. One option set per stream, for a clip with many."""
+    options = [{"max_pixels": str(max_frame_pixels)}] * 64 if max_frame_pixels else None
+    return av.open(str(path), stream_options=options)
+
+
 def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) -> VideoInfo:
     """Open ``path`` and decode its first frame; ``BadVideo`` for a file that is not a video or whose first frame
     cannot be read (a truncated or corrupted file), or, before any frame is decoded, whose frames have more than
@@ -99,7 +107,7 @@ def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) 
     if size == 0:
         raise BadVideo(f"empty file: {name} has 0 bytes")
     try:
-        with av.open(str(path)) as container:
+        with open_clip(path, max_frame_pixels) as container:
             if not container.streams.video:
                 raise BadVideo(f"no video in {name}: it has no picture stream")
             stream = container.streams.video[0]
@@ -293,7 +301,7 @@ def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Pat
     decoded = written = 0
     keep_at = -math.inf
     try:
-        with av.open(str(src)) as container:
+        with open_clip(src, cfg.max_frame_pixels) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             if cfg.max_frame_pixels:  # a frame that grows mid-stream is refused by the decoder itself

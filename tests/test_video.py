@@ -207,6 +207,36 @@ def test_a_clip_beyond_the_bounds_is_refused_or_thinned_at_once(tiny, tmp_path):
     assert (out.frames, out.fps, out.audio) == (12, 30, "aac") and abs(out.duration - 0.4) < 0.05
 
 
+PROBE_PEAK = """
+import sys
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+from common import peak_rss_mb
+from cyclegan.errors import BadVideo
+from cyclegan.video import probe
+probe({small!r}, max_frame_pixels=1_000_000)
+try:
+    probe({clip!r}, max_frame_pixels=1_000_000)
+except BadVideo as e:
+    print(e)
+print(peak_rss_mb())
+"""
+
+
+def test_a_clip_of_huge_frames_costs_its_header_not_its_frames(tmp_path):
+    """Opening a clip makes FFmpeg decode a frame of it to learn its format: frames over the limit are refused there
+    too, so a small file of 36-megapixel frames (a 54 MB frame each) is refused without one being decoded."""
+    huge = write_video(tmp_path / "huge.mp4", (np.full((6000, 6000, 3), 90, np.uint8) for _ in range(2)), 12)
+    small = noise_clip(tmp_path / "small.mp4", 2, (64, 48), tone=False)
+    peaks = {}
+    for name, clip in (("small", small), ("huge", huge)):
+        code = PROBE_PEAK.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), small=str(small), clip=str(clip))
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        peaks[name] = float(r.stdout.split()[-1])
+    assert "video frames too large: 6000×6000" in r.stdout
+    assert peaks["huge"] < peaks["small"] + 25, peaks
+
+
 def test_sound_the_encoder_cannot_take_is_resampled(tiny, tmp_path):
     """192 kHz sound (PCM in Matroska, say) is more than AAC takes: the output carries it resampled to 48 kHz."""
     path = tmp_path / "hifi.mkv"
