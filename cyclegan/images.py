@@ -32,11 +32,12 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
     return image.convert("RGB")
 
 
-def deep_gray_to_8_bits(array: np.ndarray, pixels: int = 1 << 16) -> np.ndarray:
+def deep_gray_to_8_bits(array: np.ndarray, pixels: int = 1 << 16, peak: int | None = None) -> np.ndarray:
     """16/32-bit or float grayscale scaled to uint8 (PIL's convert("L") clips instead of scaling): 65535 (or 255,
-    for data that never exceeds it) becomes 255, rounded. Done a strip of about ``pixels`` at a time, in place, so
-    that the wider temporaries cost a strip, not a second copy of a big picture."""
-    peak = 65535 if array.max() > 255 else 255
+    for data that never exceeds it) becomes 255, rounded; ``peak`` says which, for a strip of a bigger picture. Done a
+    strip of about ``pixels`` at a time, in place, so that the wider temporaries cost a strip, not a second copy of a
+    big picture."""
+    peak = peak or (65535 if array.max() > 255 else 255)
     out = np.empty(array.shape, np.uint8)
     rows = max(1, pixels // max(1, array.shape[1]))
     for top in range(0, array.shape[0], rows):
@@ -51,6 +52,30 @@ def deep_gray_to_8_bits(array: np.ndarray, pixels: int = 1 << 16) -> np.ndarray:
             np.rint(strip, out=strip)
         np.clip(strip, 0, 255, out=strip)
         out[top:top + rows] = strip
+    return out
+
+
+def reduced(image: Image.Image, factor: int) -> Image.Image:
+    """``image`` box-reduced by ``factor``, a strip at a time, so that nothing the size of the picture is made beside
+    it (Pillow's reduce premultiplies a whole RGBA copy). The modes it cannot reduce (palette, 1-bit, 16-bit) are
+    converted strip by strip as ``to_rgb`` would convert them; the result keeps the picture's metadata (its EXIF
+    orientation, for ``to_rgb``)."""
+    convert = None
+    if image.mode.startswith("I;16") or image.mode == "I":
+        peak = 65535 if image.getextrema()[1] > 255 else 255
+        convert = lambda strip: Image.fromarray(deep_gray_to_8_bits(np.asarray(strip), peak=peak), "L")  # noqa: E731
+    elif image.mode in ("P", "PA", "1"):
+        mode = "RGBA" if "transparency" in image.info or image.mode == "PA" else "L" if image.mode == "1" else "RGB"
+        convert = lambda strip: strip.convert(mode)  # noqa: E731
+    rows = factor * max(1, (1 << 20) // max(1, image.width * factor))  # about a megapixel a strip
+    out = None
+    for top in range(0, image.height, rows):
+        part = image.crop((0, top, image.width, min(image.height, top + rows)))
+        part = (convert(part) if convert else part).reduce(factor)
+        if out is None:
+            out = Image.new(part.mode, (-(-image.width // factor), -(-image.height // factor)))
+        out.paste(part, (0, top // factor))
+    out.info = {k: v for k, v in image.info.items() if k != "transparency"}
     return out
 
 

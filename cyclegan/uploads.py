@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .config import IMAGE_FORMATS, UploadLimits
 from .errors import BadImage
-from .images import to_rgb
+from .images import reduced, to_rgb
 
 FORMAT_NAMES = [{"WEBP": "WebP"}.get(f, f) for f in IMAGE_FORMATS]
 # One answer for every path a client names that is not an upload of this app: missing, a folder, unreadable or
@@ -98,8 +98,7 @@ def decode_image(data: str | Path | bytes, *, max_bytes: int | None = None, max_
             image.load()
             factor = max(image.size) // (2 * max_side) if max_side else 0
             if factor >= 2:
-                with contextlib.suppress(ValueError):  # a mode reduce does not take (palette, 1-bit) stays as it is
-                    image = image.reduce(factor)  # a box filter, far lighter than converting the full size first
+                image = reduced(image, factor)  # a box filter, far lighter than converting the full size first
             return to_rgb(image)
         except Exception as e:  # OSError "image file is truncated", SyntaxError "broken PNG file", ...
             raise BadImage(f"corrupted or truncated image: {e}") from None

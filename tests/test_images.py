@@ -60,3 +60,29 @@ def test_deep_grayscale_scales_to_8_bits(mode, peak):
     array = np.array([[0, peak * 128 / 255, peak]], dtype={"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
     image = Image.fromarray(array, mode) if mode != "I;16" else Image.fromarray(array)
     assert [to_rgb(image).getpixel((x, 0))[0] for x in range(3)] == [0, 128, 255]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "F", "P", "PT", "1", "I;16"])
+def test_reduced_is_the_box_reduce_of_what_to_rgb_would_make(mode):
+    """Strip by strip, and for the modes Pillow cannot reduce after the conversion to_rgb would make: the same
+    pixels as reducing the whole converted picture (odd sizes: the last strip and block are partial)."""
+    from cyclegan.images import reduced
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (1037, 1501, 3), dtype=np.uint8), "RGB")
+    if mode == "RGBA":
+        image = Image.fromarray(rng.integers(0, 256, (1037, 1501, 4), dtype=np.uint8), "RGBA")
+    elif mode in ("P", "PT"):
+        image = rgb.quantize(64)
+        if mode == "PT":
+            image.info["transparency"] = 3
+    elif mode == "I;16":
+        image = Image.fromarray(rng.integers(0, 65536, (1037, 1501), dtype=np.uint16))
+    else:
+        image = rgb.convert(mode)
+    image.info["comment"] = b"kept"
+    out = reduced(image, 3)
+    expected = {"PT": lambda: image.convert("RGBA").reduce(3),  # transparency: reduced, then on white (as RGBA is)
+                "P": lambda: to_rgb(image).reduce(3), "I;16": lambda: to_rgb(image).reduce(3),
+                "1": lambda: image.convert("L").reduce(3)}.get(mode, lambda: image.reduce(3))()
+    assert out.size == (501, 346) and out.info.get("comment") == b"kept"
+    assert np.array_equal(np.asarray(to_rgb(out)), np.asarray(to_rgb(expected))), mode

@@ -8,8 +8,11 @@ from __future__ import annotations
 import base64
 import io
 import os
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +133,45 @@ def test_16_bit_pictures_convert_without_a_wide_copy():
         tracemalloc.stop()
     assert rgb.getpixel((0, 0)) == (156, 156, 156)  # 40000 / 65535 * 255
     assert peak < 3 * 2000 * 1500 + 8_000_000, peak  # the uint16 array and uint8 result, not an 8-byte-a-pixel copy
+
+
+DECODE_PEAK = """
+import ctypes, io, sys
+import numpy as np
+from PIL import Image
+sys.path.insert(0, {root!r})
+from cyclegan.uploads import decode_image
+side, mode = 5400, {mode!r}  # 29.2 MP, just under the 30 MP limit
+if mode == "P":  # a 3 kB file: a palette picture with transparency
+    picture, kw = Image.new("P", (side, side)), dict(format="PNG", transparency=0)
+elif mode == "I;16":
+    picture, kw = Image.fromarray(np.full((side, side), 30000, np.uint16)), dict(format="PNG")
+else:
+    picture, kw = Image.fromarray(np.full((side, side), 0.5, np.float32)), dict(format="TIFF", compression="tiff_adobe_deflate")
+buffer = io.BytesIO()
+picture.save(buffer, **kw)
+data = buffer.getvalue()
+del picture, buffer
+ctypes.CDLL("libc.so.6").malloc_trim(0)
+base = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+open("/proc/self/clear_refs", "w").write("5")  # VmHWM from here
+image = decode_image(data, max_side=512, max_pixels=30_000_000)
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+print(image.mode, image.size[0], image.size[1], round(peak - base))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's VmHWM reset")
+@pytest.mark.parametrize("mode, bound", [("P", 60), ("I;16", 90), ("F", 150)])
+def test_a_picture_near_the_pixel_limit_costs_about_its_decoded_size(mode, bound):
+    """A small file of 29 megapixels, in the modes Pillow cannot reduce (palette, 16-bit) and in float: decoded, then
+    reduced a strip at a time, never converted whole (a palette one used to cost 600 MB and come back full size)."""
+    code = DECODE_PEAK.format(root=str(Path(__file__).resolve().parents[1]), mode=mode)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got_mode, width, height, peak = r.stdout.split()
+    assert (got_mode, int(width), int(height)) == ("RGB", 1080, 1080)
+    assert int(peak) < bound, f"{mode}: {peak} MB over the decoded file's"
 
 
 def test_confine_opens_only_files_inside_the_roots(tmp_path):
