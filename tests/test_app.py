@@ -128,7 +128,7 @@ def server(tmp_path_factory):
     }
     args = ["--checkpoints", str(checkpoints), "--examples", str(examples), "--model", "owner/cached",
             "--max-side", str(MAX_SIDE), "--max-file-size", "200kb", "--max-video-size", "150kb",
-            "--max-video-seconds", "3", "--threads", "1", "--mcp"]
+            "--max-video-seconds", "3", "--max-video-fps", "12", "--threads", "1", "--mcp"]
     srv = AppServer(args, env, tmp / "server.log", port_from_env=True)  # GRADIO_SERVER_PORT picks the port
     srv.inputs, srv.tmp = tmp / "inputs", tmp
     srv.inputs.mkdir()
@@ -309,6 +309,10 @@ def test_video_api_translates_a_clip_with_its_sound_and_refuses_bad_ones(server,
     check_result(translate(client, good["rgb.png"][0]), (64, 32))  # the server still answers
     video, status = translate_video(client, clip, steady=False)
     assert probe(video["video"] if isinstance(video, dict) else video).frames == 12 and "frame by frame" in status
+    fast = noise_clip(server.inputs / "fast.mp4", 24, (32, 32), fps=24)  # 1 s at 24 fps: thinned to --max-video-fps
+    video, status = translate_video(client, fast)
+    got = probe(video["video"] if isinstance(video, dict) else video)
+    assert (got.frames, got.fps) == (12, 12) and status.startswith("12 frames at 32×32, 12 fps"), status
 
 
 def call_raw(server, api: str, data: list) -> tuple[str, str]:
