@@ -16,6 +16,7 @@ import argparse
 import collections
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -63,7 +64,31 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     files["fake_clip"] = folder / "fake.mp4"
     frame = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     files["fast_clip"] = write_video(folder / "fast.mp4", (frame for _ in range(3000)), 999)  # 3 s at 999 fps
+    files["huge_clip"] = write_video(folder / "huge.mp4", (np.full((6000, 6000, 3), 90, np.uint8) for _ in range(2)),
+                                     12)  # two 36-megapixel frames in a small file
+    files["hifi_clip"] = hifi_clip(folder / "hifi.mkv")
+    (folder / "drawing.eps").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    files["eps"] = folder / "drawing.eps"
     return files
+
+
+def hifi_clip(path: Path) -> Path:
+    """A clip whose sound (192 kHz PCM) the AAC encoder cannot take as it is: it must be resampled, not refused."""
+    import av
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=12)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=192000, layout="mono")
+        for i in range(12):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i, np.uint8), "rgb24")))
+        wave = (3000 * np.sin(np.arange(192000) / 30)).astype(np.int16)[None]
+        for start in range(0, 192000, 4096):
+            chunk = av.AudioFrame.from_ndarray(wave[:, start:start + 4096], format="s16", layout="mono")
+            chunk.sample_rate, chunk.pts = 192000, start
+            container.mux(sound.encode(chunk))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    return path
 
 
 def call_raw(url: str, api: str, data: list) -> tuple[str, str]:
@@ -76,32 +101,48 @@ def call_raw(url: str, api: str, data: list) -> tuple[str, str]:
     return lines[-2].removeprefix("event: "), lines[-1].removeprefix("data: ")
 
 
-def requests(files: dict[str, Path], secret: Path) -> list[tuple[str, float, object]]:
-    """(kind, weight, what to send): good requests return results; bad ones name the line they must get."""
+def requests(files: dict[str, Path], secret: Path, link: Path) -> list[tuple[str, float, object]]:
+    """(kind, weight, what to send): good requests return results; bad ones name the line they must get. A "raw"
+    request is posted as any client could, past gradio_client (a path or a web address instead of an upload)."""
     from gradio_client import handle_file
     good = lambda f, **kw: ("translate", (handle_file(str(f)),), kw)  # noqa: E731
+    clip = lambda f, **kw: ("translate_video", (handle_file(str(f)),), kw)  # noqa: E731
+    meta = {"_type": "gradio.FileData"}
+    web = "https://example.com/photo.png"
     return [
         ("good picture", 40, ("good", *good(files["photo"], model="monet2photo", direction="BtoA"))),
         ("good small picture", 15, ("good", *good(files["small"]))),
-        ("good video", 8, ("good", "translate_video", (handle_file(str(files["clip"])),), {"model": "monet2photo"})),
-        ("fast video (999 fps)", 3, ("Video has too many frames", "translate_video",
-                                     (handle_file(str(files["fast_clip"])),), {})),
-        ("path, not an upload", 6, (NOT_AN_UPLOAD, "raw", [{"path": str(secret)}, None, None], {})),
-        ("folder, not an upload", 3, (NOT_AN_UPLOAD, "raw", [{"path": str(secret.parent)}, None, None], {})),
-        ("missing, not an upload", 3, (NOT_AN_UPLOAD, "raw", [{"path": str(secret) + ".x"}, None, None], {})),
+        ("good video", 8, ("good", *clip(files["clip"], model="monet2photo"))),
+        ("video with 192 kHz sound (resampled)", 2, ("good", *clip(files["hifi_clip"]))),
+        ("fast video (999 fps)", 3, ("Video has too many frames", *clip(files["fast_clip"]))),
+        ("video of 6000² frames", 2, ("Video frames too large", *clip(files["huge_clip"]))),
+        ("path, not an upload", 6, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(secret)}, None, None]), {})),
+        ("folder, not an upload", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(secret.parent)}, None, None]),
+                                      {})),
+        ("missing, not an upload", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(secret) + ".x"}, None, None]),
+                                       {})),
+        ("link out of the uploads", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(link)}, None, None]), {})),
+        ("web address as FileData", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": web, "meta": meta}, None, None]),
+                                        {})),
+        ("video path, not an upload", 3, (NOT_AN_UPLOAD, "raw", ("translate_video", [{"video": {"path": str(secret)}},
+                                                                                     None, None, True, False]), {})),
+        ("video web address", 2, (NOT_AN_UPLOAD, "raw", ("translate_video", [{"path": web, "meta": meta}, None, None,
+                                                                             True, False]), {})),
+        ("EPS (never Ghostscript)", 3, ("Not an image", *good(files["eps"]))),
         ("not a picture", 4, ("Not an image", *good(files["notes"]))),
         ("truncated picture", 4, ("Corrupted or truncated image", *good(files["truncated"]))),
         ("decompression bomb", 4, ("Image too large", *good(files["bomb"]))),
         ("36 MP 16-bit TIFF", 3, ("Image too large", *good(files["deep"]))),
-        ("not a video", 3, ("", "translate_video", (handle_file(str(files["fake_clip"])),), {})),
+        ("not a video", 3, ("Not a video", *clip(files["fake_clip"]))),
         ("model as a list", 2, ("Unknown model", *good(files["small"], model=["monet2photo"]))),
         ("model as a dict", 2, ("Unknown model", *good(files["small"], model={"a": 1}))),
     ]
 
 
-def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, lock: threading.Lock) -> None:
+def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, lock: threading.Lock,
+                downloads: Path) -> None:
     from gradio_client import Client
-    client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="soak-"))
+    client = Client(url, verbose=False, download_files=str(downloads / f"client-{seed}"))
     rng = random.Random(seed)
     kinds, weights = [p[0] for p in plan], [p[1] for p in plan]
     specs = {p[0]: p[2] for p in plan}
@@ -111,7 +152,7 @@ def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, l
         start = time.perf_counter()
         try:
             if api == "raw":
-                event, data = call_raw(url, "translate", args)
+                event, data = call_raw(url, *args)
                 ok, message = event == "complete", data
             else:
                 result = client.predict(*args, api_name=f"/{api}", **kwargs)
@@ -121,16 +162,23 @@ def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, l
         seconds = time.perf_counter() - start
         if expected == "good":
             passed = ok
-        else:  # refused, with its line ("" accepts Gradio's own refusal of a clip it cannot play)
-            passed = not ok and (expected in message if expected else True)
+        else:  # refused, with its line
+            passed = not ok and expected in message
         with lock:
             outcomes.append({"kind": kind, "good": expected == "good", "passed": passed, "seconds": seconds,
                              "message": message[:200]})
 
 
+def folder_size(folder: Path) -> tuple[int, int]:
+    """(files, bytes) under ``folder``."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
 def leftovers(temp: Path) -> list[str]:
-    """Half-written files a failure would leave: partial videos, and empty result folders."""
-    bad = [str(p) for p in temp.rglob("*.part.mp4")]
+    """What a failure would leave: partial videos and frames' files anywhere in the temp folder, empty result
+    folders."""
+    bad = [str(p) for pattern in ("*.part.mp4", "*.part*", "*.tmp") for p in temp.rglob(pattern)]
     for name in ("cyclegan-videos", "cyclegan-results", "cyclegan-triptychs"):
         folder = temp / name
         if folder.is_dir():
@@ -150,21 +198,25 @@ def main(argv: list[str] | None = None) -> int:
     secret.parent.mkdir()
     Image.open(files["photo"]).save(secret)
     temp = work / "gradio"
+    temp.mkdir()
+    link = temp / "link.png"  # inside Gradio's upload folder, leading out of it
+    link.symlink_to(secret)
+    downloads = work / "downloads"
     os.environ["GRADIO_TEMP_DIR"] = str(temp)  # start_app passes the environment on
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = start_app(port, work / "app.log", ["--client-inference", "off", "--examples", str(work / "none")])
     try:
         wait_until_up(url + "/config", app, time.monotonic() + 300)
-        plan = requests(files, secret)
+        plan = requests(files, secret, link)
         warm: list = []
-        client_loop(url, plan[:3], time.monotonic() + 20, 0, warm, threading.Lock())  # models loaded, caches warm
+        client_loop(url, plan[:3], time.monotonic() + 20, 0, warm, threading.Lock(), downloads)  # models loaded
         time.sleep(3)
         rss_start = rss_mb(app.pid)
         outcomes: list = []
         lock = threading.Lock()
         until = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=client_loop, args=(url, plan, until, i + 1, outcomes, lock))
+        threads = [threading.Thread(target=client_loop, args=(url, plan, until, i + 1, outcomes, lock, downloads))
                    for i in range(args.clients)]
         for t in threads:
             t.start()
@@ -173,9 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(10)  # the last responses written, the server idle
         rss_end = rss_mb(app.pid)
         still_up = app.poll() is None
+        temp_files, temp_bytes = folder_size(temp)
+        left = leftovers(temp)
     finally:
         app.terminate()
         app.wait(30)
+        shutil.rmtree(work, ignore_errors=True)  # the inputs, Gradio's temp folder, the clients' downloads
     by_kind = collections.defaultdict(list)
     for o in outcomes:
         by_kind[o["kind"]].append(o)
@@ -185,8 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             for kind, os_ in sorted(by_kind.items(), key=lambda kv: (not kv[1][0]["good"], kv[0]))]
     good = [o for o in outcomes if o["good"]]
     bad = [o for o in outcomes if not o["good"]]
-    left = leftovers(temp)
-    summary = {"clients": args.clients, "seconds": args.seconds, "requests": len(outcomes),
+    summary = {"temp_files": temp_files, "temp_mb": round(temp_bytes / 1024 ** 2, 1), "clients": args.clients, "seconds": args.seconds, "requests": len(outcomes),
                "good_failed": sum(not o["passed"] for o in good), "bad_not_refused_as_expected":
                sum(not o["passed"] for o in bad), "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
                "rss_change": round(rss_end / rss_start - 1, 3), "leftovers": left, "server_still_up": still_up,
@@ -197,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(outcomes)} requests from {args.clients} clients in {args.seconds:g} s: {summary['good_failed']} good "
           f"ones failed, {summary['bad_not_refused_as_expected']} bad ones not refused with their line; server RSS "
           f"{rss_start:.0f} MB -> {rss_end:.0f} MB ({100 * summary['rss_change']:+.1f} %); leftovers: {len(left)}; "
+          f"Gradio's temp folder at the end: {temp_files} files, {summary['temp_mb']} MB (the budget: 2048 MB); "
           f"server up: {still_up}")
     print(f"wrote {write_results('soak', summary, args.out)}")
     return 0 if (summary["good_failed"] == 0 and summary["bad_not_refused_as_expected"] == 0 and not left
