@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,9 +123,10 @@ def web_models(models: list[ModelSpec]) -> dict[str, Path]:
 
 
 # The live demos by id: a ZeroGPU worker, a fork of this process, finds its demo (and so the loaded models) here,
-# since what crosses to it must pickle. One entry per Demo, for the process's life: a server has one or two.
-_DEMOS: dict[int, "Demo"] = {}
+# since what crosses to it must pickle. Weak: a demo no longer used goes, with its models.
+_DEMOS: "weakref.WeakValueDictionary[int, Demo]" = weakref.WeakValueDictionary()
 PICTURE_GPU_SECONDS = 20  # a picture and its reconstruction on a lent GPU, the worker's start included
+MIN_CLIP_GPU_SECONDS = 30
 
 
 def translate_on_device(demo_id: int, key: str, picture: Image.Image, direction: str):
@@ -146,15 +148,23 @@ def clip_on_device(demo_id: int, key: str, path: str, out: str, direction: str, 
 
 def clip_gpu_seconds(demo_id: int, key: str, path: str, out: str, direction: str, steady: bool, side_by_side: bool,
                      video: dict) -> float:
-    """ZeroGPU's dynamic duration of ``clip_on_device`` (the same arguments): a second for every 10 frames, at least
-    30, at most 300. The clip is probed within the same frame-size bound as its translation."""
+    """ZeroGPU's dynamic duration of ``clip_on_device`` (the same arguments): 20 s for the worker's start and a second
+    for every 10 frames translated (a faster clip's thinned to ``max_fps``), at most 300. A clip beyond the bounds
+    (longer, too many frames, frames too big, not a video) asks for the least, 30: it is refused at once. Probed
+    within the same frame-size bound as its translation."""
     from .video import probe
     try:
         info = probe(path, max_frame_pixels=video.get("max_frame_pixels", 0))
     except BadVideo:
-        return 30
-    frames = info.frames or info.duration * float(info.fps)
-    return min(300, max(30, 20 + frames / 10))
+        return MIN_CLIP_GPU_SECONDS
+    fps = float(info.fps) or 1.0
+    frames = info.frames or info.duration * fps
+    if ((video.get("max_seconds") and info.duration > video["max_seconds"])
+            or (video.get("max_frames") and frames > video["max_frames"])):
+        return MIN_CLIP_GPU_SECONDS
+    if video.get("max_fps") and fps > video["max_fps"]:
+        frames *= video["max_fps"] / fps
+    return min(300, max(MIN_CLIP_GPU_SECONDS, 20 + frames / 10))
 
 
 class Demo:

@@ -197,6 +197,42 @@ def test_on_zerogpu_the_servers_translations_run_inside_the_decorator(tmp_path, 
     assert Path(video).is_file()
 
 
+def test_a_demo_no_longer_used_is_not_kept_alive(tmp_path):
+    """The registry a ZeroGPU worker finds its demo in holds it weakly: a demo that is gone takes its models along."""
+    import gc
+    import weakref
+    from cyclegan import demo as demo_module
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    ui = Demo(discover_models(tmp_path / "ckpt", [], zoo=False))
+    key, ref = id(ui), weakref.ref(ui)
+    assert demo_module._DEMOS[key] is ui
+    del ui
+    gc.collect()
+    assert ref() is None and key not in demo_module._DEMOS
+
+
+def test_a_clips_gpu_duration_fits_the_frames_translated(tmp_path):
+    """What ZeroGPU is asked for follows the frames that will be translated: more frames, more seconds; a faster
+    clip counts at max_fps; a clip beyond the bounds (refused at once) or not a video asks for the least."""
+    from cyclegan.config import UploadLimits
+    from cyclegan.demo import MIN_CLIP_GPU_SECONDS, clip_gpu_seconds
+    from cyclegan.video import write_video
+    limits = UploadLimits(max_video_seconds=20, max_video_fps=30).video()
+
+    def clip(name, frames, fps):
+        return str(write_video(tmp_path / name, (np.full((16, 16, 3), i % 250, np.uint8) for i in range(frames)), fps))
+
+    def seconds(path, **over):
+        return clip_gpu_seconds(0, "m", path, "out.mp4", "AtoB", True, False, {**limits, **over})
+    short, long = clip("short.mp4", 120, 30), clip("long.mp4", 540, 30)  # 4 s and 18 s at 30 fps
+    fast = clip("fast.mp4", 1080, 60)  # 18 s at 60 fps: translated at 30, as many frames as long.mp4
+    assert MIN_CLIP_GPU_SECONDS < seconds(short) < seconds(long) == pytest.approx(20 + 54)
+    assert seconds(fast) == pytest.approx(seconds(long), abs=1)
+    assert seconds(long, max_seconds=10) == seconds(long, max_frames=100) == MIN_CLIP_GPU_SECONDS
+    (tmp_path / "notes.mp4").write_text("not a video")
+    assert seconds(str(tmp_path / "notes.mp4")) == MIN_CLIP_GPU_SECONDS
+
+
 def test_off_zerogpu_the_real_spaces_package_changes_nothing(monkeypatch):
     spaces = pytest.importorskip("spaces")
     from cyclegan import zerogpu
