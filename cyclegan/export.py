@@ -2,7 +2,7 @@
 next to a model folder's weights.
 
     python -m cyclegan.export --web checkpoints/monet2photo out/monet2photo     # G_AB.onnx, G_BA.onnx, web.json
-    python -m cyclegan.export --site checkpoints/monet2photo checkpoints/emoji site/ [--push-to-space USER/NAME]
+    python -m cyclegan.export --site checkpoints/monet2photo site/ [--push-to-space USER/NAME]
     python -m cyclegan.web site/                      # serve the site on 127.0.0.1:8000 with COOP/COEP headers
     python -m cyclegan.export --onnx MODEL_DIR        # G_AB/model.onnx, G_BA/model.onnx: the CPU graph, to deploy
 
@@ -37,7 +37,7 @@ from .model_folder import (GENERATOR_FOLDERS, default_direction, generator_folde
 from .web_runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
 WEB_META = "web.json"
-WEB_FORMAT = 1
+WEB_FORMAT = 2  # 2: each generator also has its camera graph ("steady") and stats_size
 MODELS_JSON = "models.json"  # the page's list of models and its upload limits: one format for the site and the app
 # The page translates in the browser only models this small (each generator's ONNX file); bigger ones, such as
 # the reference's 11 M-parameter generators (~22 MB in fp16), stay on the server.
@@ -202,11 +202,16 @@ SPACE_HEADERS = {"cross-origin-embedder-policy": "require-corp", "cross-origin-o
                  "cross-origin-resource-policy": "cross-origin"}
 
 
-def covering_license(manifests: list[dict]) -> str:
-    """The one license id that covers every model: theirs when they share it, else ``other`` (the card names each
-    model's own terms)."""
-    keys = {(m.get("license") or "unknown", m.get("license_name") or "") for m in manifests}
-    return keys.pop()[0] if len(keys) == 1 else "other"
+def covering_license(manifests: list[dict]) -> dict[str, str]:
+    """The front matter's license that covers every model: theirs when they share it (with the name and link of
+    shared ``other`` terms), else ``other`` (the card's table names each model's own terms)."""
+    keys = {(m.get("license") or "unknown", m.get("license_name") or "", m.get("license_link") or "") for m in manifests}
+    if len(keys) != 1:
+        return {"license": "other"}
+    license, name, link = keys.pop()
+    named = license == "other"
+    return {"license": license, **({"license_name": name} if named and name else {}),
+            **({"license_link": link} if named and link else {})}
 
 
 def space_card(manifests: list[dict]) -> str:
@@ -214,7 +219,7 @@ def space_card(manifests: list[dict]) -> str:
     covers every model, title, emoji, description, tags) and a body naming each model, its license and its data."""
     from huggingface_hub import SpaceCard, SpaceCardData
     data = SpaceCardData(title="CycleGAN in your browser", emoji="🦓", colorFrom="indigo", colorTo="green",
-                         sdk="static", app_file="index.html", license=covering_license(manifests),
+                         sdk="static", app_file="index.html", **covering_license(manifests),
                          short_description="Unpaired image translation, run on your own device",
                          tags=["cyclegan", "image-to-image", "onnx", "webassembly", "static"],
                          custom_headers=SPACE_HEADERS)
@@ -223,8 +228,10 @@ def space_card(manifests: list[dict]) -> str:
         terms = m.get("license") or "unknown"
         if terms == "other" and m.get("license_name"):
             terms = f"other: [{m['license_name']}]({m['license_link']})" if m.get("license_link") else m["license_name"]
-        src, dst = m["domain_a"], m["domain_b"]
-        rows.append(f"| [{m['name']}](models/{m['name']}/README.md) | {src} ↔ {dst} | {terms} | "
+        directions = m.get("directions") or ["AtoB", "BtoA"]
+        src, dst = (m["domain_b"], m["domain_a"]) if directions == ["BtoA"] else (m["domain_a"], m["domain_b"])
+        rows.append(f"| [{m['name']}](models/{m['name']}/README.md) | {src} {'↔' if len(directions) == 2 else '→'} "
+                    f"{dst} | {terms} | "
                     f"{m.get('attribution') or 'see its card'} |")
     body = "\n".join([
         "# CycleGAN in your browser", "",
@@ -249,7 +256,7 @@ def app_assets(models: dict[str, Path], limits: UploadLimits, cache: Path | None
     page's scripts, the runtime and the limits; so a retrained or re-set model is exported anew, and its URL can be
     cached for good), and ``models.json`` with the keys and the app's upload ``limits``."""
     cache = cache or web_cache_dir()
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"web format {WEB_FORMAT}".encode())  # what the export writes, should it change
     for key, folder in sorted(models.items()):
         digest.update(key.encode())
         digest.update(json.dumps(read_manifest(folder), sort_keys=True).encode())

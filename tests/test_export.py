@@ -121,7 +121,18 @@ def test_app_assets_follow_the_manifest_too(tmp_path):
     second = export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache")
     assert second != first and json.loads((second / "models" / "tiny" / "web.json").read_text())["native_size"] == 48
     set_defaults(model, default_direction="BtoA")
-    assert export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache") not in (first, second)
+    third = export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache")
+    assert third not in (first, second)
+
+
+def test_app_assets_follow_the_export_format(tmp_path, monkeypatch):
+    """A cache folder written by an older export (its files differ: no camera graphs, say) is never served to a
+    page that expects the new ones: the format is part of the folder's name."""
+    model = make_tiny_model(tmp_path / "m")
+    current = export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache")
+    assert json.loads((current / "models" / "tiny" / "web.json").read_text())["format"] == export.WEB_FORMAT
+    monkeypatch.setattr(export, "WEB_FORMAT", export.WEB_FORMAT - 1)
+    assert export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache") != current
 
 
 def test_the_site_is_a_static_space_and_one_command_pushes_it(tmp_path, monkeypatch, capsys):
@@ -157,7 +168,17 @@ def test_the_site_is_a_static_space_and_one_command_pushes_it(tmp_path, monkeypa
                                                                "models/one/README.md", "models.json"} <= site_files
     out = capsys.readouterr().out
     assert f"pushed to the Space {hub.endpoint}/spaces/user/cyclegan" in out
-    assert export.covering_license([{"license": "mit"}, {"license": "mit"}]) == "mit"
+    for path, data in hub.files["user/cyclegan"].items():
+        assert data == (tmp_path / "site" / path).read_bytes(), path
+    assert export.covering_license([{"license": "mit"}, {"license": "mit"}]) == {"license": "mit"}
+    shared = {"license": "other", "license_name": "my-terms", "license_link": "https://example.org/terms"}
+    assert export.covering_license([shared, shared]) == shared  # a Space of models under the same terms names them
+    front = yaml.safe_load(export.space_card([{"name": "two", "domain_a": "pear", "domain_b": "plum", **shared,
+                                               "directions": ["BtoA"]}]).split("---")[1])
+    assert (front["license"], front["license_name"], front["license_link"]) == ("other", "my-terms",
+                                                                                 "https://example.org/terms")
+    assert "| plum → pear |" in export.space_card([{"name": "two", "domain_a": "pear", "domain_b": "plum",
+                                                   "directions": ["BtoA"]}])
 
 
 def test_push_to_space_goes_with_a_site(tmp_path, capsys):
