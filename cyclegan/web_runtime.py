@@ -1,6 +1,7 @@
 """The browser's runtime, shipped in ``cyclegan/webapp/vendor/`` and rebuilt from npm at pinned versions:
-onnxruntime-web's WebAssembly build (its WASM file gzipped), and coi-serviceworker, which gives a page threads on a
-host that cannot send the cross-origin isolation headers (it adds them from a service worker).
+onnxruntime-web's WebAssembly build (its WASM file gzipped), its WebGPU build for the camera (``webgpu/``), and
+coi-serviceworker, which gives a page threads on a host that cannot send the cross-origin isolation headers (it adds
+them from a service worker).
 
     python -m cyclegan.web_runtime                 # refresh cyclegan/webapp/vendor from npm
 """
@@ -21,9 +22,8 @@ VENDOR = WEBAPP / "vendor"
 ORT_PACKAGE, ORT_VERSION = "onnxruntime-web", "1.30.0"
 # What the page loads from the npm package's dist/: the WebAssembly-only API and its threaded SIMD runtime.
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-# The WebGPU build the camera uses where the browser has an adapter: 27 MB of WebAssembly (6.6 MB gzipped), so it is
-# not committed but fetched from the same npm package into vendor/webgpu/ (python -m cyclegan.web_runtime --webgpu);
-# without it the camera runs on the WASM threads.
+# The WebGPU build the camera uses where the browser has an adapter: 27 MB of WebAssembly, shipped only gzipped
+# (6.6 MB) and gunzipped by the page itself (DecompressionStream), so any static host serves it as it is.
 WEBGPU = VENDOR / "webgpu"
 WEBGPU_FILES = ("ort.webgpu.min.mjs", "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm")
 COI_PACKAGE, COI_VERSION = "coi-serviceworker", "0.1.7"
@@ -48,32 +48,16 @@ def runtime_files(dest: str | Path) -> list[Path]:
     for extra in ("LICENSE-onnxruntime-web.txt", "LICENSE-coi-serviceworker.txt", "VERSION"):
         shutil.copyfile(VENDOR / extra, dest / extra)
         written.append(dest / extra)
-    if all((WEBGPU / (f"{name}.gz" if name.endswith(".wasm") else name)).is_file() for name in WEBGPU_FILES):
-        (dest / "webgpu").mkdir(exist_ok=True)
-        for name in WEBGPU_FILES:
-            if name.endswith(".wasm"):
-                (dest / "webgpu" / name).write_bytes(gzip.decompress((WEBGPU / f"{name}.gz").read_bytes()))
-                shutil.copyfile(WEBGPU / f"{name}.gz", dest / "webgpu" / f"{name}.gz")
-                written += [dest / "webgpu" / name, dest / "webgpu" / f"{name}.gz"]
-            else:
-                shutil.copyfile(WEBGPU / name, dest / "webgpu" / name)
-                written.append(dest / "webgpu" / name)
+    (dest / "webgpu").mkdir(exist_ok=True)
+    for name in webgpu_names():  # as they are: the page gunzips the WebAssembly itself
+        shutil.copyfile(WEBGPU / name, dest / "webgpu" / name)
+        written.append(dest / "webgpu" / name)
     return written
 
 
-def fetch_webgpu(dest: str | Path = WEBGPU, version: str = ORT_VERSION, npm: str = "npm") -> list[Path]:
-    """The WebGPU build of onnxruntime-web ``version`` into ``dest`` (its WASM file gzipped); needs npm's registry."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    out = []
-    with tempfile.TemporaryDirectory() as tmp:
-        dist = npm_package(ORT_PACKAGE, version, Path(tmp), npm) / "dist"
-        for name in WEBGPU_FILES:
-            data = (dist / name).read_bytes()
-            path = dest / (f"{name}.gz" if name.endswith(".wasm") else name)
-            path.write_bytes(gzip.compress(data, 9, mtime=0) if name.endswith(".wasm") else data)
-            out.append(path)
-    return out
+def webgpu_names() -> list[str]:
+    """The WebGPU build's files as shipped: its WASM file gzipped."""
+    return [f"{name}.gz" if name.endswith(".wasm") else name for name in WEBGPU_FILES]
 
 
 def npm_package(package: str, version: str, tmp: Path, npm: str = "npm") -> Path:
@@ -101,13 +85,14 @@ def refresh_runtime(dest: str | Path = VENDOR, version: str = ORT_VERSION, npm: 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         ort = npm_package(ORT_PACKAGE, version, Path(tmp), npm)
-        for name in ORT_FILES:
+        (dest / "webgpu").mkdir(exist_ok=True)
+        for name, folder in [(n, dest) for n in ORT_FILES] + [(n, dest / "webgpu") for n in WEBGPU_FILES]:
             data = (ort / "dist" / name).read_bytes()
-            if name.endswith(".wasm"):  # 14 MB raw, 3.7 MB gzipped: the repository keeps the gzip
-                path = dest / f"{name}.gz"
+            if name.endswith(".wasm"):  # 14 MB raw, 3.7 MB gzipped (WebGPU's: 27, 6.6): the repository keeps the gzip
+                path = folder / f"{name}.gz"
                 path.write_bytes(gzip.compress(data, 9, mtime=0))
             else:
-                path = dest / name
+                path = folder / name
                 path.write_bytes(data)
             out.append(path)
         coi = npm_package(COI_PACKAGE, COI_VERSION, Path(tmp), npm)  # (onnxruntime-web ships no license file: the
@@ -121,13 +106,10 @@ def refresh_runtime(dest: str | Path = VENDOR, version: str = ORT_VERSION, npm: 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m cyclegan.web_runtime", description="Rebuild the shipped runtime from "
                                 f"npm ({ORT_PACKAGE}@{ORT_VERSION}, {COI_PACKAGE}@{COI_VERSION}).")
-    p.add_argument("dest", nargs="?", default=None, help="the folder to write (default: the package's vendor folder, "
-                   "or its webgpu/ subfolder with --webgpu)")
-    p.add_argument("--webgpu", action="store_true", help="instead: fetch the WebGPU build the camera uses where a "
-                   "browser has an adapter (27 MB, not committed) into vendor/webgpu/")
+    p.add_argument("dest", nargs="?", default=None, help="the folder to write (default: the package's vendor folder)")
     args = p.parse_args(argv)
     try:
-        written = (fetch_webgpu(args.dest or WEBGPU) if args.webgpu else refresh_runtime(args.dest or VENDOR))
+        written = refresh_runtime(args.dest or VENDOR)
         for path in written:
             print(f"wrote {path}")
     except (OSError, subprocess.SubprocessError, RuntimeError) as e:

@@ -38,11 +38,12 @@ def live(tmp_path_factory):
     folder = export_site([MONET], tmp / "site", ROOT / "examples")
     frames, static = blink_scene(PHOTO, size=SIZE, frames=40)
     clip = write_y4m(tmp / "scene.y4m", frames, fps=10)
+    fast = write_y4m(tmp / "fast.y4m", frames, fps=30)  # faster than a big working size can be translated
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert f"http://127.0.0.1:{port}/" in proc.stdout.readline()
-    yield {"url": f"http://127.0.0.1:{port}/", "clip": clip, "static": static, "tmp": tmp}
+    yield {"url": f"http://127.0.0.1:{port}/", "clip": clip, "fast": fast, "static": static, "tmp": tmp}
     proc.terminate()
     proc.wait(10)
 
@@ -87,6 +88,15 @@ def change(frames: list[np.ndarray], mask: np.ndarray) -> float:
     return float(np.mean([np.abs(b - a)[mask].mean() for a, b in zip(frames, frames[1:])]))
 
 
+def light_box(scene: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
+    """The blinking light's box of ``blink_scene`` (a size ``scene`` scene) in an output of size ``out``."""
+    (sw, sh), (w, h) = scene, out
+    mask = np.zeros((h, w), bool)
+    top, left, side = sh // 8, sw // 10, sh // 10
+    mask[round(top * h / sh):round((top + side) * h / sh), round(left * w / sw):round((left + side) * w / sw)] = True
+    return mask
+
+
 def test_the_camera_is_translated_live_steady_and_on_the_device(live):
     external: list[str] = []
     with sync_api.sync_playwright() as p:
@@ -114,7 +124,13 @@ def test_the_camera_is_translated_live_steady_and_on_the_device(live):
             print(f"static-region change a frame: steady {s:.2f}, frame by frame {f:.2f} levels ({s / f:.2f}x); "
                   f"moving: {change(steady[1:], moving):.2f} against {change(plain[1:], moving):.2f}")
             assert s <= 0.5 * f, (s, f)
-            assert change(steady[1:], moving) > 0.3 * change(plain[1:], moving)  # the light and the car followed
+            # The moving things still followed: the blinking light's own box changes as much steady as not, and
+            # the car's band (where it passes, most of it still at any moment) keeps much of its change.
+            light = light_box(SIZE, (w, h))
+            print(f"the light's box: steady {change(steady[1:], light):.2f}, frame by frame "
+                  f"{change(plain[1:], light):.2f}")
+            assert change(steady[1:], light) >= 0.7 * change(plain[1:], light)
+            assert change(steady[1:], moving) > 0.3 * change(plain[1:], moving)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.locator(".camera-panes").screenshot(path=str(ARTIFACTS / "camera_browser.png"))
             with page.expect_download(timeout=15_000) as snap:
@@ -142,6 +158,85 @@ def test_the_camera_is_translated_live_steady_and_on_the_device(live):
             assert page.locator(".camera-start").is_enabled()
         finally:
             browser.close()
+
+
+def test_frames_drop_while_one_is_in_work_and_the_controls_ask_nothing_of_the_network(live):
+    """A 30 fps camera at a working size slower than that: frames are dropped, never queued (one run at a time).
+    The size starts at the model's native scale; switching the direction while live asks nothing of the network
+    (every camera graph is loaded before the camera starts); View, Full screen and Switch camera do what they say."""
+    with sync_api.sync_playwright() as p:
+        browser = browser_with_camera(p, live["fast"])
+        try:
+            page = open_camera_page(browser, live["url"])
+            size = page.locator("select[aria-label='Working size']")
+            assert size.input_value() == str(json_native(live)) and "(native)" in size.locator("option:checked").inner_text()
+            size.select_option("384")
+            page.evaluate("""() => {  // count the graph's runs in flight: never more than one
+                const proto = window.cyclegan.ort.InferenceSession.prototype;
+                window.inFlight = 0; window.mostInFlight = 0;
+                const run = proto.run;
+                proto.run = async function (...args) {
+                    window.mostInFlight = Math.max(window.mostInFlight, ++window.inFlight);
+                    try { return await run.apply(this, args); } finally { window.inFlight--; }
+                };
+                const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+                window.facings = [];
+                navigator.mediaDevices.getUserMedia = (c) => { window.facings.push(c.video.facingMode.ideal); return gum(c); };
+            }""")
+            page.locator(".camera-start").click()
+            page.wait_for_function("() => window.cycleganCamera.shown >= 4", timeout=90_000)
+            state = page.evaluate("() => [window.cycleganCamera.dropped, window.cycleganCamera.shown, window.mostInFlight]")
+            assert state[0] > 0 and state[2] == 1, state  # dropped, never more than one in work
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.select_option("select[aria-label='Camera direction']", "AtoB")  # Monet -> photo, while live
+            shown = page.evaluate("window.cycleganCamera.shown")
+            page.wait_for_function(f"() => window.cycleganCamera.shown >= {shown + 2}", timeout=60_000)
+            assert requests == [], requests
+            video = page.locator(".camera-video")
+            page.select_option("select[aria-label='View']", "alone")
+            assert video.is_hidden()
+            page.select_option("select[aria-label='View']", "side")
+            assert video.is_visible()
+            page.get_by_role("button", name="Full screen").click()
+            page.wait_for_function("() => document.fullscreenElement && "
+                                   "document.fullscreenElement.classList.contains('camera-panes')", timeout=10_000)
+            page.evaluate("() => document.exitFullscreen()")
+            page.get_by_role("button", name="Switch camera").click()
+            page.wait_for_function("() => window.cycleganCamera.running && window.facings.length === 2", timeout=60_000)
+            assert page.evaluate("window.facings") == ["environment", "user"]  # the back camera first, then the other
+            assert status(page).startswith("Live, on your device")
+        finally:
+            browser.close()
+
+
+def test_an_adapter_that_cannot_run_the_models_falls_back_to_wasm_and_says_so(live):
+    """No GPU here: a stand-in adapter whose device cannot be had. The WebGPU build is fetched and gunzipped (the
+    page says why it fell back: not a missing build), its session fails, and the camera runs on the WASM threads."""
+    with sync_api.sync_playwright() as p:
+        browser = browser_with_camera(p, live["clip"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.add_init_script("""Object.defineProperty(navigator, 'gpu', {configurable: true, value: {
+                requestAdapter: async () => ({features: new Set(), limits: {}, info: {},
+                                              requestDevice: async () => { throw new Error('no device here'); }}),
+                getPreferredCanvasFormat: () => 'rgba8unorm'}});""")
+            fetched: list[str] = []
+            page.on("request", lambda r: fetched.append(r.url))
+            page.goto(live["url"])
+            page.wait_for_function("() => window.cyclegan && window.cyclegan.pageReady && window.cycleganCamera",
+                                   timeout=60_000)
+            page.locator(".camera-start").click()
+            page.wait_for_function("() => window.cycleganCamera.shown >= 2", timeout=90_000)
+            assert status(page) == "Live, on your device (WASM, 2 threads: WebGPU could not run the models).", status(page)
+            assert any(u.endswith("vendor/webgpu/ort-wasm-simd-threaded.asyncify.wasm.gz") for u in fetched)
+        finally:
+            browser.close()
+
+
+def json_native(live) -> int:
+    import json
+    return json.loads((MONET / "manifest.json").read_text())["native_size"]
 
 
 def test_a_denied_or_missing_camera_gets_its_line_and_pictures_still_work(live):

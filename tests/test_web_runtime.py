@@ -25,11 +25,13 @@ def tarball(path: Path, files: dict[str, bytes]) -> Path:
 
 def stand_in_npm(tmp_path: Path, ort_license: str = "MIT") -> Path:
     """`npm pack NAME@VERSION` as the registry answers it, for the two pinned packages (their shipped files)."""
-    wasm = gzip.decompress((VENDOR / "ort-wasm-simd-threaded.wasm.gz").read_bytes())
+    shipped = {n: (gzip.decompress((VENDOR / f"{n}.gz").read_bytes()) if n.endswith(".wasm") else (VENDOR / n).read_bytes())
+               for n in web_runtime.ORT_FILES}
+    shipped |= {n: (gzip.decompress((VENDOR / "webgpu" / f"{n}.gz").read_bytes()) if n.endswith(".wasm")
+                    else (VENDOR / "webgpu" / n).read_bytes()) for n in web_runtime.WEBGPU_FILES}
     ort = tarball(tmp_path / "ort.tgz", {
         "package/package.json": json.dumps({"name": "onnxruntime-web", "license": ort_license}).encode(),
-        "package/dist/ort-wasm-simd-threaded.wasm": wasm,
-        **{f"package/dist/{n}": (VENDOR / n).read_bytes() for n in web_runtime.ORT_FILES if not n.endswith(".wasm")}})
+        **{f"package/dist/{n}": data for n, data in shipped.items()}})
     coi = tarball(tmp_path / "coi.tgz", {
         "package/package.json": json.dumps({"name": "coi-serviceworker", "license": "MIT"}).encode(),
         f"package/{web_runtime.COI_FILE}": (VENDOR / web_runtime.COI_FILE).read_bytes(),
@@ -46,11 +48,13 @@ def stand_in_npm(tmp_path: Path, ort_license: str = "MIT") -> Path:
 def test_refresh_runtime_rebuilds_the_vendor_folder_from_the_npm_packages(tmp_path):
     """The real step needs npm's registry: python -m cyclegan.web_runtime."""
     written = web_runtime.refresh_runtime(tmp_path / "vendor", npm=str(stand_in_npm(tmp_path)))
-    assert {p.name for p in written} == {"ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs",
-                                         "ort-wasm-simd-threaded.wasm.gz", web_runtime.COI_FILE,
-                                         "LICENSE-coi-serviceworker.txt", "VERSION"}
-    for path in written:  # the same files as the committed ones
-        assert path.read_bytes() == (VENDOR / path.name).read_bytes(), path.name
+    names = {p.relative_to(tmp_path / "vendor").as_posix() for p in written}
+    assert names == {"ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm.gz",
+                     "webgpu/ort.webgpu.min.mjs", "webgpu/ort-wasm-simd-threaded.asyncify.mjs",
+                     "webgpu/ort-wasm-simd-threaded.asyncify.wasm.gz", web_runtime.COI_FILE,
+                     "LICENSE-coi-serviceworker.txt", "VERSION"}
+    for name in names:  # the same files as the committed ones
+        assert (tmp_path / "vendor" / name).read_bytes() == (VENDOR / name).read_bytes(), name
 
 
 def test_a_package_that_is_not_mit_stops_the_refresh(tmp_path):

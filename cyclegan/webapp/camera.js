@@ -65,19 +65,29 @@ function tensorToPixels(x, image) {
   return image;
 }
 
-// WebGPU's ONNX Runtime where the browser has an adapter and the site ships that build (vendor/webgpu/, see
-// cyclegan.web_runtime); else the page's WASM runtime on its threads. fp32 arithmetic either way (the weights are
-// stored fp16 and cast up where read; no fp16 compute, so instance norm never runs in fp16).
+// WebGPU's ONNX Runtime where the browser has an adapter (vendor/webgpu/, its WebAssembly shipped gzipped and
+// gunzipped here, so any static host serves it as it is); else the page's WASM runtime on its threads. fp32
+// arithmetic either way: the weights are stored fp16 and cast up where read, and no fp16 compute is asked for, so
+// instance norm never runs in fp16 (a known source of wrong output), shader-f16 or not.
 async function pickRuntime() {
+  let why = "";
   try {
     if (navigator.gpu && (await navigator.gpu.requestAdapter())) {
-      const webgpu = await import(new URL("vendor/webgpu/ort.webgpu.min.mjs", import.meta.url).href);
-      webgpu.env.wasm.wasmPaths = new URL("vendor/webgpu/", import.meta.url).href;
+      const base = new URL("vendor/webgpu/", import.meta.url);
+      const webgpu = await import(new URL("ort.webgpu.min.mjs", base).href);
+      const gz = await fetch(new URL("ort-wasm-simd-threaded.asyncify.wasm.gz", base));
+      if (!gz.ok) throw new Error(`the WebGPU runtime is missing (${gz.status})`);
+      webgpu.env.wasm.wasmBinary = await new Response(gz.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+      webgpu.env.wasm.wasmPaths = base.href;
       return { ort: webgpu, providers: ["webgpu"], label: "WebGPU" };
     }
-  } catch (e) { /* no usable adapter or build: WASM below */ }
+  } catch (e) { why = `WebGPU could not start (${e.message})`; }
+  return wasmRuntime(why);
+}
+
+function wasmRuntime(why = "") {
   const threads = cg.ort.env.wasm.numThreads;
-  return { ort: cg.ort, providers: ["wasm"], label: `WASM, ${threads} thread${threads > 1 ? "s" : ""}` };
+  return { ort: cg.ort, providers: ["wasm"], label: `WASM, ${threads} thread${threads > 1 ? "s" : ""}${why ? `: ${why}` : ""}` };
 }
 
 export function mountCamera(container) {
@@ -113,15 +123,17 @@ export function mountCamera(container) {
             element("label", { text: "View " }, $.view)),
     element("div", { className: "controls" }, $.start, $.stop, $.flip, $.full, $.snap, $.record, $.fps),
     $.status, panes);
-  const state = { running: false, busy: false, frames: 0, shown: 0, dropped: 0, times: [], fps: 0, facing: "environment",
+  const state = { running: false, busy: false, frames: 0, shown: 0, dropped: 0, presented: 0, times: [], fps: 0,
+                  facing: "environment",
                   stream: null, runtime: null, session: null, recorder: null, message: "", lastOutput: null };
   const say = (text) => { state.message = text; $.status.textContent = text; };
 
-  for (const m of names) $.model.add(new Option(`${m} (${cg.models[m].domain_a} ↔ ${cg.models[m].domain_b})`, m));
+  const live = (m) => cg.models[m].directions.filter((d) => cg.models[m].files[d].steady);
+  for (const m of names) $.model.add(new Option(`${m} (${cg.domains(cg.models[m], live(m))})`, m));
   function fillDirections() {
     const m = cg.models[$.model.value];
     $.direction.replaceChildren();
-    for (const d of m.directions.filter((d) => m.files[d].steady)) {
+    for (const d of live($.model.value)) {
       const [src, dst] = cg.ends(d, m.domain_a, m.domain_b);
       $.direction.add(new Option(`${src} → ${dst}`, d, false, d === m.default_direction));
     }
@@ -138,22 +150,30 @@ export function mountCamera(container) {
   fillDirections();
 
   function reset() { state.stats = null; state.previous = null; state.frames = 0; state.dims = null; }
-  $.model.addEventListener("change", async () => { fillDirections(); if (state.running) await prepare(); });
-  $.direction.addEventListener("change", async () => { reset(); if (state.running) await prepare(); });
+  $.model.addEventListener("change", async () => { fillDirections(); if (state.running) await use(); });
+  $.direction.addEventListener("change", async () => { reset(); if (state.running) await use(); });
   $.size.addEventListener("change", reset);
   $.steady.addEventListener("change", reset);
   $.view.addEventListener("change", () => { $.video.hidden = $.view.value === "alone"; });
 
+  // Every camera graph the page offers is loaded before the camera starts, so that changing the model or the
+  // direction while it runs asks nothing of the network.
+  const sessions = (runtime) => Promise.all(names.flatMap((m) => live(m).map((d) =>
+    cg.session(m, d, "steady", runtime.ort, runtime.providers))));
   async function prepare() {
     state.runtime = state.runtime || await pickRuntime();
     try {
-      state.session = await cg.session($.model.value, $.direction.value, "steady", state.runtime.ort, state.runtime.providers);
+      await sessions(state.runtime);
     } catch (e) {
-      if (state.runtime.label === "WebGPU") { // an adapter that cannot run the model: the WASM runtime instead
-        state.runtime = { ort: cg.ort, providers: ["wasm"], label: `WASM, ${cg.ort.env.wasm.numThreads} thread(s)` };
-        state.session = await cg.session($.model.value, $.direction.value, "steady");
+      if (state.runtime.label === "WebGPU") { // an adapter that cannot run the models: the WASM runtime instead
+        state.runtime = wasmRuntime("WebGPU could not run the models");
+        await sessions(state.runtime);
       } else throw e;
     }
+    await use();
+  }
+  async function use() {
+    state.session = await cg.session($.model.value, $.direction.value, "steady", state.runtime.ort, state.runtime.providers);
   }
 
   async function start() {
@@ -175,6 +195,7 @@ export function mountCamera(container) {
     $.video.srcObject = state.stream;
     await $.video.play().catch(() => {});
     state.running = true;
+    state.presented = 0;
     reset();
     for (const b of [$.stop, $.flip, $.full, $.snap, $.record]) b.disabled = false;
     $.start.disabled = true;
@@ -194,10 +215,18 @@ export function mountCamera(container) {
     say("Stopped.");
   }
 
-  // Each camera frame offers itself; one still in work makes it drop (never a backlog).
+  // Each camera frame offers itself; one that comes while another is in work is dropped (never a backlog). Frames
+  // the browser presented while the page was busy never offer themselves at all: `dropped` counts them too, from
+  // the video's count of presented frames.
   function schedule() {
     if (!state.running) return;
-    const next = () => { if (state.busy) state.dropped++; else step(); schedule(); };
+    const next = (now, meta) => {
+      const presented = meta && meta.presentedFrames ? meta.presentedFrames : state.presented + 1;
+      if (state.presented) state.dropped += Math.max(0, presented - state.presented - 1);
+      state.presented = presented;
+      if (state.busy) state.dropped++; else step();
+      schedule();
+    };
     if ($.video.requestVideoFrameCallback) $.video.requestVideoFrameCallback(next);
     else requestAnimationFrame(next);
   }

@@ -11,8 +11,8 @@
 
 import * as ort from "./vendor/ort.wasm.min.mjs";
 
-// The server's limits (cyclegan.uploads.ImageLimits), as models.json gives them; these until it is read.
-export const limits = { maxSide: 512, maxBytes: 20 * 1048576, maxPixels: 89478485,
+// The server's limits (cyclegan.config.UploadLimits.page()), as models.json gives them; its defaults until it is read.
+export const limits = { maxSide: 512, maxBytes: 20 * 1048576, maxPixels: 30000000,
                         formats: ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"] };
 const BASE = new URL(".", import.meta.url);
 
@@ -194,6 +194,9 @@ export async function run(model, direction, x, h, w) {
 // Directions as cyclegan.direction.Direction spells them: the reverse, and (source, target) of the two domains.
 export const reverse = (d) => (d === "AtoB" ? "BtoA" : "AtoB");
 export const ends = (d, a, b) => (d === "AtoB" ? [a, b] : [b, a]);
+// "a ↔ b" for a model with both generators; a one-direction model reads the way it translates (catalog.domains).
+export const domains = (meta, directions = meta.directions) =>
+  (directions.length === 2 ? `${meta.domain_a} ↔ ${meta.domain_b}` : ends(directions[0], meta.domain_a, meta.domain_b).join(" → "));
 
 function psnr(a, b) {
   const da = a.getContext("2d").getImageData(0, 0, a.width, a.height).data;
@@ -255,4 +258,4 @@ export function webAssemblyWorks() {
 export { ort };
 
 window.cyclegan = { BadImage, NotHere, decode, fitSize, workingSize, loadModels, models, limits, run, translate,
-                    triptych, downloadCanvas, webAssemblyWorks, reverse, ends, ort };
+                    triptych, downloadCanvas, webAssemblyWorks, reverse, ends, domains, ort };
