@@ -170,10 +170,11 @@ def smoothed(fake: torch.Tensor, last: torch.Tensor, before: torch.Tensor, x: to
 
 class SteadyFrame(nn.Module):
     """One step of the steady translation as one graph, for a page that translates a camera live (exported by
-    ``cyclegan.export``): the frame's own statistics measured on ``small`` (a downscaled copy), the shared ones moved
-    towards them by ``rate``, the frame translated with those (``StatsGenerator``, the video path's mechanism), then
-    smoothed against the previous input and output. Returns (output, the new shared statistics). With ``rate`` 1
-    and ``smoothing`` 0 it is the plain generator, frame by frame."""
+    ``cyclegan.export``): the frame's own statistics measured on ``small`` (the frame itself, as ``Steadier`` does;
+    anything small with ``rate`` 0, when a frame's statistics are not taken), the shared ones moved towards them by
+    ``rate``, the frame translated with those (``StatsGenerator``, the video path's mechanism), then smoothed
+    against the previous input and output. Returns (output, the new shared statistics). With ``small`` the frame,
+    ``rate`` 1 and ``smoothing`` 0 it is the plain generator, frame by frame."""
 
     def __init__(self, generator: nn.Module):
         super().__init__()

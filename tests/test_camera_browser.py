@@ -169,7 +169,8 @@ def test_frames_drop_while_one_is_in_work_and_the_controls_ask_nothing_of_the_ne
         try:
             page = open_camera_page(browser, live["url"])
             size = page.locator("select[aria-label='Working size']")
-            assert size.input_value() == str(json_native(live)) and "(native)" in size.locator("option:checked").inner_text()
+            assert size.input_value() == str(json_native(live))
+            assert "(native)" in size.locator("option:checked").inner_text()
             size.select_option("384")
             page.evaluate("""() => {  // count the graph's runs in flight: never more than one
                 const proto = window.cyclegan.ort.InferenceSession.prototype;
@@ -181,11 +182,15 @@ def test_frames_drop_while_one_is_in_work_and_the_controls_ask_nothing_of_the_ne
                 };
                 const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
                 window.facings = [];
-                navigator.mediaDevices.getUserMedia = (c) => { window.facings.push(c.video.facingMode.ideal); return gum(c); };
+                navigator.mediaDevices.getUserMedia = (c) => {
+                    window.facings.push(c.video.facingMode.ideal);
+                    return gum(c);
+                };
             }""")
             page.locator(".camera-start").click()
             page.wait_for_function("() => window.cycleganCamera.shown >= 4", timeout=90_000)
-            state = page.evaluate("() => [window.cycleganCamera.dropped, window.cycleganCamera.shown, window.mostInFlight]")
+            state = page.evaluate("() => [window.cycleganCamera.dropped, window.cycleganCamera.shown, "
+                                  "window.mostInFlight]")
             assert state[0] > 0 and state[2] == 1, state  # dropped, never more than one in work
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
@@ -228,7 +233,7 @@ def test_an_adapter_that_cannot_run_the_models_falls_back_to_wasm_and_says_so(li
                                    timeout=60_000)
             page.locator(".camera-start").click()
             page.wait_for_function("() => window.cycleganCamera.shown >= 2", timeout=90_000)
-            assert status(page) == "Live, on your device (WASM, 2 threads: WebGPU could not run the models).", status(page)
+            assert status(page) == "Live, on your device (WASM, 2 threads: WebGPU could not run the models)."
             assert any(u.endswith("vendor/webgpu/ort-wasm-simd-threaded.asyncify.wasm.gz") for u in fetched)
         finally:
             browser.close()

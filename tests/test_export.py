@@ -50,6 +50,39 @@ def test_export_web_writes_fp16_weight_onnx_that_matches_the_generator(tmp_path)
         assert stats.shape == (size,) and np.abs(y - expected).max() < 1e-4
 
 
+def test_the_camera_graph_is_the_video_paths_steady_translation_frame_after_frame(tmp_path):
+    """One mechanism: the exported camera graph, fed as the page feeds it (its statistics measured on the frame, the
+    rate of a running mean, smoothing after the first frame), gives what the video path's Steadier gives, frame
+    after frame; a frame whose statistics are not taken (rate 0, a tiny `small`) leaves them as they were."""
+    import onnxruntime as ort
+    from cyclegan import Translator
+    from cyclegan.config import VideoConfig
+    from cyclegan.direction import Direction
+    from cyclegan.video import Steadier, stats_rate
+    model = make_tiny_model(tmp_path / "m")
+    meta = json.loads((export.export_web(model, tmp_path / "web") / "web.json").read_text())["files"]["AtoB"]
+    graph = ort.InferenceSession(str(tmp_path / "web" / meta["steady"]), providers=["CPUExecutionProvider"])
+    config = VideoConfig()
+    steadier = Steadier(Translator.from_pretrained(model, backend="eager"), Direction.AtoB, config)
+    torch.manual_seed(0)
+    base, one = torch.rand(1, 3, 40, 56) * 2 - 1, (lambda v: np.full(1, v, np.float32))  # noqa: E731
+    stats, previous = np.zeros(meta["stats_size"], np.float32), None
+    for n in range(1, 7):
+        x = base.clone()
+        x[..., 10:20, 4 * n:4 * n + 12] = 0.8  # something moving over a still, slightly noisy scene
+        x += torch.randn_like(x) * 0.01
+        expected = steadier(x).numpy()
+        before_x, before_y = previous or (x.numpy(), x.numpy())
+        feeds = {"x": x.numpy(), "small": x.numpy(), "stats": stats, "rate": one(stats_rate(n, config.stats_window)),
+                 "previous_x": before_x, "previous_y": before_y, "smoothing": one(config.smoothing if previous else 0),
+                 "motion_levels": one(config.motion_levels)}
+        y, stats = graph.run(None, feeds)
+        assert np.abs(y - expected).max() < 1e-4, n
+        previous = (x.numpy(), y)
+    kept = graph.run(None, {**feeds, "stats": stats, "small": np.zeros((1, 3, 16, 16), np.float32), "rate": one(0)})[1]
+    assert np.array_equal(kept, stats)
+
+
 def test_a_model_too_big_for_a_browser_stays_on_the_server(tmp_path, monkeypatch):
     model = make_tiny_model(tmp_path / "m")
     assert export.web_supported(model) and not export.web_supported(tmp_path / "nowhere")

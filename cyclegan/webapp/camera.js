@@ -13,8 +13,13 @@
 import * as cg from "./cyclegan.js";
 
 const SIZES = [96, 128, 160, 192, 224, 256, 320, 384];
-const STATS_SIDE = 96; // the frame's own statistics are measured on a copy this big (a sixth of the work at 224)
 const WINDOW = 30, SMOOTHING = 0.8, MOTION_LEVELS = 6; // cyclegan.config.VideoConfig's defaults
+// Steady, a frame's own statistics are measured (a second pass of the generator, on the whole frame, as the video
+// path measures them) on every third frame only: the shared ones are a running mean over 30 frames anyway, so this
+// costs a third of a pass a frame. Measured on a smaller copy instead, they would differ (by 10 to 20 levels of
+// 255 in the output at 96 px).
+const MEASURE_EVERY = 3;
+const SKIP = 16; // the graph's `small` input on a frame not measured (rate 0: whatever it measures is not used)
 const FPS_SPAN_MS = 2000;
 
 const MESSAGES = {
@@ -42,11 +47,6 @@ export function workingDims(w, h, side) {
   const s = side / Math.sqrt(w * h);
   const round4 = (v) => Math.max(16, Math.round((v * s) / 4) * 4);
   return [round4(w), round4(h)];
-}
-
-function smallDims(w, h) {
-  const s = Math.min(1, STATS_SIDE / Math.max(w, h));
-  return [Math.max(16, Math.round((w * s) / 4) * 4), Math.max(16, Math.round((h * s) / 4) * 4)];
 }
 
 // RGBA pixels into a CHW float32 tensor in [-1, 1], and back; into buffers kept between frames.
@@ -239,27 +239,25 @@ export function mountCamera(container) {
       if (!state.dims || state.dims[0] !== w || state.dims[1] !== h) {
         state.dims = [w, h];
         state.work = cg.canvas(w, h);
-        state.small = cg.canvas(...smallDims(w, h));
-        state.x = new Float32Array(3 * w * h);
-        state.xs = new Float32Array(3 * state.small.width * state.small.height);
         $.out.width = w; $.out.height = h;
         state.image = $.out.getContext("2d").createImageData(w, h);
         state.stats = null; state.previous = null; state.frames = 0;
       }
       const g = state.work.getContext("2d", { willReadFrequently: true });
       g.drawImage($.video, 0, 0, w, h);
-      const gs = state.small.getContext("2d", { willReadFrequently: true });
-      gs.drawImage(state.work, 0, 0, state.small.width, state.small.height);
       const x = pixelsToTensor(g.getImageData(0, 0, w, h).data, new Float32Array(3 * w * h));
-      const xs = pixelsToTensor(gs.getImageData(0, 0, state.small.width, state.small.height).data, state.xs);
       state.frames++;
       const steady = $.steady.checked, first = state.previous === null;
+      const measure = !steady || first || state.frames % MEASURE_EVERY === 1;
+      if (measure) state.measured = first ? 1 : (state.measured || 0) + 1;
       const meta = cg.models[$.model.value].files[$.direction.value];
       const T = state.runtime.ort.Tensor, one = (v) => new T("float32", Float32Array.of(v), [1]);
       const feeds = {
-        x: new T("float32", x, [1, 3, h, w]), small: new T("float32", xs, [1, 3, state.small.height, state.small.width]),
+        x: new T("float32", x, [1, 3, h, w]),
+        small: measure ? new T("float32", x, [1, 3, h, w]) : new T("float32", new Float32Array(3 * SKIP * SKIP), [1, 3, SKIP, SKIP]),
         stats: new T("float32", state.stats || new Float32Array(meta.stats_size), [meta.stats_size]),
-        rate: one(steady ? Math.max(1 / state.frames, 1 / WINDOW) : 1),
+        // The shared statistics: the mean of the measured frames', then a running mean over about WINDOW frames.
+        rate: one(!steady ? 1 : measure ? Math.max(1 / state.measured, MEASURE_EVERY / WINDOW) : 0),
         previous_x: new T("float32", first ? x : state.previous[0], [1, 3, h, w]),
         previous_y: new T("float32", first ? x : state.previous[1], [1, 3, h, w]),
         smoothing: one(steady && !first ? SMOOTHING : 0), motion_levels: one(MOTION_LEVELS),
