@@ -110,8 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    online = not args.no_zoo and zoo_reachable()
-    if not args.no_zoo and not online:
+    # On ZeroGPU every model listed is loaded at start (demo.Demo), so there the zoo offers only what is on disk
+    # already: the whole zoo would be 0.8 GB downloaded at every start.
+    online = not args.no_zoo and not on_zero_gpu and zoo_reachable()
+    if not args.no_zoo and on_zero_gpu:
+        print(f"* ZeroGPU: only the reference models already downloaded to {args.zoo_dir} are listed (every model "
+              "is loaded at start here; python -m cyclegan.zoo NAME --out DIR downloads one).")
+    elif not args.no_zoo and not online:
         print("* Offline (the reference models' server cannot be resolved): only the reference models already "
               f"downloaded to {args.zoo_dir} are listed.")
     left_out: list[str] = []

@@ -18,25 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Iterator
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+import gradio as gr
+from gradio.exceptions import InvalidPathError
+import torch
+from PIL import Image
 
-import gradio as gr  # noqa: E402  (after the analytics setting)
-from gradio.data_classes import FileData  # noqa: E402
-from gradio_client.utils import is_file_obj_with_meta, is_http_url_like  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+from .config import UploadLimits
+from .catalog import (ModelCache, ModelSpec, check_direction, direction_choices, examples_cache_dir, load_examples,
+                      model_info, reconstructed_label)
+from .direction import Direction
+from .errors import BadImage, BadVideo, CatalogError
+from .images import to_tensor, triptych
+from .metrics import psnr
+from .uploads import (NOT_AN_UPLOAD, DiskBudget, check_payload, confine, decode_upload, fit, fresh_folder,
+                      gradio_temp, human_size, save_png, save_triptych)
+from .web_runtime import WEBAPP
+from . import zerogpu
 
-from .config import UploadLimits  # noqa: E402
-from .catalog import (ModelCache, ModelSpec, check_direction, direction_choices, examples_cache_dir,  # noqa: E402
-                      load_examples, model_info, reconstructed_label)
-from .direction import Direction  # noqa: E402
-from .errors import BadImage, BadVideo, CatalogError  # noqa: E402
-from .images import to_tensor, triptych  # noqa: E402
-from .metrics import psnr  # noqa: E402
-from .uploads import (NOT_AN_UPLOAD, DiskBudget, confine, decode_upload, fit, fresh_folder, gradio_temp,  # noqa: E402
-                      human_size, save_png, save_triptych)
-from .web_runtime import WEBAPP  # noqa: E402
-from . import zerogpu  # noqa: E402
+# No telemetry from a server of this app. Gradio reads the variable when it would send (a launch, a failed share
+# link), not at import, so setting it here, before any Blocks, is enough; the Blocks also say analytics_enabled=False.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 # Small results (a 64 px emoji) are scaled up to fill their box; the server's own buttons are in the page, unseen.
 CSS = ".result img { width: 100%; height: 100%; object-fit: contain; } .cg-hidden { display: none !important; }"
@@ -80,30 +81,35 @@ def read_upload(payload, roots: list[Path] | None = None, **limits) -> Image.Ima
         raise toast(str(e)) from None
 
 
-def uploads_only(component: gr.components.Component) -> gr.components.Component:
-    """An input that refuses, with the usual line, a file payload naming a web address, which Gradio would otherwise
-    download (from any public host, of any size) before the handler could look. Set on the instance: a subclass of
-    a Gradio component makes Gradio write a .pyi stub beside this module."""
-    move = component.async_move_resource_to_block_cache
-
-    async def never_fetch(url_or_file_path):
-        if isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path):
-            raise toast(NOT_AN_UPLOAD)
-        return await move(url_or_file_path)
-
-    component.async_move_resource_to_block_cache = never_fetch
-    return component
+FILE_DATA = {"_type": "gradio.FileData"}
 
 
-class UploadedFile(FileData):
-    """The video input's payload: Gradio's FileData, and a payload that is not one (a bare path, say) is refused with
-    the usual line instead of a validation error that reaches the client as an empty answer."""
+def check_file_inputs(blocks: gr.Blocks, roots: list[Path]) -> gr.Blocks:
+    """Every picture or video input of ``blocks`` checked as it arrives, before Gradio's own handling: a path that
+    does not resolve inside ``roots`` and any web address get the usual line (``uploads.check_payload``). Gradio
+    would otherwise download a web address (from any host, of any size), and refuse a path outside its upload folder
+    or a bare path to a video with an empty answer and a traceback in the log. A bare path that passes is handed on
+    as the FileData Gradio expects. Set on the instance: Gradio has no hook that runs before its own file handling."""
+    preprocess = blocks.preprocess_data
 
-    @classmethod
-    def model_validate(cls, obj, *args, **kwargs):
-        if not is_file_obj_with_meta(obj):
-            raise toast(NOT_AN_UPLOAD)
-        return super().model_validate(obj, *args, **kwargs)
+    def checked(block, payload):
+        if not isinstance(block, (gr.Image, gr.Video)):
+            return payload
+        payload = check_payload(payload, roots)
+        if isinstance(block, gr.Video) and payload and payload.get("path"):
+            payload = {**payload, "meta": FILE_DATA}  # Gradio's FileData of a video must say what it is
+        return payload
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        try:
+            inputs = [checked(block_fn.inputs[i], value) if i < len(block_fn.inputs) else value
+                      for i, value in enumerate(inputs)]
+            return await preprocess(block_fn, inputs, state, explicit_call)
+        except (BadImage, InvalidPathError):  # InvalidPathError: an example's path sent as an upload, say
+            raise toast(NOT_AN_UPLOAD) from None
+
+    blocks.preprocess_data = preprocess_data
+    return blocks
 
 
 @contextmanager
@@ -170,8 +176,8 @@ def clip_gpu_seconds(demo_id: int, key: str, path: str, out: str, direction: str
 class Demo:
     """What the handlers share, and the handlers: each method is one event's function (the public ones are the API).
 
-    On ZeroGPU the translations run where a GPU is lent (``zerogpu``) and the local models are loaded, on CUDA, when
-    the demo is made."""
+    On ZeroGPU the translations run where a GPU is lent (``zerogpu``) and every model is loaded, on CUDA, when the
+    demo is made; one that cannot be loaded then is left out, with a line on the console."""
 
     def __init__(self, models: list[ModelSpec], *, limits: UploadLimits = UploadLimits(),
                  zoo_dir: str | Path | None = None, device: str = "cpu", examples_dir: str | Path | None = None):
@@ -190,9 +196,22 @@ class Demo:
         _DEMOS[id(self)] = self
         self.on_device = zerogpu.gpu(translate_on_device, PICTURE_GPU_SECONDS)
         self.clip_on_device = zerogpu.gpu(clip_on_device, clip_gpu_seconds)
-        if zerogpu.enabled():  # ZeroGPU asks for the weights on CUDA before the first call
-            for spec in (s for s in models if s.kind == "local"):
+        if zerogpu.enabled():
+            self._load_all()
+
+    def _load_all(self) -> None:
+        """ZeroGPU's stand-in for CUDA takes weights only in the thread that imported ``spaces`` (the main one, which
+        makes the demo): a Hub or reference model loaded on first use, in a request's thread, would reach the real
+        CUDA and fail. So every model is loaded now, and one that cannot be is no longer offered."""
+        for spec in list(self.models):
+            try:
                 self.cache.get(spec.key)
+            except CatalogError as e:
+                print(f"* Not listed: {spec.key} (on ZeroGPU every model is loaded at start): {e}", flush=True)
+                self.cache.specs.pop(spec.key)
+                self.models = [s for s in self.models if s is not spec]
+        if not self.models:
+            raise ValueError("no models: none of the models listed could be loaded")
 
     def settle(self) -> None:
         """After a request: hand the memory its pictures and frames used back to the system (glibc keeps freed
@@ -271,10 +290,11 @@ class Demo:
         """
         start = time.perf_counter()
         spec, direction = self.resolve(model, direction)
-        if not video:
+        named = video.get("path") if isinstance(video, dict) else video  # the input's FileData, or a path
+        if not named:
             raise gr.Error("No video: upload a clip first.", print_exception=False)
         try:
-            path = confine(video, self.roots)  # the Video input hands over the upload's path
+            path = confine(named, self.roots)
         except BadImage as e:
             raise toast(str(e)) from None
         if path.stat().st_size > self.limits.max_video_bytes:
@@ -352,7 +372,7 @@ def build_demo(models: list[ModelSpec], *, limits: UploadLimits = UploadLimits()
             video_tab(ui)
         with gr.Tab("Camera", id="camera-tab"):
             camera_tab(bool(browser_models))
-    return demo
+    return check_file_inputs(demo, ui.roots)
 
 
 def camera_tab(in_browser: bool) -> None:
@@ -384,9 +404,8 @@ def image_tab(ui: Demo, demo: gr.Blocks, examples_dir: str | Path | None, browse
             server_button = gr.Button("Translate on the server", elem_id="translate-server", elem_classes="cg-hidden")
             api_button = gr.Button("API", elem_id="translate-api", elem_classes="cg-hidden")
         with gr.Column(scale=1):
-            image_in = uploads_only(gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"],
-                                             image_mode=None, label="Input image", height=260,
-                                             elem_id="input-image"))
+            image_in = gr.Image(type="filepath", sources=["upload", "clipboard", "webcam"], image_mode=None,
+                                label="Input image", height=260, elem_id="input-image")
     with gr.Row():
         real_out, fake_out, rec_out = (
             gr.Image(type="pil", format="png", label=label, interactive=False, height=300, elem_id=label.lower(),
@@ -488,13 +507,13 @@ def video_tab(ui: Demo) -> None:
             side_in = gr.Checkbox(False, label="Real | generated side by side", elem_id="side-by-side")
             button = gr.Button("Translate video", variant="primary", elem_id="translate-video")
         with gr.Column(scale=1):
-            video_in = uploads_only(gr.Video(sources=["upload"], label="Input video", height=260,
-                                             elem_id="input-video"))
-            video_in.data_model = UploadedFile
+            video_in = gr.Video(sources=["upload"], label="Input video", height=260, elem_id="input-video")
     video_out = gr.Video(label="Translated video", interactive=False, height=320, elem_id="output-video")
     status = gr.Markdown(elem_id="video-status")
+    # preprocess=False: the handler takes the upload's FileData as it came and opens its path only once confined.
     button.click(ui.translate_video, [video_in, model_in, direction_in, steady_in, side_in], [video_out, status],
-                 api_name="translate_video", show_progress_on=video_out, js=page_script("close_toasts"))
+                 api_name="translate_video", preprocess=False, show_progress_on=video_out,
+                 js=page_script("close_toasts"))
     model_in.change(ui.select_video_model, model_in, direction_in, api_visibility="private", queue=False)
 
 

@@ -115,7 +115,9 @@ def fit(image: Image.Image, max_side: int | None) -> Image.Image:
 
 def confine(path: str | Path, roots: list[Path]) -> Path:
     """``path`` resolved (symlinks followed) if it is a file inside one of ``roots`` (the app's upload folder, its
-    examples); else ``BadImage(NOT_AN_UPLOAD)``, the same for every refused path."""
+    examples); else ``BadImage(NOT_AN_UPLOAD)``, the same for every refused path, a web address included."""
+    if isinstance(path, str) and "://" in path:  # a URL is never fetched, nor read as a relative path
+        raise BadImage(NOT_AN_UPLOAD)
     try:
         resolved = Path(path).resolve(strict=True)
         if resolved.is_file() and any(resolved.is_relative_to(root) for root in roots):
@@ -123,6 +125,25 @@ def confine(path: str | Path, roots: list[Path]) -> Path:
     except (OSError, RuntimeError, ValueError, TypeError):  # missing, a link loop, a NUL byte, not a path at all
         pass
     raise BadImage(NOT_AN_UPLOAD)
+
+
+def check_payload(payload: Any, roots: list[Path]) -> dict[str, Any] | None:
+    """A file input's raw payload as a client sent it (a path, or a FileData dict), checked before the server does
+    anything with it: its path must ``confine`` to ``roots``; a web address, or a payload holding other payloads
+    (which Gradio would look into, and download from), is refused with ``BadImage(NOT_AN_UPLOAD)``. Returns it as a
+    dict (a bare path wrapped as ``{"path": ...}``); None, or a dict with no path (an inline data: URL), as it is."""
+    if payload is None:
+        return None
+    if isinstance(payload, str):
+        payload = {"path": payload}
+    scalar = lambda v: not isinstance(v, (dict, list))  # noqa: E731
+    if not isinstance(payload, dict) or not all(
+            scalar(v) or (k == "meta" and isinstance(v, dict) and all(map(scalar, v.values())))
+            for k, v in payload.items()):
+        raise BadImage(NOT_AN_UPLOAD)
+    if payload.get("path"):  # (an empty one is no file: the handler says so)
+        confine(payload["path"], roots)
+    return payload
 
 
 def decode_upload(payload: dict[str, Any] | str | Path | None, roots: list[Path] | None = None,

@@ -328,9 +328,25 @@ def call_raw(server, api: str, data: list) -> tuple[str, str]:
 def test_the_api_opens_only_what_was_uploaded(server, client, good, tmp_path):
     """A path a client names, instead of uploading a file, is never opened unless it is an upload of this app or
     one of its examples: a picture elsewhere, a missing file, a folder and a link out of the upload folder all get
-    the same answer, so a refusal says nothing of what exists; a web address is never fetched. Payloads that claim
-    to be Gradio's FileData with a path outside the upload folder are refused by Gradio itself (its answer carries no
-    message), for both the picture and the video endpoint."""
+    the same answer, so a refusal says nothing of what exists; a web address is never fetched. Every form of payload
+    (a bare path, a dict, one that claims to be Gradio's FileData, one that wraps another) gets exactly that line on
+    both endpoints, with no traceback in the server's log, and the server answers afterwards."""
+    import http.server
+    import threading
+    fetched = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):  # a web server that notes any request Gradio would make
+        def do_GET(self):
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(png_bytes(noise(8, 8)))
+
+        def log_message(self, *args):
+            pass
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
     secret = tmp_path / "secret.png"
     noise(16, 16, seed=9).save(secret)
     link = server.tmp / "gradio" / "link.png"
@@ -339,20 +355,29 @@ def test_the_api_opens_only_what_was_uploaded(server, client, good, tmp_path):
     refused = ("error", json.dumps({"error": "Not an upload: this app opens only the files sent to it and its own "
                                              "examples", "duration": 10, "visible": True, "title": "Error"}))
     meta = {"_type": "gradio.FileData"}
-    urls = ["https://example.com/x.png", "http://127.0.0.1:9/x.mp4"]
+    base = f"http://127.0.0.1:{web.server_address[1]}"
+    urls = [f"{base}/x.png", f"{base}/x.mp4", "https://example.com/x.png", "file:///etc/passwd"]
     paths = [str(secret), str(tmp_path / "missing.png"), str(tmp_path), str(link), "/etc/passwd", "relative.png"]
-    answers = {call_raw(server, "translate", [{"path": path}, "tiny", "AtoB"]) for path in paths + urls}
-    answers |= {call_raw(server, "translate", [{"path": url, "url": url, "meta": meta}, "tiny", "AtoB"]) for url in urls}
-    for path in paths + urls:  # the video input: a bare path, wrapped or not, and any web address
-        for video in ({"path": path}, {"video": {"path": path}}, *([{"path": path, "meta": meta}] if path in urls else [])):
-            answers.add(call_raw(server, "translate_video", [video, "tiny", "AtoB", True, False]))
-    assert answers == {refused}, answers
-    for path in (str(secret), str(link), str(tmp_path / "missing.png")):
-        claimed = {"path": path, "meta": meta}
-        assert call_raw(server, "translate", [claimed, "tiny", "AtoB"])[0] == "error"
-        for video in (claimed, {"video": claimed}):
-            assert call_raw(server, "translate_video", [video, "tiny", "AtoB", True, False])[0] == "error"
-    check_result(translate(client, good["rgb.png"][0]), (64, 32))  # and an upload still works
+    payloads = [form for path in paths + urls for form in (
+        path, {"path": path}, {"path": path, "meta": meta}, {"path": path, "url": path, "meta": meta},
+        {"video": {"path": path, "meta": meta}}, {"path": None, "meta": {"path": path, "meta": meta}})]
+    log_before = len(server.output())
+    try:
+        answers = {payload if isinstance(payload, str) else json.dumps(payload): (
+            call_raw(server, "translate", [payload, "tiny", "AtoB"]),
+            call_raw(server, "translate_video", [payload, "tiny", "AtoB", True, False])) for payload in payloads}
+    finally:
+        web.shutdown()
+        web.server_close()
+    assert {k: v for k, v in answers.items() if v != (refused, refused)} == {}
+    assert fetched == []  # no web address was fetched
+    assert "Traceback" not in server.output()[log_before:]
+    check_result(translate(client, good["rgb.png"][0]), (64, 32))  # and an upload still works ...
+    clip = noise_clip(server.inputs / "named.mp4", 6, (32, 32))
+    with open(clip, "rb") as f:  # ... also named by its bare path, as a client may send it after uploading it
+        uploaded = httpx.post(server.url + "/gradio_api/upload", files={"files": ("named.mp4", f, "video/mp4")}).json()[0]
+    event, data = call_raw(server, "translate_video", [uploaded, "tiny", "AtoB", False, False])
+    assert event == "complete" and json.loads(data)[1].startswith("6 frames at 32×32"), data
 
 
 @pytest.mark.parametrize("model", [["tiny"], {"key": "tiny"}, 3])
@@ -466,6 +491,36 @@ def test_mcp_flag_and_env(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == 'error: --mcp needs the MCP extra of Gradio: pip install "gradio[mcp]"\n'
 
 
+def test_on_zerogpu_the_zoo_offers_what_is_on_disk(tmp_path, monkeypatch, capsys):
+    """On ZeroGPU every model is loaded at start, so the app lists only the reference models already downloaded
+    (the whole zoo would be downloaded at every start) and says so; elsewhere it lists the zoo as usual."""
+    import types
+    import torch
+    from cyclegan import zoo
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    make_tiny_model(zoo.zoo_folder("horse2zebra", tmp_path / "zoo"), "horse2zebra", "horse", "zebra")
+    launched = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(demo=self))
+    monkeypatch.setattr("cyclegan.catalog.zoo_reachable", lambda timeout=2.0: True)  # as if online
+    args = ["--checkpoints", str(tmp_path / "ckpt"), "--zoo-dir", str(tmp_path / "zoo"), "--device", "cpu",
+            "--client-inference", "off", "--threads", str(torch.get_num_threads()), "--examples", str(tmp_path / "none")]
+
+    def listed():
+        dropdown = next(b for b in launched["demo"].blocks.values() if isinstance(b, gr.Dropdown))
+        return [key for _, key in dropdown.choices]
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert app.main(args) == 0 and len(listed()) == 1 + len(zoo.ZOO)
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=lambda fn, duration: fn))
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "spaces" else find_spec(name, *a))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    capsys.readouterr()
+    assert app.main(args) == 0 and listed() == ["tiny", "zoo:horse2zebra"]
+    assert f"* ZeroGPU: only the reference models already downloaded to {tmp_path / 'zoo'} are listed" in (
+        capsys.readouterr().out)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Helpers, in-process
 # ------------------------------------------------------------------------------------------------------------------
@@ -483,9 +538,20 @@ def test_help_answers_without_loading_torch_or_gradio(script):
     assert "usage:" in r.stderr and "--no-such-flag" in r.stderr
 
 
+def disk_budget(launched: dict) -> tuple[Path, int]:
+    """(folder, bytes) of the disk budget that the app's middleware keeps on every request."""
+    from cyclegan.web import IsolationMiddleware
+    (middleware,) = launched["app_kwargs"]["middleware"]
+    assert middleware.cls is IsolationMiddleware
+    budget = middleware.kwargs["on_request"].__self__
+    return budget.folder, budget.max_bytes
+
+
 def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
-    """main() without serving: defaults (127.0.0.1:7860, analytics off), env overrides, the queue for a 2-core CPU."""
+    """main() without serving: defaults (127.0.0.1:7860, analytics off), env overrides, the queue for a 2-core CPU,
+    the disk budget of Gradio's temp folder (--max-disk) in the middleware that sees every request."""
     import torch
+    from cyclegan.uploads import gradio_temp
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     launched = {}
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(demo=self, **kw))
@@ -499,6 +565,7 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
         torch.set_num_threads(threads)
     assert (launched["server_name"], launched["server_port"], launched["share"]) == ("127.0.0.1", 7860, False)
     assert launched["max_file_size"] == 100 * 1024**2  # the upload limit: the larger of pictures' and videos'
+    assert disk_budget(launched) == (gradio_temp(), 2 * 1024**3)  # on every request, uploads alone included
     demo = launched["demo"]
     assert demo.analytics_enabled is False
     assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 64
@@ -506,9 +573,10 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     monkeypatch.setenv("CYCLEGAN_MODELS", "a/b, c/d")
     assert app.main(["--checkpoints", str(tmp_path / "ckpt"), "--no-zoo", "--threads", str(threads),
-                     "--model", "e/f", "--share", "--max-file-size", "5mb", "--max-video-size", "4mb"]) == 0
+                     "--model", "e/f", "--share", "--max-file-size", "5mb", "--max-video-size", "4mb",
+                     "--max-disk", "300mb"]) == 0
     assert (launched["server_name"], launched["server_port"], launched["share"]) == ("0.0.0.0", 7999, True)
-    assert launched["max_file_size"] == 5 * 1024**2
+    assert launched["max_file_size"] == 5 * 1024**2 and disk_budget(launched) == (gradio_temp(), 300 * 1024**2)
     dropdown = next(b for b in launched["demo"].blocks.values() if isinstance(b, gr.Dropdown))
     assert [key for _, key in dropdown.choices] == ["tiny", "e/f", "a/b", "c/d"]
 
