@@ -178,3 +178,43 @@ def test_a_host_without_isolation_headers_still_gives_the_page_threads(site):
         proc.terminate()
         proc.wait(10)
     assert external == [], f"the page fetched from outside 127.0.0.1: {external}"
+
+
+def test_inside_a_frame_of_a_page_that_is_not_isolated_it_runs_on_one_thread_and_says_so(site):
+    """No service worker can isolate a frame whose parent is not isolated: the page reloads at most once, then
+    runs on one thread, says so, and still translates."""
+    port = free_port()
+    (site["folder"] / "parent.html").write_text('<!doctype html><title>a page that embeds the site</title>'
+                                                '<iframe id="site" src="index.html" width="1200" height="850"></iframe>')
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                             "--directory", str(site["folder"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                loads: list[str] = []
+                page.on("request", lambda r: loads.append(r.url) if r.url.endswith("/index.html") else None)
+                for _ in range(50):  # the server answers once it has started
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}/parent.html")
+                        break
+                    except sync_api.Error:
+                        time.sleep(0.2)
+                frame = page.frame_locator("#site")
+                frame.locator("#status").filter(has_text="Ready").wait_for(timeout=60_000)
+                inner = next(f for f in page.frames if f.url.endswith("/index.html"))
+                assert inner.evaluate("crossOriginIsolated") is False
+                assert inner.evaluate("window.cyclegan.ort.env.wasm.numThreads") == 1
+                assert frame.locator("#status").inner_text() == ("Ready: 1 thread (the page is not cross-origin "
+                                                                "isolated here, so it runs on one thread).")
+                assert 1 <= len(loads) <= 2, loads  # the first load, and at most the one reload
+                frame.locator(".example").first.click()
+                inner.wait_for_function("() => !document.getElementById('stats').hidden", timeout=60_000)
+                assert "ran in your browser (1 thread)" in frame.locator("#where").inner_text()
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        (site["folder"] / "parent.html").unlink()
