@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,47 +13,7 @@ from torch.utils.data import Dataset, Sampler
 from torchvision.transforms import v2
 
 from .errors import DataError
-from .images import load_image
-
-# The reference's extensions (.jpg .jpeg .png .ppm .bmp .tif .tiff, any case), plus .webp.
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
-
-
-def list_images(folder: str | Path, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
-    """The image files in ``folder`` and its subfolders, sorted by path; a clear error if there are none.
-
-    Like the reference's ``make_dataset`` this walks subfolders (without following symlinked folders, so
-    a link loop cannot hang it), but hidden files and folders (``.name``) are skipped: they are tool
-    debris such as macOS ``._photo.jpg`` resource forks or ``.ipynb_checkpoints/``, not training data.
-    Pass a list as ``skipped`` to have every entry passed over appended to it as (path, why), for telling
-    the user what was left out.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"folder not found: {folder}")
-    files, left_out = [], []
-    for root, dirs, names in os.walk(folder):
-        left_out += [(Path(root) / d, "hidden folder, not searched") for d in sorted(dirs) if d.startswith(".")]
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # pruned in place: os.walk does not descend
-        for name in sorted(names):
-            path = Path(root) / name
-            if name.startswith("."):
-                left_out.append((path, "hidden file"))
-            elif not path.is_file():  # dangling links and odd entries
-                left_out.append((path, "not a file"))
-            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
-                left_out.append((path, f"not an image type ({path.suffix or 'no extension'}; "
-                                       f"reads {', '.join(sorted(IMAGE_EXTENSIONS))})"))
-            else:
-                files.append(path)
-    files.sort()
-    if skipped is not None:
-        skipped += left_out
-    if not files:
-        raise DataError(f"no images in {folder} or its subfolders "
-                        f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return files
-
+from .images import list_images, load_image
 
 def is_readable(path: Path) -> bool:
     try:

@@ -27,9 +27,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .data import list_images
 from .errors import DataError
-from .images import load_image
+from .images import list_images, load_image
 from .device import resolve_device
 from .direction import Direction
 from .metrics import l1, psnr, ssim

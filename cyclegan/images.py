@@ -1,13 +1,56 @@
-"""Pictures: files and PIL images as 8-bit RGB, PIL RGB <-> 1x3xHxW tensors in [-1, 1], and triptychs."""
+"""Pictures: the image files of a folder, files and PIL images as 8-bit RGB, PIL RGB <-> 1x3xHxW tensors in
+[-1, 1], and triptychs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .errors import DataError
+
 ORIENTATION = 0x0112  # the EXIF tag that says how a photo is to be turned for display
+
+# The reference's extensions (.jpg .jpeg .png .ppm .bmp .tif .tiff, any case), plus .webp.
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
+
+
+def list_images(folder: str | Path, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """The image files in ``folder`` and its subfolders, sorted by path; a clear error if there are none.
+
+    Like the reference's ``make_dataset`` this walks subfolders (without following symlinked folders, so
+    a link loop cannot hang it), but hidden files and folders (``.name``) are skipped: they are tool
+    debris such as macOS ``._photo.jpg`` resource forks or ``.ipynb_checkpoints/``, not training data.
+    Pass a list as ``skipped`` to have every entry passed over appended to it as (path, why), for telling
+    the user what was left out.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"folder not found: {folder}")
+    files, left_out = [], []
+    for root, dirs, names in os.walk(folder):
+        left_out += [(Path(root) / d, "hidden folder, not searched") for d in sorted(dirs) if d.startswith(".")]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # pruned in place: os.walk does not descend
+        for name in sorted(names):
+            path = Path(root) / name
+            if name.startswith("."):
+                left_out.append((path, "hidden file"))
+            elif not path.is_file():  # dangling links and odd entries
+                left_out.append((path, "not a file"))
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                left_out.append((path, f"not an image type ({path.suffix or 'no extension'}; "
+                                       f"reads {', '.join(sorted(IMAGE_EXTENSIONS))})"))
+            else:
+                files.append(path)
+    files.sort()
+    if skipped is not None:
+        skipped += left_out
+    if not files:
+        raise DataError(f"no images in {folder} or its subfolders "
+                        f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:

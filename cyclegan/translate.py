@@ -25,13 +25,12 @@ from PIL import Image
 from .backends import BACKENDS, Backend, Runner, RunnerKind, eager_runner, onnx_runner, resolve_backend
 from .config import TileConfig, VideoConfig
 from .cpu_graph import WINOGRAD_MIN_CHANNELS
-from .data import list_images
 from .device import resolve_device
 from .direction import Direction, require
 from .errors import DataError, ModelNotFoundError
 from .model_folder import (default_direction, generator_folders, load_generator, read_manifest,
                   resolve_model_dir)
-from .images import load_image, to_pil, to_rgb, to_tensor, triptych
+from .images import list_images, load_image, to_pil, to_rgb, to_tensor, triptych
 from .tiling import blend_tiles, downscale
 
 if TYPE_CHECKING:
