@@ -3,6 +3,7 @@ its native scale and at two other working sizes.
 
     python benchmarks/camera_speed.py                  # every model in checkpoints/ the page can run
     python benchmarks/camera_speed.py --seconds 10
+    python benchmarks/camera_speed.py --model monet2photo     # one model (a checkpoints/ folder's name)
     python benchmarks/camera_speed.py --frame docs/camera_frame.jpg   # also the README's picture of the camera mode
 
 It exports the static site (python -m cyclegan.export --site), serves it on 127.0.0.1 (python -m cyclegan.web),
@@ -47,11 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
     p.add_argument("--seconds", type=float, default=8, help="measured seconds per model and size (after 3 s warm)")
     p.add_argument("--chromium", default="/usr/bin/chromium")
+    p.add_argument("--model", action="append", help="only this model of checkpoints/ (repeatable; default: all)")
     p.add_argument("--frame", type=Path, help="save the camera panes (camera | translated) of the first model's native "
                    "scale here, as the page shows them")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="cyclegan-camera-"))
-    models = [f for f in sorted((ROOT / "checkpoints").iterdir()) if f.is_dir() and is_complete(f)]
+    models = [f for f in sorted((ROOT / "checkpoints").iterdir()) if f.is_dir() and is_complete(f)
+              and (not args.model or f.name in args.model)]
+    if not models:
+        p.error(f"no complete model folder in checkpoints/ named {', '.join(args.model or [])}")
     site = export_site(models, work / "site")
     frames, _ = blink_scene(ROOT / "examples" / "photo_coffee.jpg", size=(320, 240), frames=60)  # CC0 photo
     clip = write_y4m(work / "scene.y4m", frames, fps=30)

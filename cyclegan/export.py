@@ -32,8 +32,8 @@ from .cpu_graph import ONNX_FORMAT, OPSET, export_onnx, onnx_model
 from .direction import Direction
 from .errors import ModelNotFoundError
 from .frozen_stats import StatsGenerator
-from .model_folder import (GENERATOR_FOLDERS, default_direction, generator_folders, load_generator, read_manifest,
-                           resolve_model_dir)
+from .model_folder import (GENERATOR_FOLDERS, WEIGHTS, default_direction, generator_folders, load_generator,
+                           read_manifest, resolve_model_dir)
 from .web_runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
 WEB_META = "web.json"
@@ -144,7 +144,7 @@ def web_supported(model: str | Path) -> bool:
     except (ModelNotFoundError, OSError, TypeError):
         return False
     for sub in subs.values():
-        weights = sub / "model.safetensors"
+        weights = sub / WEIGHTS
         if not weights.is_file() or weights.stat().st_size > MAX_WEB_BYTES:
             return False
     return bool(subs)
@@ -260,13 +260,13 @@ def app_assets(models: dict[str, Path], limits: UploadLimits, cache: Path | None
     for key, folder in sorted(models.items()):
         digest.update(key.encode())
         digest.update(json.dumps(read_manifest(folder), sort_keys=True).encode())
-        for weights in sorted(Path(folder).glob("G_*/model.safetensors")):
+        for weights in sorted(Path(folder).glob(f"G_*/{WEIGHTS}")):
             digest.update(hashlib.sha256(weights.read_bytes()).digest())
     for path in sorted([*(WEBAPP / name for name in PAGE_SCRIPTS), *(p for p in VENDOR.rglob("*") if p.is_file())]):
         digest.update(path.read_bytes())
     digest.update(json.dumps(limits.page(), sort_keys=True).encode())
     out = cache / digest.hexdigest()[:16]
-    if (out / "models.json").is_file():
+    if (out / MODELS_JSON).is_file():
         return out
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

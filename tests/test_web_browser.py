@@ -5,6 +5,7 @@ by a host without isolation headers, its service worker still gives it threads."
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -29,7 +30,12 @@ def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("site")
     # A second model from someone else, whose domain names are markup: the page must show them as text.
     hostile = make_tiny_model(tmp / "hostile", "hostile", '<img src=x onerror="window.pwned=1">', "<b>plum</b>")
-    folder = export_site([MONET, hostile], tmp / "site", ROOT / "examples")
+    # A one-direction model: G_BA alone, as its manifest says (apple <- orange).
+    gba = make_tiny_model(tmp / "gba", "gba", "apple", "orange")
+    shutil.rmtree(gba / "G_AB")
+    manifest = json.loads((gba / "manifest.json").read_text())
+    (gba / "manifest.json").write_text(json.dumps({**manifest, "directions": ["BtoA"], "default_direction": "BtoA"}))
+    folder = export_site([MONET, hostile, gba], tmp / "site", ROOT / "examples")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -140,6 +146,30 @@ def test_a_models_names_are_shown_as_text_never_run(site):
             assert labels[0].strip() == '<img src=x onerror="window.pwned=1"> → <b>plum</b>', labels
             assert page.locator("#direction img, #direction b, #model img").count() == 0
             assert page.evaluate("window.pwned") is None
+        finally:
+            browser.close()
+
+
+def test_a_one_direction_model_reads_the_way_it_translates(site):
+    """A model with G_BA alone: the picture's and the camera's model lists say orange → apple (never ↔), each
+    offers that one direction, and a picture translated with it has no reconstruction."""
+    with sync_api.sync_playwright() as p:
+        browser, page = open_page(p, site["url"], [])
+        try:
+            assert page.locator("#model option[value=gba]").inner_text() == "gba (orange → apple)"
+            assert "monet2photo (Monet painting ↔ photo)" == page.locator("#model option").first.inner_text()
+            page.locator("#model").select_option("gba")
+            assert [t.strip() for t in page.locator("#direction label").all_inner_texts()] == ["orange → apple"]
+            assert page.locator("#rec-label").inner_text() == "Reconstructed (none: one direction)"
+            camera = "select[aria-label='Camera model']"
+            assert page.locator(f"{camera} option[value=gba]").inner_text() == "gba (orange → apple)"
+            page.locator(camera).select_option("gba")
+            assert page.locator("select[aria-label='Camera direction'] option").all_inner_texts() == ["orange → apple"]
+            page.locator("#file").set_input_files(str(site["bad"] / "exif_rotated.jpg"))
+            page.locator("#translate").click()
+            page.wait_for_function("() => !document.getElementById('stats').hidden", timeout=60_000)
+            assert page.locator("#psnr").inner_text() == "–"
+            assert page.evaluate("document.getElementById('reconstructed').getAttribute('src')") == ""
         finally:
             browser.close()
 
