@@ -1,14 +1,16 @@
 """Soak test of the served app under attack: 20 clients for 3 minutes, mixing good pictures, the bad inputs a
-public API gets (paths that are not uploads, bombs, broken files, odd values) and small videos.
+public API gets (paths that are not uploads, web addresses, bombs, broken files, odd values) and small videos.
 
     python benchmarks/soak.py                     # 20 clients, 180 s, the shipped models, loopback only
     python benchmarks/soak.py --clients 4 --seconds 30
 
-It starts `python app.py` on 127.0.0.1 (its own temp folder, no zoo, the server translating), warms it up, and
-reads its resident memory (RSS). Each client then loops until the time is up, picking a request by weight; a good
-one must come back with its results, a bad one must be refused with its one line. At the end it waits for the
-server to settle and reads RSS again, and looks in the temp folders for anything a failure left behind. Prints a
-Markdown table and writes benchmarks/results/soak.json.
+It starts `python app.py` on 127.0.0.1 (its own temp folder under a small --max-disk, no zoo, the server
+translating), warms it up, and reads its resident memory (RSS). Each client then loops until the time is up,
+picking a request by weight; a good one must come back with its results, a bad one must be refused with its one
+line. At the end it waits for the server to settle and reads RSS again, looks in the temp folder for anything a
+failure left behind, and checks that the disk budget held it: what is older than the budget's grace (its minimum
+age and its interval) fits the budget. Prints a Markdown table, writes benchmarks/results/soak.json, and deletes
+its work folder (the inputs, the temp folder, the clients' downloads).
 """
 from __future__ import annotations
 
@@ -64,12 +66,29 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     files["fake_clip"] = folder / "fake.mp4"
     frame = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     files["fast_clip"] = write_video(folder / "fast.mp4", (frame for _ in range(3000)), 999)  # 3 s at 999 fps
-    files["huge_clip"] = write_video(folder / "huge.mp4", (np.full((6000, 6000, 3), 90, np.uint8) for _ in range(2)),
-                                     12)  # two 36-megapixel frames in a small file
+    files["huge_clip"] = huge_clip(folder / "huge.mp4")  # two 144-megapixel frames in a 0.4 MB file
     files["hifi_clip"] = hifi_clip(folder / "hifi.mkv")
     (folder / "drawing.eps").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     files["eps"] = folder / "drawing.eps"
     return files
+
+
+def huge_clip(path: Path, side: int = 12_000) -> Path:
+    """Two frames of side² pixels (216 MB each, decoded) in a small H.264 file, written a frame of one colour at a
+    time (write_video's encoder settings would take 4 GB to make it)."""
+    import av
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=12, options={"preset": "ultrafast", "tune": "zerolatency"})
+        video.width = video.height = side
+        video.pix_fmt, video.thread_count = "yuv420p", 1
+        frame = av.VideoFrame(side, side, "yuv420p")
+        for plane, value in zip(frame.planes, (90, 128, 128)):
+            np.frombuffer(plane, np.uint8)[:] = value
+        for i in range(2):
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    return path
 
 
 def hifi_clip(path: Path) -> Path:
@@ -103,7 +122,8 @@ def call_raw(url: str, api: str, data: list) -> tuple[str, str]:
 
 def requests(files: dict[str, Path], secret: Path, link: Path) -> list[tuple[str, float, object]]:
     """(kind, weight, what to send): good requests return results; bad ones name the line they must get. A "raw"
-    request is posted as any client could, past gradio_client (a path or a web address instead of an upload)."""
+    request is posted as any client could, past gradio_client (a path or a web address instead of an upload, as a
+    bare string, a dict, or one that claims to be Gradio's FileData)."""
     from gradio_client import handle_file
     good = lambda f, **kw: ("translate", (handle_file(str(f)),), kw)  # noqa: E731
     clip = lambda f, **kw: ("translate_video", (handle_file(str(f)),), kw)  # noqa: E731
@@ -115,7 +135,7 @@ def requests(files: dict[str, Path], secret: Path, link: Path) -> list[tuple[str
         ("good video", 8, ("good", *clip(files["clip"], model="monet2photo"))),
         ("video with 192 kHz sound (resampled)", 2, ("good", *clip(files["hifi_clip"]))),
         ("fast video (999 fps)", 3, ("Video has too many frames", *clip(files["fast_clip"]))),
-        ("video of 6000² frames", 2, ("Video frames too large", *clip(files["huge_clip"]))),
+        ("video of 12000² frames", 2, ("Video frames too large", *clip(files["huge_clip"]))),
         ("path, not an upload", 6, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(secret)}, None, None]), {})),
         ("folder, not an upload", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(secret.parent)}, None, None]),
                                       {})),
@@ -124,6 +144,14 @@ def requests(files: dict[str, Path], secret: Path, link: Path) -> list[tuple[str
         ("link out of the uploads", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(link)}, None, None]), {})),
         ("web address as FileData", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": web, "meta": meta}, None, None]),
                                         {})),
+        ("path out as FileData", 3, (NOT_AN_UPLOAD, "raw", ("translate", [{"path": str(secret), "meta": meta}, None,
+                                                                           None]), {})),
+        ("video path as FileData", 2, (NOT_AN_UPLOAD, "raw", ("translate_video", [{"path": str(secret), "meta": meta},
+                                                                                  None, None, True, False]), {})),
+        ("video as a bare path", 2, (NOT_AN_UPLOAD, "raw", ("translate_video", [str(secret), None, None, True, False]),
+                                     {})),
+        ("video link out of the uploads", 2, (NOT_AN_UPLOAD, "raw", ("translate_video", [
+            {"path": str(link), "meta": meta}, None, None, True, False]), {})),
         ("video path, not an upload", 3, (NOT_AN_UPLOAD, "raw", ("translate_video", [{"video": {"path": str(secret)}},
                                                                                      None, None, True, False]), {})),
         ("video web address", 2, (NOT_AN_UPLOAD, "raw", ("translate_video", [{"path": web, "meta": meta}, None, None,
@@ -139,6 +167,25 @@ def requests(files: dict[str, Path], secret: Path, link: Path) -> list[tuple[str
     ]
 
 
+def send(client, url: str, kind: str, spec: tuple) -> dict:
+    """One request of the plan; whether it was answered as expected (a good one with its results, a bad one
+    refused with its line)."""
+    expected, api, args, kwargs = spec
+    start = time.perf_counter()
+    try:
+        if api == "raw":
+            event, data = call_raw(url, *args)
+            ok, message = event == "complete", data
+        else:
+            result = client.predict(*args, api_name=f"/{api}", **kwargs)
+            ok, message = True, str(result)[:80]
+    except Exception as e:  # gradio_client raises AppError with the server's line
+        ok, message = False, str(e).splitlines()[0] if str(e) else type(e).__name__
+    passed = ok if expected == "good" else not ok and expected in message
+    return {"kind": kind, "good": expected == "good", "passed": passed, "seconds": time.perf_counter() - start,
+            "message": message[:200]}
+
+
 def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, lock: threading.Lock,
                 downloads: Path) -> None:
     from gradio_client import Client
@@ -148,31 +195,48 @@ def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, l
     specs = {p[0]: p[2] for p in plan}
     while time.monotonic() < until:
         kind = rng.choices(kinds, weights)[0]
-        expected, api, args, kwargs = specs[kind]
-        start = time.perf_counter()
-        try:
-            if api == "raw":
-                event, data = call_raw(url, *args)
-                ok, message = event == "complete", data
-            else:
-                result = client.predict(*args, api_name=f"/{api}", **kwargs)
-                ok, message = True, str(result)[:80]
-        except Exception as e:  # gradio_client raises AppError with the server's line
-            ok, message = False, str(e).splitlines()[0] if str(e) else type(e).__name__
-        seconds = time.perf_counter() - start
-        if expected == "good":
-            passed = ok
-        else:  # refused, with its line
-            passed = not ok and expected in message
+        outcome = send(client, url, kind, specs[kind])
         with lock:
-            outcomes.append({"kind": kind, "good": expected == "good", "passed": passed, "seconds": seconds,
-                             "message": message[:200]})
+            outcomes.append(outcome)
+
+
+def warm_up(url: str, plan: list, downloads: Path) -> list[dict]:
+    """Every kind of request once, then 20 s of good ones: what a server does once (load the models, open a codec,
+    take an error path for the first time) is done before its memory is read, so the soak measures what grows."""
+    from gradio_client import Client
+    client = Client(url, verbose=False, download_files=str(downloads / "client-0"))
+    done = [send(client, url, kind, spec) for kind, _, spec in plan]
+    client_loop(url, plan[:3], time.monotonic() + 20, 0, done, threading.Lock(), downloads)
+    return done
+
+
+def sample_rss(pid: int, until: float, samples: list) -> None:
+    """The server's RSS every 10 s while the clients run: (seconds since the start, MB)."""
+    start = time.monotonic()
+    while time.monotonic() < until:
+        samples.append((round(time.monotonic() - start), round(rss_mb(pid))))
+        time.sleep(10)
 
 
 def folder_size(folder: Path) -> tuple[int, int]:
     """(files, bytes) under ``folder``."""
     files = [p for p in folder.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
+
+
+def over_budget(temp: Path, max_bytes: int, grace: float) -> int:
+    """Bytes in ``temp`` beyond ``max_bytes`` among the files older than ``grace`` seconds: 0 when the disk budget
+    holds it. The budget never deletes a file younger than its minimum age and looks at most once an interval;
+    ``grace`` is the two together, so what is older must fit (``temp`` had a request within the interval)."""
+    now, old = time.time(), 0
+    for p in temp.rglob("*"):
+        try:
+            st = p.stat()
+        except OSError:  # gone meanwhile
+            continue
+        if p.is_file() and now - st.st_mtime > grace:
+            old += st.st_size
+    return max(0, old - max_bytes)
 
 
 def leftovers(temp: Path) -> list[str]:
@@ -190,34 +254,45 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--seconds", type=float, default=180)
+    p.add_argument("--max-disk", default="100mb", help="the app's --max-disk: small, so that the budget works")
     p.add_argument("--out", type=Path, default=None, help="the JSON's path (default benchmarks/results/soak.json)")
     args = p.parse_args(argv)
+    from cyclegan.uploads import DiskBudget, parse_size
+    max_disk = parse_size(args.max_disk)
+    budget = DiskBudget(Path("."), max_disk)
+    grace = budget.min_age + budget.every
     work = Path(tempfile.mkdtemp(prefix="cyclegan-soak-"))
-    files = make_inputs(work / "inputs")
-    secret = work / "secret" / "photo.png"
-    secret.parent.mkdir()
-    Image.open(files["photo"]).save(secret)
-    temp = work / "gradio"
-    temp.mkdir()
-    link = temp / "link.png"  # inside Gradio's upload folder, leading out of it
-    link.symlink_to(secret)
-    downloads = work / "downloads"
-    os.environ["GRADIO_TEMP_DIR"] = str(temp)  # start_app passes the environment on
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = start_app(port, work / "app.log", ["--client-inference", "off", "--examples", str(work / "none")])
+    app = None
     try:
+        files = make_inputs(work / "inputs")
+        secret = work / "secret" / "photo.png"
+        secret.parent.mkdir()
+        Image.open(files["photo"]).save(secret)
+        temp = work / "gradio"
+        temp.mkdir()
+        link = temp / "link.png"  # inside Gradio's upload folder, leading out of it
+        link.symlink_to(secret)
+        # The disk budget reads a file's time through a link: the secret's, set a day ahead, keeps the link from
+        # being deleted with the old files, so that it is there to be refused all along.
+        os.utime(secret, (time.time() + 86400,) * 2)
+        downloads = work / "downloads"
+        os.environ["GRADIO_TEMP_DIR"] = str(temp)  # start_app passes the environment on
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        app = start_app(port, work / "app.log", ["--client-inference", "off", "--examples", str(work / "none"),
+                                                  "--max-disk", str(max_disk)])
         wait_until_up(url + "/config", app, time.monotonic() + 300)
         plan = requests(files, secret, link)
-        warm: list = []
-        client_loop(url, plan[:3], time.monotonic() + 20, 0, warm, threading.Lock(), downloads)  # models loaded
+        warm = warm_up(url, plan, downloads)
         time.sleep(3)
         rss_start = rss_mb(app.pid)
         outcomes: list = []
+        samples: list = []
         lock = threading.Lock()
         until = time.monotonic() + args.seconds
         threads = [threading.Thread(target=client_loop, args=(url, plan, until, i + 1, outcomes, lock, downloads))
                    for i in range(args.clients)]
+        threads.append(threading.Thread(target=sample_rss, args=(app.pid, until, samples), daemon=True))
         for t in threads:
             t.start()
         for t in threads:
@@ -225,11 +300,16 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(10)  # the last responses written, the server idle
         rss_end = rss_mb(app.pid)
         still_up = app.poll() is None
+        import httpx
+        httpx.get(url + "/config", timeout=30)  # a request: the budget looks if its interval has passed
+        time.sleep(2)
         temp_files, temp_bytes = folder_size(temp)
+        beyond = over_budget(temp, max_disk, grace)
         left = leftovers(temp)
     finally:
-        app.terminate()
-        app.wait(30)
+        if app is not None:
+            app.terminate()
+            app.wait(30)
         shutil.rmtree(work, ignore_errors=True)  # the inputs, Gradio's temp folder, the clients' downloads
     by_kind = collections.defaultdict(list)
     for o in outcomes:
@@ -240,22 +320,27 @@ def main(argv: list[str] | None = None) -> int:
             for kind, os_ in sorted(by_kind.items(), key=lambda kv: (not kv[1][0]["good"], kv[0]))]
     good = [o for o in outcomes if o["good"]]
     bad = [o for o in outcomes if not o["good"]]
-    summary = {"temp_files": temp_files, "temp_mb": round(temp_bytes / 1024 ** 2, 1), "clients": args.clients, "seconds": args.seconds, "requests": len(outcomes),
+    summary = {"clients": args.clients, "seconds": args.seconds, "requests": len(outcomes),
+               "max_disk_mb": round(max_disk / 1024 ** 2), "temp_files": temp_files,
+               "temp_mb": round(temp_bytes / 1024 ** 2, 1), "temp_old_beyond_budget_mb": round(beyond / 1024 ** 2, 1),
                "good_failed": sum(not o["passed"] for o in good), "bad_not_refused_as_expected":
                sum(not o["passed"] for o in bad), "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
-               "rss_change": round(rss_end / rss_start - 1, 3), "leftovers": left, "server_still_up": still_up,
+               "rss_change": round(rss_end / rss_start - 1, 3), "rss_samples_mb": samples,
+               "warm_up_failed": [o for o in warm if not o["passed"]], "leftovers": left, "server_still_up": still_up,
                "failures": [o for o in outcomes if not o["passed"]][:20], "rows": rows, "hardware": hardware()}
     print(f"Hardware: {describe(summary['hardware'])}\n")
     print(markdown_table(rows, [("kind", "request"), ("requests", "sent"), ("passed", "answered as expected"),
                                 ("median_s", "median s"), ("line", "the line a refused one got")]))
     print(f"\n{len(outcomes)} requests from {args.clients} clients in {args.seconds:g} s: {summary['good_failed']} good "
           f"ones failed, {summary['bad_not_refused_as_expected']} bad ones not refused with their line; server RSS "
-          f"{rss_start:.0f} MB -> {rss_end:.0f} MB ({100 * summary['rss_change']:+.1f} %); leftovers: {len(left)}; "
-          f"Gradio's temp folder at the end: {temp_files} files, {summary['temp_mb']} MB (the budget: 2048 MB); "
-          f"server up: {still_up}")
+          f"{rss_start:.0f} MB -> {rss_end:.0f} MB ({100 * summary['rss_change']:+.1f} %; at most "
+          f"{max((mb for _, mb in samples), default=rss_start):.0f} MB while loaded); leftovers: {len(left)}; "
+          f"Gradio's temp folder at the end: {temp_files} files, {summary['temp_mb']} MB (the budget: "
+          f"{summary['max_disk_mb']} MB; older than {grace:g} s and beyond it: {summary['temp_old_beyond_budget_mb']} "
+          f"MB); server up: {still_up}")
     print(f"wrote {write_results('soak', summary, args.out)}")
     return 0 if (summary["good_failed"] == 0 and summary["bad_not_refused_as_expected"] == 0 and not left
-                 and abs(summary["rss_change"]) <= 0.10 and still_up) else 1
+                 and beyond == 0 and abs(summary["rss_change"]) <= 0.10 and still_up) else 1
 
 
 if __name__ == "__main__":

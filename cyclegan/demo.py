@@ -11,6 +11,7 @@ import ctypes
 import os
 import shutil
 import sys
+import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -58,6 +59,18 @@ def _libc_malloc_trim():
 
 
 _malloc_trim = _libc_malloc_trim()
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """At most ``arenas`` glibc malloc arenas from now on (glibc's default: 8 per core). Each thread that allocates
+    while another does gets an arena of its own, and memory freed in one is not reused by another: the server's
+    worker threads and FFmpeg's decoding threads each kept their own high-water mark, and RSS grew by ~150 MB under a
+    load of videos (to 2 arenas: ~10 MB). Whether glibc took the setting."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc: its allocator has its own ways
+        return False
 
 
 def page_script(name: str) -> str:
@@ -131,6 +144,7 @@ def web_models(models: list[ModelSpec]) -> dict[str, Path]:
 # The live demos by id: a ZeroGPU worker, a fork of this process, finds its demo (and so the loaded models) here,
 # since what crosses to it must pickle. Weak: a demo no longer used goes, with its models.
 _DEMOS: "weakref.WeakValueDictionary[int, Demo]" = weakref.WeakValueDictionary()
+SESSIONS = 1000  # the sessions whose state the server keeps (see launch)
 PICTURE_GPU_SECONDS = 20  # a picture and its reconstruction on a lent GPU, the worker's start included
 MIN_CLIP_GPU_SECONDS = 30
 
@@ -192,7 +206,7 @@ class Demo:
         # The only places a path from a client may lead: Gradio's upload folder (the same temp dir) and the examples.
         self.roots = [self.temp.resolve(), *([Path(examples_dir).resolve()] if examples_dir else [])]
         self.disk = DiskBudget(self.temp, limits.max_disk_bytes)
-        self._trimmed = -float("inf")
+        self._trimmed, self._later = -float("inf"), None
         _DEMOS[id(self)] = self
         self.on_device = zerogpu.gpu(translate_on_device, PICTURE_GPU_SECONDS)
         self.clip_on_device = zerogpu.gpu(clip_on_device, clip_gpu_seconds)
@@ -214,12 +228,20 @@ class Demo:
             raise ValueError("no models: none of the models listed could be loaded")
 
     def settle(self) -> None:
-        """After a request: hand the memory its pictures and frames used back to the system (glibc keeps freed
-        heap pages otherwise, in every thread's arena, and the server's RSS only grows); at most every 2 s."""
+        """After a request, failed or not: hand the memory its pictures and frames used back to the system (glibc
+        keeps freed heap pages otherwise, in every thread's arena, and the server's RSS only grows); at most every
+        2 s, and then once more 2 s after a request that came sooner, so that a server gone idle has handed back
+        what its last requests used."""
+        if _malloc_trim is None:
+            return
         now = time.monotonic()
-        if now - self._trimmed >= 2 and _malloc_trim is not None:
+        if now - self._trimmed >= 2:
             self._trimmed = now
             _malloc_trim(0)
+        elif self._later is None or not self._later.is_alive():  # (two at once at worst: a trim costs milliseconds)
+            self._later = threading.Timer(2 - (now - self._trimmed), self.settle)
+            self._later.daemon = True
+            self._later.start()
 
     def resolve(self, model, direction) -> tuple[ModelSpec, Direction]:
         """The request's model (default: the first listed) and direction (default: the model's), checked once;
@@ -244,19 +266,21 @@ class Demo:
         # progress: a reference model's first use downloads it; Gradio shows the download's tqdm bar.
         start = time.perf_counter()
         spec, direction = self.resolve(model, direction)
-        with as_toast():
-            picture = fit(read_upload(image, self.roots, **self.limits.decode()), self.limits.max_side)
-            self.cache.get(spec.key, direction)  # loaded here (a Hub model's directions are known once it is)
-        real, fake, rec = self.on_device(id(self), spec.key, picture, direction.value)
-        # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
-        score = None if rec is None else round(psnr(to_tensor(real), to_tensor(rec), data_range=2.0), 2)
-        # Fast PNGs (zlib level 1), not Gradio's default level: on 2 cores four 512 px PNGs cost a translation.
-        folder = fresh_folder(self.results)
-        paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
-                 for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
-        trip = self.make_triptych(real, fake, rec, spec.key, direction) if with_triptych else None
-        del picture, real, fake, rec
-        self.settle()
+        try:
+            with as_toast():
+                picture = fit(read_upload(image, self.roots, **self.limits.decode()), self.limits.max_side)
+                self.cache.get(spec.key, direction)  # loaded here (a Hub model's directions are known once it is)
+            real, fake, rec = self.on_device(id(self), spec.key, picture, direction.value)
+            # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
+            score = None if rec is None else round(psnr(to_tensor(real), to_tensor(rec), data_range=2.0), 2)
+            # Fast PNGs (zlib level 1), not Gradio's default level: on 2 cores four 512 px PNGs cost a translation.
+            folder = fresh_folder(self.results)
+            paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
+                     for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
+            trip = self.make_triptych(real, fake, rec, spec.key, direction) if with_triptych else None
+            del picture, real, fake, rec
+        finally:  # a refused picture may have been decoded in part: its memory goes back too
+            self.settle()
         return (*paths, round(time.perf_counter() - start, 3), score, trip)
 
     def translate_page(self, image, model, direction, progress=gr.Progress(track_tqdm=True)):
@@ -555,6 +579,7 @@ def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: b
     """Serve the demo (Gradio's queue, the isolation middleware, the page's script) and block until stopped."""
     from starlette.middleware import Middleware
     from .web import WEB_ROUTE, IsolationMiddleware
+    limit_malloc_arenas()  # before the server's threads start
     torch.set_num_threads(threads or default_threads(concurrency))
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limits.max_pixels)  # so that ours is the limit that bites
     demo, assets = built.blocks, built.assets
@@ -564,6 +589,9 @@ def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: b
                 max_file_size=max(limits.max_bytes, limits.max_video_bytes), theme=make_theme(), css=CSS,
                 ssr_mode=False, allowed_paths=[str(Path(examples_dir).resolve())], footer_links=["api", "gradio"],
                 quiet=True, prevent_thread_lock=True, mcp_server=mcp,
+                # Gradio keeps each session's copy of the page's settings (about 80 kB here), and every call of the
+                # API without a session is a new one: the most recent SESSIONS only, not Gradio's 10,000 (800 MB).
+                state_session_capacity=SESSIONS,
                 # COOP/COEP on every response (the browser's runtime may then use threads) and the page's scripts,
                 # runtime and models under /cyclegan-web/HASH/, the current assets alone.
                 # The disk budget on every request too: uploads fill Gradio's temp folder without any translation.

@@ -236,12 +236,24 @@ class DiskBudget:
                         st = os.stat(os.path.join(root, name))
                         files.append((st.st_mtime, st.st_size, os.path.join(root, name)))
             total, freed, wall = sum(f[1] for f in files), 0, time.time()
+            emptied = set()
             for mtime, size, path in sorted(files):
                 if total - freed <= self.max_bytes or wall - mtime < self.min_age:
                     break
                 with contextlib.suppress(OSError):
                     os.unlink(path)
                     freed += size
+                    emptied.add(os.path.dirname(path))
+            # The folders left empty go too (a request's results folder, an upload's), so that they do not pile up
+            # and read as a failed request's leftovers; rmdir leaves alone one that is not empty.
+            root = os.path.normpath(self.folder)
+            for folder in sorted(emptied, key=len, reverse=True):
+                while os.path.normpath(folder) != root and folder.startswith(root):
+                    try:
+                        os.rmdir(folder)
+                    except OSError:
+                        break
+                    folder = os.path.dirname(folder)
             return freed
         finally:
             self._lock.release()

@@ -549,12 +549,14 @@ def disk_budget(launched: dict) -> tuple[Path, int]:
 
 def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
     """main() without serving: defaults (127.0.0.1:7860, analytics off), env overrides, the queue for a 2-core CPU,
-    the disk budget of Gradio's temp folder (--max-disk) in the middleware that sees every request."""
+    the disk budget of Gradio's temp folder (--max-disk) in the middleware that sees every request, and malloc's
+    arenas limited (so that RSS does not keep each thread's high-water mark)."""
     import torch
     from cyclegan.uploads import gradio_temp
     make_tiny_model(tmp_path / "ckpt" / "tiny")
-    launched = {}
+    launched, arenas = {}, []
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(demo=self, **kw))
+    monkeypatch.setattr("cyclegan.demo.limit_malloc_arenas", lambda n=2: arenas.append(n) or True)
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
     threads = torch.get_num_threads()
@@ -566,6 +568,8 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
     assert (launched["server_name"], launched["server_port"], launched["share"]) == ("127.0.0.1", 7860, False)
     assert launched["max_file_size"] == 100 * 1024**2  # the upload limit: the larger of pictures' and videos'
     assert disk_budget(launched) == (gradio_temp(), 2 * 1024**3)  # on every request, uploads alone included
+    assert arenas == [2]  # glibc's malloc arenas limited before the server's threads start
+    assert launched["state_session_capacity"] == 1000  # each session's state costs ~80 kB: not Gradio's 10,000
     demo = launched["demo"]
     assert demo.analytics_enabled is False
     assert demo._queue.default_concurrency_limit == 1 and demo._queue.max_size == 64

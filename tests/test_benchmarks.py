@@ -64,3 +64,30 @@ def test_native_scale_grid_compares_models_row_by_row(tmp_path):
     bad = subprocess.run([sys.executable, script, "--model", str(old), str(new), "--labels", "one", "--out", str(out)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--labels names 1 models, --model gives 2" in bad.stderr
+
+
+def test_the_soak_sends_the_attacks_and_checks_the_disk_budget(tmp_path):
+    """The soak's plan holds the attacks a public server gets, each bad one with the line it must be refused with;
+    and its disk check counts what the budget must have deleted: old files beyond the budget, never fresh ones."""
+    import os
+    import time
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import soak
+    files = {name: tmp_path / name for name in ("photo", "small", "clip", "hifi_clip", "fast_clip", "huge_clip",
+                                                "eps", "notes", "truncated", "bomb", "deep", "fake_clip")}
+    for path in files.values():
+        path.write_bytes(b"x")  # (gradio_client's handle_file wants them to exist)
+    plan = {kind: spec for kind, _, spec in soak.requests(files, tmp_path / "secret.png", tmp_path / "link.png")}
+    expected = {"video of 12000² frames": "Video frames too large", "video with 192 kHz sound (resampled)": "good",
+                "link out of the uploads": "Not an upload", "video link out of the uploads": "Not an upload",
+                "EPS (never Ghostscript)": "Not an image", "not a video": "Not a video",
+                "video path, not an upload": "Not an upload", "video web address": "Not an upload",
+                "web address as FileData": "Not an upload", "path out as FileData": "Not an upload"}
+    assert {kind: plan[kind][0] for kind in expected} == expected
+    old = tmp_path / "temp" / "upload" / "old.bin"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(bytes(3000))
+    os.utime(old, (time.time() - 200,) * 2)
+    (tmp_path / "temp" / "fresh.bin").write_bytes(bytes(5000))  # younger than the grace: the budget may keep it
+    assert soak.over_budget(tmp_path / "temp", 1000, 90) == 2000
+    assert soak.over_budget(tmp_path / "temp", 3000, 90) == 0

@@ -228,6 +228,51 @@ def test_on_zerogpu_every_model_is_loaded_at_start(tmp_path, monkeypatch, zero_g
         ui.translate(str(upload), "zoo:apple2orange", "AtoB")
 
 
+def test_memory_goes_back_after_a_refused_picture_and_once_the_server_is_idle(tmp_path, monkeypatch):
+    """The freed memory of a request goes back to the system after every request, a refused one too (it may have
+    been decoded in part), at most every 2 s; a request within those 2 s leaves a trim for later, so that the last
+    requests before the server goes idle are handed back as well."""
+    from cyclegan import demo as demo_module
+    trims, timers = [], []
+
+    class Timer:  # threading.Timer, started by the test
+        def __init__(self, interval, function):
+            self.interval, self.function, self.daemon = interval, function, False
+            timers.append(self)
+
+        def start(self):
+            pass
+
+        def is_alive(self):
+            return self in timers
+    monkeypatch.setattr(demo_module, "_malloc_trim", trims.append)
+    monkeypatch.setattr(demo_module.threading, "Timer", Timer)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    ui = Demo(discover_models(tmp_path / "ckpt", [], zoo=False))
+    upload = tmp_path / "gradio" / "upload" / "x.png"
+    upload.parent.mkdir(parents=True)
+    (tmp_path / "gradio" / "upload" / "notes.png").write_text("not a picture")
+    with pytest.raises(gr.Error, match="Not an image"):
+        ui.translate(str(tmp_path / "gradio" / "upload" / "notes.png"), "tiny", "AtoB")
+    assert trims == [0] and timers == []
+    noise(20, 12).save(upload)
+    ui.translate(str(upload), "tiny", "AtoB")
+    ui.translate(str(upload), "tiny", "BtoA")  # within 2 s of the first trim: one trim put off, not two
+    assert trims == [0] and len(timers) == 1 and 0 < timers[0].interval <= 2
+    ui._trimmed -= 2  # its time has come
+    timers.pop().function()
+    assert trims == [0, 0] and timers == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="glibc on Linux")
+def test_malloc_arenas_can_be_limited():
+    """glibc takes the limit on its malloc arenas at run time (the served app sets it in launch; the soak measures
+    what it saves)."""
+    from cyclegan.demo import limit_malloc_arenas
+    assert limit_malloc_arenas(2) is True
+
+
 def test_importing_the_demo_turns_gradios_telemetry_off():
     """No server of this app sends Gradio telemetry: importing the demo sets GRADIO_ANALYTICS_ENABLED=False (unless
     set), which Gradio reads whenever it would send, also where no Blocks is at hand (a failed share link)."""

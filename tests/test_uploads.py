@@ -208,6 +208,24 @@ def test_the_disk_budget_deletes_the_oldest_files_first_and_never_a_fresh_one(tm
     assert files[-1].exists()
 
 
+def test_the_disk_budget_removes_the_folders_it_empties(tmp_path):
+    """A request's results folder or an upload's folder, emptied by the budget, goes too (nothing piles up, nothing
+    reads as a failed request's leftovers); a folder that still holds a file stays, and so does the budget's own."""
+    def write(path, age):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes(1000))
+        os.utime(path, (time.time() - age, time.time() - age))
+        return path
+    old = [write(tmp_path / "results" / "a1" / "real.png", 900), write(tmp_path / "upload" / "h1" / "x" / "y.png", 800)]
+    kept = [write(tmp_path / "results" / "a2" / "real.png", 30), write(tmp_path / "upload" / "h1" / "z.png", 10)]
+    assert DiskBudget(tmp_path, max_bytes=1000, min_age=60, every=0).keep() == 2000
+    assert not any(p.exists() for p in old) and all(p.exists() for p in kept)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_dir()) == [
+        "results", "results/a2", "upload", "upload/h1"]
+    assert DiskBudget(tmp_path, max_bytes=0.5, min_age=0, every=0).keep() == 2000
+    assert tmp_path.is_dir() and not any(tmp_path.iterdir())
+
+
 def test_every_request_keeps_the_disk_budget_without_waiting_for_it(tmp_path):
     """Uploads alone (no translation) fill Gradio's temp folder: the app's middleware runs the budget on every
     request, in the background, at most every ``every`` seconds."""
@@ -234,6 +252,7 @@ def test_every_request_keeps_the_disk_budget_without_waiting_for_it(tmp_path):
     while old.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not old.exists()
+    old.parent.mkdir()  # (gone with the file: the budget removes the folders it empties)
     old.write_bytes(bytes(2000))  # within 30 s of the last look: the next request leaves it to the next look
     os.utime(old, (time.time() - 600, time.time() - 600))
     asyncio.run(app({"type": "http", "method": "GET", "path": "/", "headers": []}, receive, ignore))
