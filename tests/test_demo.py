@@ -23,7 +23,7 @@ import app  # noqa: E402
 from cyclegan.catalog import discover_models, reconstructed_label  # noqa: E402
 from cyclegan.demo import Demo, as_toast, build_demo, read_upload  # noqa: E402
 
-SHIPPED_IN_THE_DEMO = ["monet2photo"]  # the picker's order: the first model the demo opens on
+SHIPPED_IN_THE_DEMO = ["monet2photo", "horse2zebra"]  # the picker's order: the first model the demo opens on
 
 
 def test_build_demo_with_examples(tmp_path, monkeypatch):
@@ -70,8 +70,8 @@ def test_examples_show_each_models_own_direction(tmp_path, monkeypatch):
 
 
 def test_the_shipped_app_opens_on_photo_to_monet(monkeypatch, tmp_path):
-    """`python app.py` as shipped: monet2photo first in the picker, photo -> Monet selected, photo examples first;
-    emoji, whose card measures it no better than the untranslated emoji, not listed (--model lists it)."""
+    """`python app.py` as shipped: monet2photo first in the picker, then horse2zebra, photo -> Monet selected, photo
+    examples first; emoji, whose card measures it no better than the untranslated emoji, not listed (--model lists it)."""
     monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
     args = app.build_parser().parse_args([])
     left_out: list[str] = []
