@@ -110,7 +110,8 @@ class TrainConfig:
         "aliases": (), "nargs": "?", "const": "auto", "metavar": "FROM"})
     init_from: str | None = _f(None, "start both generators from a trained model (a model folder, a Hub repo id or "
                                "a zoo name), with fresh discriminators and optimisers: fine-tuning, or going on "
-                               "when a run's checkpoint is gone")
+                               "when a run's checkpoint is gone. With a larger --ngf than the model's, its "
+                               "generators are widened to it first, computing the same function")
     save_every: int = _f(1, "write OUT/checkpoint.pt every N epochs (and on Ctrl-C / SIGTERM)")
     save_every_steps: int = _f(0, "also write OUT/checkpoint.pt every N steps, mid-epoch: on hardware that can vanish "
                                "(preemptible or rented GPUs) a killed run then loses at most N steps; 0 turns it off")
@@ -259,8 +260,15 @@ class UploadLimits:
     max_video_fps: float = 30.0  # faster clips are translated at this rate, their extra frames dropped
     max_video_frame_pixels: int = 4096 * 2160  # a DCI 4K frame; bigger clips are refused from their header
     max_video_frames: int = 2400  # frames read at most: 20 s at 120 fps; a clip that claims more is refused
-    # Gradio's temp dir (uploads, and the results kept an hour for download) is kept under this, oldest first.
+    # The app's temp folder (uploads, and the results kept an hour for download): an upload that would take it past
+    # this is refused before it is written; the oldest files go when it is over.
     max_disk_bytes: int = 2 * 1024 ** 3
+    # Every picture is decoded in a child process (cyclegan.sandbox), killed past these: a 30 MP photo takes about
+    # 1.5 s and 200 MB on 2 cores.
+    decode_seconds: float = 5.0
+    decode_memory_bytes: int = 512 * 1024 ** 2
+    # The body of any request but an upload (an API call's or the page's JSON; an inline data: URL counts).
+    max_body_bytes: int = 1024 ** 2
 
     def video(self) -> dict:
         """The ``VideoConfig`` fields that bound a visitor's clip."""

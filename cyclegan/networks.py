@@ -153,6 +153,43 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, **HUB_KWARGS):
         return self.model(x)
 
 
+def widen(G: Generator, ngf: int, seed: int = 0) -> Generator:
+    """A copy of ``G`` with ``ngf`` filters (at least G's) that computes the same function (Net2WiderNet, Chen et
+    al. 2016), so that a trained generator can start a wider run.
+
+    Each new channel copies an existing one (its incoming weights and bias); a channel's outgoing weights are
+    split among its copies in random shares that sum to one, so the next layer receives what it did, and the copies
+    get different gradients and can grow apart. Instance norm has no weights and treats a copy as the original."""
+    old = G.model
+    old_ngf = old[1].out_channels
+    kwargs = dict(ngf=ngf, n_blocks=sum(isinstance(m, (ResnetBlock, MobileResnetBlock)) for m in old),
+                  upsample="resize" if any(isinstance(m, nn.Upsample) for m in old) else "transpose",
+                  block="mobile" if any(isinstance(m, MobileResnetBlock) for m in old) else "resnet",
+                  norm="batch" if any(isinstance(m, nn.BatchNorm2d) for m in old.modules()) else "instance",
+                  dropout=any(isinstance(m, nn.Dropout) for m in old.modules()))
+    if kwargs["block"] != "resnet" or kwargs["norm"] != "instance":
+        raise ValueError("widen: only instance-norm generators with ResNet blocks can be widened")
+    if ngf < old_ngf:
+        raise ValueError(f"widen: ngf {ngf} is narrower than the generator's {old_ngf}")
+    wide = Generator(in_channels=old[1].in_channels, out_channels=old[-2].out_channels, **kwargs)
+    rng = torch.Generator().manual_seed(seed)
+    convs = lambda model: [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]  # noqa: E731
+    with torch.no_grad():
+        for src, dst in zip(convs(old), convs(wide)):
+            transposed = isinstance(src, nn.ConvTranspose2d)
+            w = src.weight.transpose(0, 1) if transposed else src.weight  # as (out, in, k, k)
+            # Channel j of a widened layer copies channel j mod the old width (the image channels stay as they are).
+            out_map = torch.arange(dst.out_channels) % src.out_channels
+            in_map = torch.arange(dst.in_channels) % src.in_channels
+            shares = 0.5 + torch.rand(len(out_map), len(in_map), generator=rng)
+            total = torch.zeros(len(out_map), src.in_channels).index_add_(1, in_map, shares)
+            new = w[out_map][:, in_map] * (shares / total[:, in_map])[:, :, None, None].to(w.dtype)
+            dst.weight.copy_(new.transpose(0, 1) if transposed else new)
+            if src.bias is not None:
+                dst.bias.copy_(src.bias[out_map])
+    return wide
+
+
 def complexity(module: nn.Module, size: int, in_channels: int = 3) -> tuple[int, int]:
     """(multiply-adds, parameters) of one forward pass on a 1 x C x size x size input.
 

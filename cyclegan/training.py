@@ -39,7 +39,7 @@ from .errors import DataError, ModelNotFoundError
 from .images import load_image
 from .discriminators import build_discriminators, frozen_parameters
 from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
-from .networks import Generator, complexity
+from .networks import Generator, complexity, widen
 from .pool import ImagePool
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -160,7 +160,8 @@ def adam(cfg: TrainConfig, device: torch.device) -> OptimizerFactory:
 def pretrained_generators(source: str, model_cfg: ModelConfig) -> tuple[Generator, Generator]:
     """(G_AB, G_BA) of the model that ``--init-from`` names: a model folder, a Hub repo id or a zoo name.
 
-    Its generator settings must be this run's; a model folder holds the EMA weights where training kept them."""
+    Its generator settings must be this run's, but for a larger ``ngf``: then its generators are widened to it,
+    computing what they did (``networks.widen``). A model folder holds the EMA weights where training kept them."""
     from .model_folder import CONFIG, generator_folders, load_generator, resolve_model_dir
     from .zoo import ZOO, fetch
     try:
@@ -176,6 +177,9 @@ def pretrained_generators(source: str, model_cfg: ModelConfig) -> tuple[Generato
     defaults = {k: p.default for k, p in inspect.signature(Generator).parameters.items()}
     theirs = {k: {**defaults, **json.loads((subfolders[Direction.AtoB] / CONFIG).read_text())}[k] for k in ours}
     differ = sorted(k for k in ours if theirs[k] != ours[k])
+    if differ == ["ngf"] and ours["ngf"] > theirs["ngf"] and ours["block"] == "resnet" and ours["norm"] == "instance":
+        # A wider run starts from the same function: each trained channel is copied (networks.widen).
+        return widen(G_AB, ours["ngf"], seed=0).train(), widen(G_BA, ours["ngf"], seed=1).train()
     if differ:
         raise DataError(f"--init-from {source}: its generators have {', '.join(f'{k}={theirs[k]!r}' for k in differ)}, "
                         f"this run has {', '.join(f'{k}={ours[k]!r}' for k in differ)}; give the same model settings")

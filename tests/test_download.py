@@ -147,3 +147,30 @@ def test_zoo_errors(server, tmp_path):
         fetch("cat2dog", tmp_path, base_url=url)
     with pytest.raises(DownloadError, match="could not download"):
         fetch("horse2zebra", tmp_path, base_url=url)
+
+
+def test_summer2winter_by_name_trains_with_its_dated_file_names(server, tmp_path, monkeypatch):
+    """summer2winter_yosemite's photos are named by their dates ("2009-12-06 06:58:39.jpg": spaces and colons), as
+    the mirror's zip has them: `train.py --dataset summer2winter_yosemite` downloads, unpacks and trains on them with
+    no step of the user's."""
+    from PIL import Image
+    from cyclegan.config import parse_args
+    from cyclegan.training import Trainer
+    url, www = server
+    src = tmp_path / "src" / "summer2winter_yosemite"
+    for sub, colour in (("trainA", (40, 160, 40)), ("trainB", (230, 230, 240)), ("testA", (40, 160, 40)),
+                        ("testB", (230, 230, 240))):
+        (src / sub).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (40, 40), colour).save(src / sub / f"2010-0{i + 1}-21 16:52:3{i}.jpg")
+    with zipfile.ZipFile(www / "summer2winter_yosemite.zip", "w") as z:
+        for p in src.rglob("*.jpg"):
+            z.write(p, p.relative_to(src.parent))
+    monkeypatch.setattr("cyclegan.download.DATASETS_URL", url)
+    cfg, model_cfg = parse_args(["--dataset", "summer2winter_yosemite", "--data-dir", str(tmp_path / "ds"), "--ngf",
+                                 "8", "--ndf", "8", "--n-blocks", "2", "--load-size", "32", "--crop-size", "32",
+                                 "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "run")])
+    Trainer(cfg, model_cfg).fit(max_steps=2)
+    assert sorted(p.name for p in (tmp_path / "ds" / "summer2winter_yosemite" / "trainA").iterdir())[0] == \
+        "2010-01-21 16:52:30.jpg"
+    assert (tmp_path / "run" / "model" / "G_AB" / "model.safetensors").is_file()

@@ -196,3 +196,23 @@ def test_initialisation_is_the_reference_rule():
         weights = torch.cat([m.weight.flatten() for m in convs])
         assert abs(weights.std().item() - 0.02) < 2e-4 and abs(weights.mean().item()) < 2e-4
         assert all(torch.count_nonzero(m.bias) == 0 for m in convs)
+
+
+@pytest.mark.parametrize("upsample", ["resize", "transpose"])
+def test_widen_computes_the_same_function_and_its_copies_can_grow_apart(upsample):
+    from cyclegan.networks import widen
+    torch.manual_seed(0)
+    G = Generator(ngf=8, n_blocks=2, upsample=upsample)
+    for p in G.parameters():
+        p.data.normal_(0, 0.1)  # a trained generator's weights, not the init's tiny ones
+    wide = widen(G, 12)
+    assert wide.model[1].out_channels == 12 and n_params(wide) > n_params(G)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(wide(x), G(x), atol=1e-4)
+    # a copy's outgoing weights differ from its original's, so their gradients differ and they can grow apart
+    loss = wide(x).square().mean()
+    loss.backward()
+    g = wide.model[1].weight.grad
+    assert not torch.allclose(g[0], g[8])  # channel 8 copies channel 0
+    with pytest.raises(ValueError, match="narrower"):
+        widen(G, 4)

@@ -380,8 +380,10 @@ def test_init_from_a_model_with_other_settings_names_both(dataroot, tmp_path):
     cfg, model_cfg = tiny_configs(dataroot, tmp_path / "first")
     model_dir = Trainer(cfg, model_cfg).fit()
     cfg, _ = tiny_configs(dataroot, tmp_path / "second", init_from=str(model_dir))
-    with pytest.raises(DataError, match=r"its generators have ngf=8, this run has ngf=16"):
-        Trainer(cfg, ModelConfig(ngf=16, ndf=8, n_blocks=2))
+    with pytest.raises(DataError, match=r"its generators have n_blocks=2, this run has n_blocks=3"):
+        Trainer(cfg, ModelConfig(ngf=8, ndf=8, n_blocks=3))
+    with pytest.raises(DataError, match=r"its generators have ngf=8, this run has ngf=4"):  # narrower: no widening
+        Trainer(cfg, ModelConfig(ngf=4, ndf=8, n_blocks=2))
     cfg.init_from = str(tmp_path / "nowhere")
     with pytest.raises(DataError, match="--init-from"):
         Trainer(cfg, ModelConfig(ngf=8, ndf=8, n_blocks=2))
@@ -397,3 +399,17 @@ def test_a_standard_dataset_with_grayscale_images_among_the_colour_ones_trains_a
     trainer = Trainer(cfg, model_cfg)
     trainer.fit()
     assert trainer.step == 4 and (tmp_path / "run" / "model" / "G_AB" / "model.safetensors").is_file()
+
+
+def test_init_from_a_narrower_model_widens_its_generators(dataroot, tmp_path):
+    """--init-from with a larger --ngf starts the wider run from what the model computes (networks.widen)."""
+    cfg, model_cfg = tiny_configs(dataroot, tmp_path / "first")
+    model_dir = Trainer(cfg, model_cfg).fit()
+    narrow = Translator.from_pretrained(model_dir).generators["AtoB"].float()
+    cfg, _ = tiny_configs(dataroot, tmp_path / "second", init_from=str(model_dir))
+    trainer = Trainer(cfg, ModelConfig(ngf=12, ndf=8, n_blocks=2))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert trainer.nets.G_AB.model[1].out_channels == 12
+        assert torch.allclose(trainer.nets.G_AB(x), narrow(x), atol=1e-3)
+    trainer.fit(max_steps=1)
