@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mcp and importlib.util.find_spec("mcp") is None:
         print('error: --mcp needs the MCP extra of Gradio: pip install "gradio[mcp]"', file=sys.stderr)
         return 2
+    from cyclegan.uploads import claim_temp_folder
+    claim_temp_folder()  # first: Gradio reads GRADIO_TEMP_DIR as it is imported (spaces imports it)
     from cyclegan import zerogpu
     on_zero_gpu = zerogpu.prepare()  # first: on a ZeroGPU Space, spaces must come before CUDA is touched
     # Imported only now: torch and gradio take seconds, which --help and argument errors do not need.

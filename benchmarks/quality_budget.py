@@ -48,6 +48,9 @@ DATASETS = {
     # against the 140 test zebras: the published tables' protocol.
     "horse": dict(folder="horse2zebra", direction="AtoB", eval_size=None, load_size=256, crop_size=128,
                   reference=("testB",)),
+    # The same protocol for the seasons: the 309 summer test photos against the 238 winter ones at 256 px.
+    "summer": dict(folder="summer2winter_yosemite", direction="AtoB", eval_size=None, load_size=256, crop_size=128,
+                   reference=("testB",)),
 }
 BASE_MODEL = dict(ngf=16, ndf=32, n_blocks=4)
 DIFFAUG = "color,translation,cutout"
@@ -70,14 +73,20 @@ RECIPES: dict[str, tuple[dict, dict]] = {  # name: (ModelConfig overrides, Train
     # ... with the images resized to 224 px before the feature network, as Projected GAN does.
     "projected-hinge-224": (dict(upsample="resize", discriminator="projected", projected_size=224),
                             dict(ema=0.999, diffaugment=DIFFAUG, gan_mode="hinge")),
+    # ... without the identity loss (the reference keeps 0.5 of lambda_cycle for seasons; so do all the rows above).
+    "projected-hinge-224-noidt": (dict(upsample="resize", discriminator="projected", projected_size=224),
+                                  dict(ema=0.999, diffaugment=DIFFAUG, gan_mode="hinge", lambda_identity=0.0)),
+    # ... with a 1.5x wider generator (about 2.25x the multiply-adds), for changes over the whole frame.
+    "projected-hinge-224-wide": (dict(upsample="resize", discriminator="projected", projected_size=224, ngf=24),
+                                 dict(ema=0.999, diffaugment=DIFFAUG, gan_mode="hinge")),
 }
 
 
 def run_name(data: str, recipe: str, seed: int, load_size: int | None = None, init_from: str | None = None) -> str:
-    """DATA-RECIPE[-loadN][-init]-sSEED: the variants (full-resolution crops, continued from a model) get names of
-    their own, so that they sit beside the recipe's plain runs."""
+    """DATA-RECIPE[-loadN][-from-MODEL]-sSEED: the variants (full-resolution crops, continued from a model) get names
+    of their own, so that they sit beside the recipe's plain runs."""
     load = f"-load{load_size}" if load_size and load_size != DATASETS[data]["load_size"] else ""
-    return f"{data}-{recipe}{load}{'-init' if init_from else ''}-s{seed}"
+    return f"{data}-{recipe}{load}{f'-from-{Path(init_from).name}' if init_from else ''}-s{seed}"
 
 
 def configs(data: str, recipe: str, seed: int, out: Path, load_size: int | None = None,
@@ -119,9 +128,15 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_si
     G = Generator(**model_cfg.generator_kwargs())
     macs, params = complexity(G, d["crop_size"])  # at the dataset's size, so that recipes compare
     d_macs, _ = complexity(trainer.nets.D_A, d["crop_size"])  # with the frozen feature network, if any
-    translator = Translator.from_pretrained(OUT / name / "model", backend="eager", threads=threads)
-    ev = evaluate(translator, d["direction"], SHARED_DATA / d["folder"] / f"test{d['direction'][0]}",
-                  SHARED_DATA / d["folder"] / f"test{d['direction'][-1]}", size=d["eval_size"], progress=True)
+    translator = Translator.from_pretrained(OUT / name / "model", backend="eager", threads=threads,
+                                            **({"native_size": 0} if "reference" in d else {}))
+    data_dir, direction = SHARED_DATA / d["folder"], d["direction"]
+    # With reference folders, the one evaluation is already --rescore's (256 px, intervals, the domain rate).
+    scored = dict(reference=[data_dir / r for r in d["reference"]],
+                  probe_train=(data_dir / f"train{direction[0]}", data_dir / f"train{direction[-1]}")
+                  ) if "reference" in d else {}
+    ev = evaluate(translator, direction, data_dir / f"test{direction[0]}", data_dir / f"test{direction[-1]}",
+                  size=d["eval_size"], progress=True, **scored)
     tr, idt = ev["translated"], ev["identity"]
     result = {
         "data": data, "recipe": recipe, "seed": seed, "flags": flags(recipe), "minutes": minutes,
@@ -136,6 +151,8 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_si
                    f"--seed {seed} --threads {threads}" + (f" --load-size {load_size}" if load_size else "")
                    + (f" --init-from {init_from}" if init_from else ""),
     }
+    if scored:
+        result["eval256"] = {**summary256(ev), "reference": " + ".join(d["reference"]), "native_size": None}
     path = OUT / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(table([result]))

@@ -1,5 +1,6 @@
 """Soak test of the served app under attack: 20 clients for 3 minutes, mixing good pictures, the bad inputs a
-public API gets (paths that are not uploads, web addresses, bombs, broken files, odd values) and small videos.
+public API gets (paths that are not uploads, web addresses, bombs, broken files, odd values, decoders' worst cases,
+the page's own handlers called by index, Gradio's routes the app does not use, oversized bodies) and small videos.
 
     python benchmarks/soak.py                     # 20 clients, 180 s, the shipped models, loopback only
     python benchmarks/soak.py --clients 4 --seconds 30
@@ -70,6 +71,56 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     files["hifi_clip"] = hifi_clip(folder / "hifi.mkv")
     (folder / "drawing.eps").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     files["eps"] = folder / "drawing.eps"
+    files.update(decoder_attacks(folder, rng))
+    return files
+
+
+def decoder_attacks(folder: Path, rng: np.random.Generator) -> dict[str, Path]:
+    """Small files that make the decoders work: metadata that points at itself, a JPEG of a thousand scans, a TIFF
+    of many pages, a 40 MP PNG of 50 kB and a PCX for the page's own triptych handler, a clip of 66 streams, a clip of
+    1 s with 30 s of sound, a clip that claims 1000 fps."""
+    import av
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_sandbox import exif_bomb
+    from test_video import many_streams_clip
+    picture = Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    files = {"exif_bomb": folder / "exif.png", "scans": folder / "scans.jpg", "pages": folder / "pages.tif",
+             "pixels_40mp": folder / "40mp.png", "pcx": folder / "x.pcx"}
+    picture.save(files["exif_bomb"], exif=exif_bomb())
+    progressive = folder / "progressive.jpg"
+    Image.open(ROOT / "examples" / "photo_coffee.jpg").resize((640, 480)).save(progressive, progressive=True)
+    jpeg = progressive.read_bytes()
+    starts = [i for i in range(len(jpeg) - 1) if jpeg[i:i + 2] == b"\xff\xda"] + [len(jpeg) - 2]
+    shortest = min((jpeg[a:b] for a, b in zip(starts, starts[1:])), key=len)  # the cheapest scan to repeat
+    files["scans"].write_bytes(jpeg[:-2] + shortest * 1000 + b"\xff\xd9")
+    pages = [Image.new("RGB", (16, 16), (i % 256, 0, 0)) for i in range(2000)]
+    pages[0].save(files["pages"], save_all=True, append_images=pages[1:])
+    Image.new("1", (8000, 5000)).save(files["pixels_40mp"])
+    picture.save(files["pcx"])
+    files["streams_clip"] = many_streams_clip(folder / "streams.ts", 64, 6000)
+    files["long_sound_clip"] = folder / "long_sound.mp4"
+    with av.open(str(files["long_sound_clip"]), "w") as container:
+        video = container.add_stream("libx264", rate=12)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        sound = container.add_stream("aac", rate=48000, layout="mono")
+        for i in range(12):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i, np.uint8), "rgb24")))
+        container.mux(video.encode(None))
+        wave = (0.2 * np.sin(np.arange(48000 * 30) / 20)).astype(np.float32)[None]
+        for start in range(0, wave.shape[1], 1024):
+            chunk = av.AudioFrame.from_ndarray(wave[:, start:start + 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 48000, start
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode(None))
+    files["claims_1000fps"] = folder / "claims_1000fps.mkv"
+    with av.open(str(files["claims_1000fps"]), "w") as container:
+        video = container.add_stream("libx264", rate=1000)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        for i in range(600):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i % 256, np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
     return files
 
 
@@ -164,18 +215,76 @@ def requests(files: dict[str, Path], secret: Path, link: Path) -> list[tuple[str
         ("not a video", 3, ("Not a video", *clip(files["fake_clip"]))),
         ("model as a list", 2, ("Unknown model", *good(files["small"], model=["monet2photo"]))),
         ("model as a dict", 2, ("Unknown model", *good(files["small"], model={"a": 1}))),
+        # The decoders' worst cases, each bounded: read a bounded way, refused by a named bound, or thinned.
+        ("EXIF of 400 tags x 2 MB (orientation read bounded)", 2, ("good", *good(files["exif_bomb"]))),
+        ("JPEG of 1,000 scans", 2, ("Too costly to decode", *good(files["scans"]))),
+        ("TIFF of 2,000 pages (the first read)", 2, ("good", *good(files["pages"]))),
+        ("clip of 66 streams", 2, ("Too many streams", *clip(files["streams_clip"]))),
+        ("clip of 1 s with 30 s of sound (cut)", 2, ("good", *clip(files["long_sound_clip"]))),
+        ("clip that claims 1000 fps (thinned)", 2, ("good", *clip(files["claims_1000fps"]))),
+        # The page's own handlers, called by index as anyone can.
+        ("triptych handler: a PCX", 2, ("Not an image", "join", ("make_triptych", ["pcx", "small", None,
+                                                                               "monet2photo", "BtoA"]), {})),
+        ("triptych handler: 40 MP in 50 kB", 2, ("Image too large", "join", ("make_triptych", [
+            "pixels_40mp", "small", None, "monet2photo", "BtoA"]), {})),
+        ("a handler of the page alone", 1, ("Not an endpoint", "join", (None, ["small", "monet2photo", "BtoA"]), {})),
+        ("bad model to a hidden handler", 2, ("Unknown model", "join", ("select_model", ["x" * 5000]), {})),
+        # Routes and bodies.
+        ("2 MB data: URL in a call", 2, ("413", "http", ("POST", "/gradio_api/queue/join", {
+            "data": [{"url": "data:image/png;base64," + "A" * (2 * 1024 ** 2)}, None, None], "fn_index": 0,
+            "session_hash": "soak"}), {})),
+        ("relay of a web address", 2, ("404", "http", ("GET", "/gradio_api/file=https://example.com/big.bin", None),
+                                       {})),
+        ("screen-recording transcode", 1, ("404", "http", ("POST", "/gradio_api/process_recording", None), {})),
+        ("path component over 255 bytes", 1, ("414", "http", ("GET", "/gradio_api/file=" + "a" * 300, None), {})),
     ]
 
 
-def send(client, url: str, kind: str, spec: tuple) -> dict:
+def join_raw(url: str, fn_name: str | None, data: list, files: dict[str, Path]) -> tuple[bool, str]:
+    """A call of one of the page's own handlers by its index (``fn_name``; None: the first that runs only in the
+    page), its files uploaded first (a name of ``files`` in ``data``): (whether it succeeded, its last message)."""
+    import json
+    import httpx
+    config = httpx.get(f"{url}/config", timeout=30).json()
+    index = next(d["id"] for d in config["dependencies"] if (
+        d.get("api_name") == fn_name if fn_name else not d["backend_fn"] and d["inputs"]))
+    sent = []
+    for value in data:
+        if value in files:
+            with open(files[value], "rb") as f:
+                path = httpx.post(f"{url}/gradio_api/upload", files={"files": (files[value].name, f)},
+                                  timeout=60).json()[0]
+            value = {"path": path, "orig_name": files[value].name, "meta": {"_type": "gradio.FileData"}}
+        sent.append(value)
+    session = f"soak{time.monotonic_ns()}{random.random()}"
+    r = httpx.post(f"{url}/gradio_api/queue/join", json={"data": sent, "fn_index": index, "session_hash": session},
+                   timeout=60)
+    r.raise_for_status()
+    with httpx.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}, timeout=300) as stream:
+        done = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")
+                and "process_completed" in line]
+    if not done:
+        return False, "no answer"
+    output = done[-1].get("output") or {}
+    return bool(done[-1].get("success")), str(output.get("error") or json.dumps(output, ensure_ascii=False))
+
+
+def send(client, url: str, kind: str, spec: tuple, files: dict[str, Path]) -> dict:
     """One request of the plan; whether it was answered as expected (a good one with its results, a bad one
-    refused with its line)."""
+    refused with its line, or its HTTP status)."""
+    import httpx
     expected, api, args, kwargs = spec
     start = time.perf_counter()
     try:
         if api == "raw":
             event, data = call_raw(url, *args)
             ok, message = event == "complete", data
+        elif api == "join":
+            ok, message = join_raw(url, *args, files)
+        elif api == "http":
+            method, path, body = args
+            r = httpx.request(method, url + path, json=body, timeout=60)
+            ok, message = r.status_code < 400, f"{r.status_code} {r.text[:150]}"
         else:
             result = client.predict(*args, api_name=f"/{api}", **kwargs)
             ok, message = True, str(result)[:80]
@@ -187,7 +296,7 @@ def send(client, url: str, kind: str, spec: tuple) -> dict:
 
 
 def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, lock: threading.Lock,
-                downloads: Path) -> None:
+                downloads: Path, files: dict[str, Path]) -> None:
     from gradio_client import Client
     client = Client(url, verbose=False, download_files=str(downloads / f"client-{seed}"))
     rng = random.Random(seed)
@@ -195,18 +304,18 @@ def client_loop(url: str, plan: list, until: float, seed: int, outcomes: list, l
     specs = {p[0]: p[2] for p in plan}
     while time.monotonic() < until:
         kind = rng.choices(kinds, weights)[0]
-        outcome = send(client, url, kind, specs[kind])
+        outcome = send(client, url, kind, specs[kind], files)
         with lock:
             outcomes.append(outcome)
 
 
-def warm_up(url: str, plan: list, downloads: Path) -> list[dict]:
+def warm_up(url: str, plan: list, downloads: Path, files: dict[str, Path]) -> list[dict]:
     """Every kind of request once, then 20 s of good ones: what a server does once (load the models, open a codec,
     take an error path for the first time) is done before its memory is read, so the soak measures what grows."""
     from gradio_client import Client
     client = Client(url, verbose=False, download_files=str(downloads / "client-0"))
-    done = [send(client, url, kind, spec) for kind, _, spec in plan]
-    client_loop(url, plan[:3], time.monotonic() + 20, 0, done, threading.Lock(), downloads)
+    done = [send(client, url, kind, spec, files) for kind, _, spec in plan]
+    client_loop(url, plan[:3], time.monotonic() + 20, 0, done, threading.Lock(), downloads, files)
     return done
 
 
@@ -219,23 +328,25 @@ def sample_rss(pid: int, until: float, samples: list) -> None:
 
 
 def folder_size(folder: Path) -> tuple[int, int]:
-    """(files, bytes) under ``folder``."""
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return len(files), sum(p.stat().st_size for p in files)
+    """(files, bytes on disk) under ``folder``, folders included, as the disk budget counts them."""
+    from cyclegan.uploads import DiskBudget
+    return sum(1 for p in folder.rglob("*") if p.is_file()), DiskBudget(folder, 1).used()
 
 
 def over_budget(temp: Path, max_bytes: int, grace: float) -> int:
-    """Bytes in ``temp`` beyond ``max_bytes`` among the files older than ``grace`` seconds: 0 when the disk budget
-    holds it. The budget never deletes a file younger than its minimum age and looks at most once an interval;
-    ``grace`` is the two together, so what is older must fit (``temp`` had a request within the interval)."""
+    """Bytes on disk in ``temp`` beyond ``max_bytes`` among the files older than ``grace`` seconds: 0 when the disk
+    budget holds it. The budget never deletes a file younger than its minimum age and looks at most once an
+    interval; ``grace`` is the two together, so what is older must fit (``temp`` had a request within the
+    interval). Uploads are refused before they would pass it, whatever their age."""
+    from cyclegan.uploads import disk_bytes
     now, old = time.time(), 0
     for p in temp.rglob("*"):
         try:
-            st = p.stat()
+            st = p.lstat()
         except OSError:  # gone meanwhile
             continue
         if p.is_file() and now - st.st_mtime > grace:
-            old += st.st_size
+            old += disk_bytes(st)
     return max(0, old - max_bytes)
 
 
@@ -254,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--seconds", type=float, default=180)
-    p.add_argument("--max-disk", default="100mb", help="the app's --max-disk: small, so that the budget works")
+    p.add_argument("--max-disk", default="300mb", help="the app's --max-disk: small, so that the budget works (20 "
+                   "clients' results, kept an hour, fill 100 MB in about two minutes; uploads are then refused)")
     p.add_argument("--out", type=Path, default=None, help="the JSON's path (default benchmarks/results/soak.json)")
     args = p.parse_args(argv)
     from cyclegan.uploads import DiskBudget, parse_size
@@ -268,30 +380,31 @@ def main(argv: list[str] | None = None) -> int:
         secret = work / "secret" / "photo.png"
         secret.parent.mkdir()
         Image.open(files["photo"]).save(secret)
-        temp = work / "gradio"
-        temp.mkdir()
-        link = temp / "link.png"  # inside Gradio's upload folder, leading out of it
-        link.symlink_to(secret)
-        # The disk budget reads a file's time through a link: the secret's, set a day ahead, keeps the link from
-        # being deleted with the old files, so that it is there to be refused all along.
-        os.utime(secret, (time.time() + 86400,) * 2)
+        gradio = work / "gradio"
+        gradio.mkdir()
         downloads = work / "downloads"
-        os.environ["GRADIO_TEMP_DIR"] = str(temp)  # start_app passes the environment on
+        os.environ["GRADIO_TEMP_DIR"] = str(gradio)  # start_app passes the environment on
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         app = start_app(port, work / "app.log", ["--client-inference", "off", "--examples", str(work / "none"),
                                                   "--max-disk", str(max_disk)])
+        temp = gradio / f"cyclegan-app-{app.pid}"  # the app's own folder inside Gradio's
         wait_until_up(url + "/config", app, time.monotonic() + 300)
+        link = temp / "link.png"  # inside the app's upload folder, leading out of it
+        link.symlink_to(secret)
+        # The disk budget reads a file's time through a link: the secret's, set a day ahead, keeps the link from
+        # being deleted with the old files, so that it is there to be refused all along.
+        os.utime(secret, (time.time() + 86400,) * 2)
         plan = requests(files, secret, link)
-        warm = warm_up(url, plan, downloads)
+        warm = warm_up(url, plan, downloads, files)
         time.sleep(3)
         rss_start = rss_mb(app.pid)
         outcomes: list = []
         samples: list = []
         lock = threading.Lock()
         until = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=client_loop, args=(url, plan, until, i + 1, outcomes, lock, downloads))
-                   for i in range(args.clients)]
+        threads = [threading.Thread(target=client_loop, args=(url, plan, until, i + 1, outcomes, lock, downloads,
+                                                              files)) for i in range(args.clients)]
         threads.append(threading.Thread(target=sample_rss, args=(app.pid, until, samples), daemon=True))
         for t in threads:
             t.start()

@@ -20,6 +20,7 @@ from .direction import Direction, require
 from .errors import CatalogError, DownloadError, ModelNotFoundError
 from .model_folder import GENERATOR_FOLDERS, default_direction, is_complete, read_manifest
 from .translate import Translator
+from .uploads import shared_temp
 from .zoo import ZOO, ZOO_URL, fetch as fetch_zoo_model, zoo_folder
 
 
@@ -258,15 +259,21 @@ def load_examples(folder: str | Path | None, keys: list[str]) -> list[list[str]]
     return rows
 
 
+# What a cached example holds: the page's outputs (2: with the compare slider's pair). A change makes a new folder.
+EXAMPLES_FORMAT = 2
+
+
 def examples_cache_dir(rows: list[list[str]], specs: list[ModelSpec], max_side: int) -> Path:
     """A cache folder per (examples, model weights, max_side), so a retrained model never shows stale outputs."""
-    h = hashlib.sha256(json.dumps([rows, max_side]).encode())
+    h = hashlib.sha256(json.dumps([rows, max_side, EXAMPLES_FORMAT]).encode())
     for spec in specs:
         h.update(spec.key.encode())
         for sub in GENERATOR_FOLDERS.values() if spec.kind == "local" else ():
             for f in sorted((Path(spec.source) / sub).glob("*")):
                 st = f.stat()
                 h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    # Gradio's own setting, read here so that the cache follows wherever the app points Gradio's.
-    root = Path(os.environ.get("GRADIO_EXAMPLES_CACHE", ".gradio/cached_examples"))
+    # Gradio's own setting, read here so that the cache follows wherever the app points Gradio's. By default beside
+    # the app's temp folder, not in the project's: a cached example's path reaches the page, and should tell a
+    # visitor nothing of where the app is installed.
+    root = Path(os.environ.get("GRADIO_EXAMPLES_CACHE") or shared_temp() / "cyclegan-examples")
     return root / f"cyclegan-{h.hexdigest()[:16]}"

@@ -31,6 +31,7 @@ from .direction import Direction
 from .errors import BadImage, BadVideo, CatalogError
 from .images import to_tensor, triptych
 from .metrics import psnr
+from .sandbox import Sandbox
 from .uploads import (NOT_AN_UPLOAD, DiskBudget, check_payload, confine, decode_upload, fit, fresh_folder,
                       gradio_temp, human_size, save_png, save_triptych)
 from .web_runtime import WEBAPP
@@ -85,44 +86,87 @@ def toast(message: str) -> gr.Error:
     return gr.Error(message[0].upper() + message[1:], print_exception=False)
 
 
-def read_upload(payload, roots: list[Path] | None = None, **limits) -> Image.Image:
+def read_upload(payload, roots: list[Path] | None = None, sandbox: Sandbox | None = None, **limits) -> Image.Image:
     """The image input's raw payload (a FileData dict, a path or a data: URL) as RGB; gr.Error if unusable. With
-    ``roots``, a path is opened only inside them (``uploads.confine``)."""
+    ``roots``, a path is opened only inside them (``uploads.confine``); with ``sandbox``, decoded there."""
     try:
-        return decode_upload(payload, roots, **limits)
+        return decode_upload(payload, roots, sandbox, **limits)
     except BadImage as e:
         raise toast(str(e)) from None
 
 
 FILE_DATA = {"_type": "gradio.FileData"}
+MAX_CHOICE = 200  # characters of a model or direction a client may send (a Hub id is at most 96)
+NOT_AN_ENDPOINT = "Not an endpoint of this app"
 
 
-def check_file_inputs(blocks: gr.Blocks, roots: list[Path]) -> gr.Blocks:
-    """Every picture or video input of ``blocks`` checked as it arrives, before Gradio's own handling: a path that
-    does not resolve inside ``roots`` and any web address get the usual line (``uploads.check_payload``). Gradio
-    would otherwise download a web address (from any host, of any size), and refuse a path outside its upload folder
-    or a bare path to a video with an empty answer and a traceback in the log. A bare path that passes is handed on
-    as the FileData Gradio expects. Set on the instance: Gradio has no hook that runs before its own file handling."""
+def guard_inputs(blocks: gr.Blocks, roots: list[Path]) -> gr.Blocks:
+    """Every value a client sends to any handler of ``blocks`` (the API's and the page's own, which anyone can call by
+    its index), checked as it arrives, before Gradio's own handling:
+
+    - a handler that runs in the page alone (no Python function) is never run here;
+    - a picture or video: a path that does not resolve inside ``roots`` and any web address get the usual line
+      (``uploads.check_payload``); a handler that takes one must decode it itself (``preprocess=False``, the sandbox)
+      and be queued, or the call is refused (``unguarded`` lists any such handler, for the tests);
+    - a model or a direction: a string of at most ``MAX_CHOICE`` characters (the handler checks it against its
+      choices); a checkbox: a boolean; an example: the index of one; a call with too few values: refused;
+    - afterwards the session keeps none of the values sent (Gradio copies each input into the session's state, for
+      deep links, which this app does not serve: a 1 MB data: URL a call would otherwise stay in memory).
+
+    Each refusal is one line for the client, nothing in the log. Set on the instance: Gradio has no hook that runs
+    before its own handling of inputs."""
     preprocess = blocks.preprocess_data
 
-    def checked(block, payload):
-        if not isinstance(block, (gr.Image, gr.Video)):
-            return payload
-        payload = check_payload(payload, roots)
-        if isinstance(block, gr.Video) and payload and payload.get("path"):
-            payload = {**payload, "meta": FILE_DATA}  # Gradio's FileData of a video must say what it is
+    def checked(block_fn, block, payload):
+        if isinstance(block, (gr.Image, gr.Video)):
+            if block_fn.preprocess or not block_fn.queue:
+                raise BadImage(NOT_AN_ENDPOINT)
+            payload = check_payload(payload, roots)
+            if isinstance(block, gr.Video) and payload and payload.get("path"):
+                payload = {**payload, "meta": FILE_DATA}  # Gradio's FileData of a video must say what it is
+        elif isinstance(block, (gr.Dropdown, gr.Radio)):
+            if payload is not None and not (isinstance(payload, str) and len(payload) <= MAX_CHOICE):
+                raise BadImage("Unknown direction: use 'AtoB' or 'BtoA'" if isinstance(block, gr.Radio) else
+                               f"Unknown model: a model is named by a string of at most {MAX_CHOICE} characters")
+            if isinstance(block, gr.Dropdown) and payload and payload not in {
+                    name for choice in block.choices for name in choice}:  # a model's key or its label
+                raise BadImage(f"Unknown model {payload[:60]!r}: pick one of the models listed")
+        elif isinstance(block, gr.Checkbox) and not isinstance(payload, bool):
+            raise BadImage("Not a yes or no: a checkbox takes true or false")
+        elif isinstance(block, gr.Dataset) and payload is not None and (
+                type(payload) is not int or not 0 <= payload < len(block.raw_samples)):
+            raise BadImage("Not an example of this page")
         return payload
 
     async def preprocess_data(block_fn, inputs, state, explicit_call=False):
         try:
-            inputs = [checked(block_fn.inputs[i], value) if i < len(block_fn.inputs) else value
+            if block_fn.fn is None or len(inputs) < len(block_fn.inputs):
+                raise BadImage(NOT_AN_ENDPOINT)
+            inputs = [checked(block_fn, block_fn.inputs[i], value) if i < len(block_fn.inputs) else value
                       for i, value in enumerate(inputs)]
             return await preprocess(block_fn, inputs, state, explicit_call)
-        except (BadImage, InvalidPathError):  # InvalidPathError: an example's path sent as an upload, say
-            raise toast(NOT_AN_UPLOAD) from None
+        except (BadImage, InvalidPathError) as e:  # InvalidPathError: an example's path sent as an upload, say
+            raise toast(NOT_AN_UPLOAD if isinstance(e, InvalidPathError) else str(e)) from None
+        finally:
+            forget_inputs(block_fn, state)
 
     blocks.preprocess_data = preprocess_data
     return blocks
+
+
+def forget_inputs(block_fn, state) -> None:
+    """Drop the copies of a call's input values that Gradio keeps in the session's state (``config_values``)."""
+    for block in block_fn.inputs:
+        props = getattr(state, "config_values", {}).get(block._id, {}).get("props")
+        if isinstance(props, dict):
+            props["value"] = None
+
+
+def unguarded(blocks: gr.Blocks) -> list[str]:
+    """The handlers of ``blocks`` that take a picture or video but would let Gradio decode it, or skip the queue:
+    ``guard_inputs`` refuses every call to them (so the page would be broken: there must be none)."""
+    return [fn.name for fn in blocks.fns.values() if fn.fn is not None and (fn.preprocess or not fn.queue)
+            and any(isinstance(b, (gr.Image, gr.Video)) for b in fn.inputs)]
 
 
 @contextmanager
@@ -206,6 +250,7 @@ class Demo:
         # The only places a path from a client may lead: Gradio's upload folder (the same temp dir) and the examples.
         self.roots = [self.temp.resolve(), *([Path(examples_dir).resolve()] if examples_dir else [])]
         self.disk = DiskBudget(self.temp, limits.max_disk_bytes)
+        self.sandbox = Sandbox(limits.decode_memory_bytes, limits.decode_seconds)  # where uploads are decoded
         self._trimmed, self._later = -float("inf"), None
         _DEMOS[id(self)] = self
         self.on_device = zerogpu.gpu(translate_on_device, PICTURE_GPU_SECONDS)
@@ -268,7 +313,7 @@ class Demo:
         spec, direction = self.resolve(model, direction)
         try:
             with as_toast():
-                picture = fit(read_upload(image, self.roots, **self.limits.decode()), self.limits.max_side)
+                picture = self.read(image)
                 self.cache.get(spec.key, direction)  # loaded here (a Hub model's directions are known once it is)
             real, fake, rec = self.on_device(id(self), spec.key, picture, direction.value)
             # A one-direction model has no reconstruction (rec is None): no PSNR either, and a two-image triptych.
@@ -277,25 +322,36 @@ class Demo:
             folder = fresh_folder(self.results)
             paths = [None if im is None else str(save_png(im, folder / f"{name}.png"))
                      for name, im in (("real", real), ("generated", fake), ("reconstructed", rec))]
-            trip = self.make_triptych(real, fake, rec, spec.key, direction) if with_triptych else None
+            trip = self.save_triptych([real, fake, rec], spec, direction) if with_triptych else None
             del picture, real, fake, rec
         finally:  # a refused picture may have been decoded in part: its memory goes back too
             self.settle()
         return (*paths, round(time.perf_counter() - start, 3), score, trip)
 
+    def read(self, payload) -> Image.Image:
+        """A picture a client sent (its raw payload), checked, decoded in the sandbox and fitted to the app's size;
+        gr.Error in one line if it cannot be."""
+        return fit(read_upload(payload, self.roots, self.sandbox, **self.limits.decode()), self.limits.max_side)
+
     def translate_page(self, image, model, direction, progress=gr.Progress(track_tqdm=True)):
-        """The page's server path: translate() without the triptych (built when Download is clicked), and where it
-        ran."""
+        """The page's server path: translate() without the triptych (built when Download is clicked), where it ran,
+        and Real against Generated for the compare slider."""
         real, fake, rec, seconds, score, _ = self.translate(image, model, direction, progress, with_triptych=False)
-        return real, fake, rec, seconds, score, "Translated on the server."
+        return real, fake, rec, seconds, score, "Translated on the server.", (real, fake)
 
     def make_triptych(self, real, fake, rec, model, direction):
-        """Download triptych: the three images of the page side by side, built now (None: nothing to build)."""
-        images = [im for im in (real, fake, rec) if im is not None]
-        if len(images) < 2:
-            return None
-        name = Path(self.cache.spec(model).source).name if model else "cyclegan"
-        return str(save_triptych(triptych(*images), self.downloads, f"cyclegan-{name}-{direction}"))
+        """Download triptych: the three images of the page side by side, built now (None: nothing to build). The
+        images come back from the page as any client's files do: checked and decoded like an upload."""
+        try:
+            images = [self.read(im) for im in (real, fake, rec) if im is not None]
+            return self.save_triptych(images, *self.resolve(model, direction)) if len(images) >= 2 else None
+        finally:
+            self.settle()
+
+    def save_triptych(self, images: list[Image.Image | None], spec: ModelSpec, direction: Direction) -> str:
+        """The images side by side, as a PNG offered for download (a one-direction model's rec is None: left out)."""
+        return str(save_triptych(triptych(*(im for im in images if im is not None)), self.downloads,
+                                 f"cyclegan-{Path(spec.source).name}-{direction.value}"))
 
     def translate_video(self, video, model, direction, steady=True, side_by_side=False,
                         progress=gr.Progress(track_tqdm=True)):
@@ -360,13 +416,9 @@ class Demo:
 
     def select_video_model(self, model):
         """The Video tab's direction choices for the model picked, on its default direction."""
-        spec = self.cache.spec(model)
+        with as_toast():
+            spec = self.cache.spec(model)
         return gr.update(choices=direction_choices(spec), value=spec.default_direction.value)
-
-    @staticmethod
-    def compare(real, fake):
-        """Real against Generated in the compare slider (none while either is missing)."""
-        return None if real is None or fake is None else (real, fake)
 
     @staticmethod
     def show_stats() -> gr.Row:
@@ -385,7 +437,12 @@ def build_demo(models: list[ModelSpec], *, limits: UploadLimits = UploadLimits()
     ``browser_models``: the keys of the models (``web_models``) whose pictures the page translates in the browser
     (``cyclegan/webapp/gradio-client.js``), sending the rest to the server; none: the server translates all. The
     launch then needs ``web.IsolationMiddleware`` and the script in the page's head, as ``launch`` gives them."""
-    ui = Demo(models, limits=limits, zoo_dir=zoo_dir, device=device, examples_dir=examples_dir)
+    return layout(Demo(models, limits=limits, zoo_dir=zoo_dir, device=device, examples_dir=examples_dir),
+                  examples_dir, browser_models)
+
+
+def layout(ui: Demo, examples_dir: str | Path | None, browser_models: Collection[str]) -> gr.Blocks:
+    """The page over ``ui``'s handlers (see ``build_demo``), every input guarded (``guard_inputs``)."""
     with gr.Blocks(title="CycleGAN", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# CycleGAN: unpaired image-to-image translation\n"
                     "Upload a picture, pick a model and a direction, and see it translated and translated back; or "
@@ -396,7 +453,7 @@ def build_demo(models: list[ModelSpec], *, limits: UploadLimits = UploadLimits()
             video_tab(ui)
         with gr.Tab("Camera", id="camera-tab"):
             camera_tab(bool(browser_models))
-    return check_file_inputs(demo, ui.roots)
+    return guard_inputs(demo, ui.roots)
 
 
 def camera_tab(in_browser: bool) -> None:
@@ -457,29 +514,28 @@ def image_tab(ui: Demo, demo: gr.Blocks, examples_dir: str | Path | None, browse
     # outputs (an error otherwise badges every box and hides the PSNR label; the toast says what is wrong).
     api_button.click(ui.translate, inputs, [real_out, fake_out, rec_out, seconds_out, psnr_out, triptych_file],
                      api_name="translate", preprocess=False, show_progress_on=fake_out, js=page_script("close_toasts"))
-    server = server_button.click(ui.translate_page, inputs, outputs, preprocess=False, show_progress_on=fake_out,
+    page_outputs = outputs + [compare_out]  # the server's answer fills the slider too
+    server = server_button.click(ui.translate_page, inputs, page_outputs, preprocess=False, show_progress_on=fake_out,
                                  js=page_script("close_toasts"), **hidden)
     shown = [server]
     if browser_models:  # the browser translates (the slider too), and clicks server_button when it cannot
-        shown.append(button.click(None, inputs, outputs + [compare_out, note_out], js=page_script("client_translate"),
+        shown.append(button.click(None, inputs, page_outputs + [note_out], js=page_script("client_translate"),
                                   **hidden))
-        server.success(ui.compare, [real_out, fake_out], compare_out, queue=False, show_progress="hidden", **hidden)
     else:
         button.click(None, None, None, js=page_script("click_server"), **hidden)
-        # On every new Generated image, from a translation or an example; not part of the API.
-        fake_out.change(ui.compare, [real_out, fake_out], compare_out, queue=False, show_progress="hidden", **hidden)
     for event in shown:
         event.success(lambda: gr.Row(visible=True), None, stats, js=True, **hidden)
     # After a failure the previous result is cleared away, so that it does not pass for this attempt's.
     server.failure(ui.clear_results, None, [real_out, rec_out, compare_out, stats], queue=False,
                    show_progress="hidden", **hidden)
     download.click(None, [model_in, direction_in], None, js=page_script("download_local"), **hidden)
+    # preprocess=False: the three images come back from the page as any client's files, checked as uploads are.
     download_server.click(ui.make_triptych, [real_out, fake_out, rec_out, model_in, direction_in], triptych_file,
-                          **hidden).then(None, triptych_file, None, js=page_script("download_file"), **hidden)
+                          preprocess=False, **hidden).then(None, triptych_file, None, js=page_script("download_file"), **hidden)
     model_in.change(ui.select_model, model_in, [direction_in, info, rec_out, psnr_out], **hidden)
     if first.kind == "hub":  # its domain names are known only once it is fetched
         demo.load(ui.select_model, model_in, [direction_in, info, rec_out, psnr_out], **hidden)
-    image_examples(ui, examples_dir, inputs, outputs, stats, browser_models)
+    image_examples(ui, examples_dir, inputs, page_outputs, stats, browser_models)
 
 
 def image_examples(ui: Demo, examples_dir: str | Path | None, inputs: list, outputs: list, stats: gr.Row,
@@ -555,8 +611,10 @@ def default_threads(concurrency: int) -> int:
 
 @dataclass
 class Built:
-    """A demo ready to launch: its Blocks, and the page's client inference (the models it runs, their files)."""
+    """A demo ready to launch: its Blocks and handlers, and the page's client inference (the models it runs, their
+    files)."""
     blocks: gr.Blocks
+    ui: Demo
     models: list[ModelSpec]
     browser: dict[str, Path]
     assets: Path | None
@@ -569,17 +627,20 @@ def build(models: list[ModelSpec], limits: UploadLimits, *, client_inference: bo
     from .export import app_assets
     browser = web_models(models) if client_inference else {}
     assets = app_assets(browser, limits) if browser else None
-    blocks = build_demo(models, limits=limits, examples_dir=examples_dir, zoo_dir=zoo_dir, device=device,
-                        browser_models=browser)
-    return Built(blocks, models, browser, assets)
+    ui = Demo(models, limits=limits, zoo_dir=zoo_dir, device=device, examples_dir=examples_dir)
+    return Built(layout(ui, examples_dir, browser), ui, models, browser, assets)
 
 
 def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: bool, mcp: bool, concurrency: int,
            queue_size: int, threads: int | None, examples_dir: str | Path) -> None:
-    """Serve the demo (Gradio's queue, the isolation middleware, the page's script) and block until stopped."""
+    """Serve the demo (Gradio's queue, the isolation middleware and the gate in front of Gradio, the page's script)
+    and block until stopped. Call ``uploads.claim_temp_folder`` before Gradio is imported, so that the disk budget
+    works in a folder of the app's own."""
     from starlette.middleware import Middleware
+    from .gate import Gate
     from .web import WEB_ROUTE, IsolationMiddleware
     limit_malloc_arenas()  # before the server's threads start
+    built.ui.sandbox.start()  # the decoding helper, before the first upload waits for it
     torch.set_num_threads(threads or default_threads(concurrency))
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limits.max_pixels)  # so that ours is the limit that bites
     demo, assets = built.blocks, built.assets
@@ -595,8 +656,10 @@ def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: b
                 # COOP/COEP on every response (the browser's runtime may then use threads) and the page's scripts,
                 # runtime and models under /cyclegan-web/HASH/, the current assets alone.
                 # The disk budget on every request too: uploads fill Gradio's temp folder without any translation.
-                app_kwargs={"middleware": [Middleware(IsolationMiddleware, folder=assets, on_request=DiskBudget(
-                    gradio_temp(), limits.max_disk_bytes).keep_soon)]},
+                # Inside it, the gate: only the routes the app uses, bodies capped, uploads admitted by the budget.
+                app_kwargs={"middleware": [
+                    Middleware(IsolationMiddleware, folder=assets, on_request=built.ui.disk.keep_soon),
+                    Middleware(Gate, limits=limits, admit=built.ui.disk.admit)]},
                 head=None if assets is None else
                 f'<script type="module" src="{WEB_ROUTE}{assets.name}/gradio-client.js"></script>')
     if assets is not None:

@@ -1,17 +1,29 @@
 """Pictures: the image files of a folder, files and PIL images as 8-bit RGB, PIL RGB <-> 1x3xHxW tensors in
-[-1, 1], and triptychs."""
+[-1, 1], and triptychs.
+
+Imports no torch (the two tensor functions do, when called): the server decodes a stranger's picture in a child
+process (``cyclegan.sandbox``) that has only Pillow and NumPy.
+"""
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .errors import DataError
 
+if TYPE_CHECKING:
+    import torch
+
 ORIENTATION = 0x0112  # the EXIF tag that says how a photo is to be turned for display
+# The turn for each orientation value (as ImageOps.exif_transpose has it); 1 is upright.
+TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+             8: Image.Transpose.ROTATE_90}
 
 # The reference's extensions (.jpg .jpeg .png .ppm .bmp .tif .tiff, any case), plus .webp.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
@@ -53,17 +65,49 @@ def list_images(folder: str | Path, skipped: list[tuple[Path, str]] | None = Non
     return files
 
 
-def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """Any PIL image as 8-bit RGB: EXIF orientation applied, transparency composited on white.
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation of ``image`` (1 to 8; 1, upright, when it has none), read from the first directory of its
+    EXIF block alone, an entry at a time, so that the work is bounded by that directory's entry count whatever the
+    rest of the block holds (Pillow's ``getexif`` materialises every tag: a 2 MB PNG of 400 tags that each point at
+    the same 2 MB cost 800 MB). A TIFF's orientation is one of its own tags, which Pillow read when it opened it."""
+    if image.format == "TIFF":
+        value = getattr(image, "tag_v2", {}).get(ORIENTATION, 1)
+        return value if isinstance(value, int) and value in range(1, 9) else 1
+    raw = image.info.get("exif")
+    if not isinstance(raw, bytes):
+        return 1
+    if raw.startswith(b"Exif\x00\x00"):
+        raw = raw[6:]
+    order = {b"II": "<", b"MM": ">"}.get(raw[:2])
+    if order is None or len(raw) < 8:
+        return 1
+    (ifd,) = struct.unpack_from(order + "I", raw, 4)
+    if ifd + 2 > len(raw):
+        return 1
+    (entries,) = struct.unpack_from(order + "H", raw, ifd)
+    for i in range(min(entries, (len(raw) - ifd - 2) // 12)):
+        tag, kind, count = struct.unpack_from(order + "HHI", raw, ifd + 2 + 12 * i)
+        if tag == ORIENTATION:
+            if kind != 3 or count != 1:  # a SHORT, as the standard has it; anything else is not a turn we know
+                return 1
+            (value,) = struct.unpack_from(order + "H", raw, ifd + 2 + 12 * i + 8)
+            return value if value in range(1, 9) else 1
+    return 1
 
-    16-bit, float, CMYK, palette and grayscale modes are converted; an animated image gives its first frame. An
-    upright RGB image is returned as it is, so converting twice costs nothing.
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Any PIL image as 8-bit RGB: EXIF orientation applied (``orientation``), transparency composited on white.
+
+    16-bit, float, CMYK, palette and grayscale modes are converted; an animated image gives the frame it is on (the
+    first, when just opened: nothing walks its other frames). An upright RGB image is returned as it is, so
+    converting twice costs nothing.
     """
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
-    if image.mode == "RGB" and image.getexif().get(ORIENTATION, 1) == 1:
+    image.load()  # first: Pillow turns a TIFF upright as it loads it, and drops its orientation tag then
+    turn = TRANSPOSE.get(orientation(image))
+    if image.mode == "RGB" and turn is None:
         return image
-    image = ImageOps.exif_transpose(image)
+    if turn is not None:
+        image = image.transpose(turn)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         image = Image.fromarray(deep_gray_to_8_bits(np.asarray(image)), "L")
     if image.mode == "P" and "transparency" in image.info:
@@ -131,12 +175,14 @@ def load_image(path: str | Path) -> Image.Image:
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL RGB -> 1x3xHxW in [-1, 1]."""
+    import torch
     array = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy())
     return array.permute(2, 0, 1).unsqueeze(0).float().div(127.5).sub(1)
 
 
 def to_pil(x: torch.Tensor) -> Image.Image:
     """1x3xHxW in [-1, 1] -> PIL RGB."""
+    import torch
     array = x[0].float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0)
     return Image.fromarray(array.cpu().numpy(), "RGB")
 

@@ -1,6 +1,6 @@
-"""The app's files: uploaded pictures in (size limits, decoding any image file into RGB, a clear one-line reason
-when that fails), and the results offered for download out (a temp-file store that prunes itself, for triptychs,
-images and videos).
+"""The app's files: uploaded pictures in (which paths a client may name, its payload decoded by ``decode`` here or in
+the ``sandbox``), the app's own temp folder and its disk budget, and the results offered for download out (a
+temp-file store that prunes itself, for triptychs, images and videos).
 
 The app's image input sends its raw payload (a FileData dict, a path or a data: URL); ``decode_upload`` turns
 it into a PIL image or raises ``BadImage``, whose message is meant for the person who uploaded the file.
@@ -8,100 +8,30 @@ it into a PIL image or raises ``BadImage``, whose message is meant for the perso
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import contextlib
-import io
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from .config import IMAGE_FORMATS, UploadLimits
+from .decode import decode_image, human_size, parse_size  # noqa: F401  (the names uploads always offered)
 from .errors import BadImage
-from .images import reduced, to_rgb
 
-FORMAT_NAMES = [{"WEBP": "WebP"}.get(f, f) for f in IMAGE_FORMATS]
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
 # One answer for every path a client names that is not an upload of this app: missing, a folder, unreadable or
 # elsewhere on the disk all read the same, so that a refusal tells nothing of what exists.
 NOT_AN_UPLOAD = "not an upload: this app opens only the files sent to it and its own examples"
-
-
-def parse_size(size: str | int) -> int:
-    """'20mb', '1.5 MB', '500kb', '1024' or an int -> bytes."""
-    if isinstance(size, int):
-        return size
-    match = re.fullmatch(r"\s*([\d.]+)\s*([kmg]?i?b?)?\s*", size.lower())
-    if not match:
-        raise ValueError(f"not a file size: {size!r} (try 20mb)")
-    unit = (match.group(2) or "b")[0]
-    return int(float(match.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
-
-
-def human_size(n: int) -> str:
-    """A byte count as people read it: '1.5 MB', '200 kB', '12 bytes'."""
-    return f"{n / 1024**2:.1f} MB" if n >= 1024**2 else f"{n / 1024:.0f} kB" if n >= 1024 else f"{n} bytes"
-
-
-def too_large(width: int, height: int, limit: int) -> BadImage:
-    pixels = width * height
-    return BadImage(f"image too large: {width}×{height} = {pixels:,} pixels > limit of {limit:,} pixels "
-                    "(decompression bomb protection)")
-
-
-def decode_image(data: str | Path | bytes, *, max_bytes: int | None = None, max_pixels: int | None = None,
-                 max_side: int | None = None, name: str = "the upload") -> Image.Image:
-    """An uploaded file (path or bytes) as an RGB PIL image; ``BadImage`` says what is wrong with it.
-
-    Only the formats the app names are opened (``IMAGE_FORMATS``: never EPS or PDF, whose decoder is
-    Ghostscript). Any mode is converted (transparency on white, 16-bit, CMYK, palette, EXIF rotation, the first
-    frame of an animation). With ``max_side`` a JPEG decodes at a reduced scale, and any picture at least twice
-    that size is box-reduced before it is converted, so that memory follows what the app keeps, not the file.
-    ``max_pixels`` bounds what is decoded (a JPEG's reduced size); the message quotes it.
-    """
-    try:
-        size = len(data) if isinstance(data, bytes) else os.path.getsize(data)
-    except OSError as e:
-        raise BadImage(f"cannot read {name}: {e.strerror}") from None
-    if size == 0:
-        raise BadImage(f"empty file: {name} has 0 bytes")
-    if max_bytes is not None and size > max_bytes:
-        raise BadImage(f"file too large: {human_size(size)} > limit of {human_size(max_bytes)}")
-    limit = max_pixels or UploadLimits.max_pixels
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below against our limit
-            image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data, formats=IMAGE_FORMATS)
-    except UnidentifiedImageError:
-        raise BadImage(f"not an image: cannot read {name} as a picture ({', '.join(FORMAT_NAMES)})") from None
-    except Image.DecompressionBombError as e:  # Pillow's own limit, far above ours: say ours
-        pixels = re.search(r"\((\d+) pixels\)", str(e))
-        raise BadImage(f"image too large: {int(pixels.group(1)) if pixels else 0:,} pixels > limit of {limit:,} "
-                       "pixels (decompression bomb protection)") from None
-    except Exception as e:  # PIL raises many types for broken headers
-        raise BadImage(f"corrupted or truncated image: {e}") from None
-    with image:
-        width, height = image.size
-        if max_side and image.format in ("JPEG", "MPO"):
-            image.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale, still at least max_side
-        if image.width * image.height > limit:
-            raise too_large(width, height, limit)
-        try:
-            image.load()
-            factor = max(image.size) // (2 * max_side) if max_side else 0
-            if factor >= 2:
-                image = reduced(image, factor)  # a box filter, far lighter than converting the full size first
-            return to_rgb(image)
-        except Exception as e:  # OSError "image file is truncated", SyntaxError "broken PNG file", ...
-            raise BadImage(f"corrupted or truncated image: {e}") from None
 
 
 def fit(image: Image.Image, max_side: int | None) -> Image.Image:
@@ -147,12 +77,14 @@ def check_payload(payload: Any, roots: list[Path]) -> dict[str, Any] | None:
 
 
 def decode_upload(payload: dict[str, Any] | str | Path | None, roots: list[Path] | None = None,
-                  **limits: Any) -> Image.Image:
+                  sandbox: Sandbox | None = None, **limits: Any) -> Image.Image:
     """The image input's raw payload (a FileData dict, a path or a data: URL) as RGB; ``BadImage`` if unusable.
 
     ``roots``: where a path may lead (``confine``); None trusts the path, for callers whose paths are their own.
+    ``sandbox``: where the decoding runs (a server's uploads: ``cyclegan.sandbox``); None decodes here.
     ``limits`` are ``decode_image``'s keyword arguments (``max_bytes``, ``max_pixels``, ``max_side``).
     """
+    decode = decode_image if sandbox is None else sandbox.decode
     if isinstance(payload, dict):
         url, path, name = payload.get("url"), payload.get("path"), payload.get("orig_name")
     else:
@@ -164,19 +96,58 @@ def decode_upload(payload: dict[str, Any] | str | Path | None, roots: list[Path]
             data = base64.b64decode(url.split(",", 1)[1], validate=False)
         except (IndexError, binascii.Error):
             raise BadImage("not an image: the data URL cannot be decoded") from None
-        return decode_image(data, name=name or "the pasted image", **limits)
+        return decode(data, name=name or "the pasted image", **limits)
     if not path:
         raise BadImage("No image: upload, paste or take a picture first.")
     if roots is not None:
         path = confine(path, roots)
     elif not isinstance(path, (str, Path)):
         raise BadImage(NOT_AN_UPLOAD)
-    return decode_image(path, name=repr(name or Path(path).name), **limits)
+    return decode(path, name=repr(name or Path(path).name), **limits)
 
 
 def gradio_temp() -> Path:
     """Gradio's temp folder (GRADIO_TEMP_DIR): the uploads, and the results the app keeps for download."""
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+OWN_PREFIX = "cyclegan-app-"
+
+
+def shared_temp() -> Path:
+    """Gradio's temp folder as other programs see it: the one the app's own folder is in, once claimed."""
+    temp = gradio_temp()
+    return temp.parent if temp.name.startswith(OWN_PREFIX) else temp
+
+
+def claim_temp_folder() -> Path:
+    """A temp folder of this server's own, ``cyclegan-app-PID`` inside Gradio's (GRADIO_TEMP_DIR, or /tmp/gradio),
+    made Gradio's by setting GRADIO_TEMP_DIR: the disk budget then deletes only there, never in a folder that other
+    programs (another Gradio app) share. Call it before Gradio is imported, which reads the variable then. The folder
+    goes when the process exits, and so do those of servers that are gone (a killed one leaves its own)."""
+    base = gradio_temp()
+    if base.name == f"{OWN_PREFIX}{os.getpid()}":  # claimed already
+        return base
+    base.mkdir(parents=True, exist_ok=True)
+    for old in base.glob(f"{OWN_PREFIX}*"):
+        pid = old.name[len(OWN_PREFIX):]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    own = base / f"{OWN_PREFIX}{os.getpid()}"
+    own.mkdir(exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(own)
+    atexit.register(shutil.rmtree, own, ignore_errors=True)
+    return own
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive, and not ours to touch
+        return True
+    return True
 
 
 def fresh_folder(folder: Path, max_age: float = 3600) -> Path:
@@ -208,37 +179,73 @@ def save_triptych(image: Image.Image, folder: Path, stem: str, max_age: float = 
 
 
 class DiskBudget:
-    """Keeps ``folder`` (the app's temp dir: uploads, and results kept for download) under ``max_bytes``: when it is
-    over, the oldest files go first, never one younger than ``min_age`` seconds (a request may still read it).
-    ``keep`` looks at most once every ``every`` seconds, so calling it on each request costs nothing."""
+    """Keeps ``folder`` (the app's own temp folder: uploads, and results kept for download) under ``max_bytes`` of disk
+    as the disk counts it (its blocks, folders included): ``admit`` refuses an upload that would pass it before a byte
+    is written, and ``keep`` deletes the oldest files while it is over, never one younger than ``min_age`` seconds (a
+    request may still read it), looking at most once every ``every`` seconds. Nothing outside ``folder`` is touched."""
 
     def __init__(self, folder: Path, max_bytes: int, min_age: float = 60, every: float = 30):
         self.folder, self.max_bytes, self.min_age, self.every = Path(folder), max_bytes, min_age, every
         self._last, self._lock = -float("inf"), threading.Lock()
+        self._used, self._measured, self._admit_lock = 0, -float("inf"), threading.Lock()
+
+    def _entries(self) -> tuple[list[tuple[float, int, str]], int]:
+        """(files as (mtime, bytes on disk, path), the bytes on disk of everything, folders included)."""
+        files, total = [], 0
+        for root, dirs, names in os.walk(self.folder):
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    total += disk_bytes(os.lstat(os.path.join(root, name)))
+            for name in names:
+                with contextlib.suppress(OSError):  # gone meanwhile
+                    st = os.lstat(os.path.join(root, name))
+                    files.append((st.st_mtime, disk_bytes(st), os.path.join(root, name)))
+                    total += files[-1][1]
+        return files, total
+
+    def used(self) -> int:
+        """The bytes the folder spends on disk now (its blocks, folders included)."""
+        return self._entries()[1]
+
+    def admit(self, size: int) -> bool:
+        """Whether an upload of ``size`` bytes fits in the budget: the folder's use (measured at most once a second,
+        with what was admitted since added) plus ``size``; when it would not fit, the oldest files go first and it is
+        measured again. An admitted upload counts until the next measure sees it on disk."""
+        if not self.max_bytes:
+            return True
+        size = -(-size // BLOCK) * BLOCK + 2 * BLOCK  # as the disk will count it: whole blocks, and its folder
+        with self._admit_lock:
+            now = time.monotonic()
+            if now - self._measured >= 1:
+                self._used, self._measured = self.used(), now
+            if self._used + size > self.max_bytes:
+                self.keep(force=True, room=size)
+                self._used, self._measured = self.used(), time.monotonic()
+            if self._used + size > self.max_bytes:
+                return False
+            self._used += size
+            return True
 
     def keep_soon(self) -> None:
-        """``keep`` in a background thread when it is due: for a server's every request (an upload alone fills the
-        folder too), which must not wait for the folder to be walked."""
+        """``keep`` in a background thread when it is due: for a server's every request, which must not wait for the
+        folder to be walked."""
         if self.max_bytes and time.monotonic() - self._last >= self.every and not self._lock.locked():
             threading.Thread(target=self.keep, daemon=True, name="disk-budget").start()
 
-    def keep(self) -> int:
-        """Delete the oldest files while the folder is over budget; returns the bytes freed."""
+    def keep(self, force: bool = False, room: int = 0) -> int:
+        """Delete the oldest files while the folder is over budget (with ``room`` bytes more to fit); returns the
+        bytes freed. At most once every ``every`` seconds unless ``force``."""
         now = time.monotonic()
-        if not self.max_bytes or now - self._last < self.every or not self._lock.acquire(blocking=False):
+        if not self.max_bytes or (not force and now - self._last < self.every) or not self._lock.acquire(
+                blocking=False):
             return 0
         try:
             self._last = now
-            files = []
-            for root, _, names in os.walk(self.folder):
-                for name in names:
-                    with contextlib.suppress(OSError):  # gone meanwhile
-                        st = os.stat(os.path.join(root, name))
-                        files.append((st.st_mtime, st.st_size, os.path.join(root, name)))
-            total, freed, wall = sum(f[1] for f in files), 0, time.time()
+            files, total = self._entries()
+            freed, wall = 0, time.time()
             emptied = set()
             for mtime, size, path in sorted(files):
-                if total - freed <= self.max_bytes or wall - mtime < self.min_age:
+                if total - freed + room <= self.max_bytes or wall - mtime < self.min_age:
                     break
                 with contextlib.suppress(OSError):
                     os.unlink(path)
@@ -248,7 +255,7 @@ class DiskBudget:
             # and read as a failed request's leftovers; rmdir leaves alone one that is not empty.
             root = os.path.normpath(self.folder)
             for folder in sorted(emptied, key=len, reverse=True):
-                while os.path.normpath(folder) != root and folder.startswith(root):
+                while os.path.normpath(folder) != root and folder.startswith(root + os.sep):
                     try:
                         os.rmdir(folder)
                     except OSError:
@@ -257,3 +264,13 @@ class DiskBudget:
             return freed
         finally:
             self._lock.release()
+
+
+BLOCK = 4096  # a file system block, the least a file or folder takes
+
+
+def disk_bytes(st: os.stat_result) -> int:
+    """What a file or folder spends on disk: its blocks (a 1-byte file takes a whole block), or its size where the
+    system does not say."""
+    blocks = getattr(st, "st_blocks", None)
+    return blocks * 512 if blocks is not None else st.st_size

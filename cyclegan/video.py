@@ -77,9 +77,13 @@ class VideoInfo:
     rotation: int = 0
 
 
+MAX_FPS = 1000  # a rate at or above this is not believed: the frames' own times decide (see translate_video)
+MAX_STREAMS = 16  # streams a clip may have: FFmpeg decodes a frame of each as it opens the clip
+
+
 def _fps(stream: av.video.stream.VideoStream) -> Fraction:
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    return Fraction(rate) if rate and 0 < rate < 1000 else FALLBACK_FPS
+    return Fraction(rate) if rate and 0 < rate < MAX_FPS else FALLBACK_FPS
 
 
 def too_big(width: int, height: int, limit: int) -> BadVideo:
@@ -90,9 +94,10 @@ def too_big(width: int, height: int, limit: int) -> BadVideo:
 def open_clip(path: str | Path, max_frame_pixels: int = 0) -> av.container.InputContainer:
     """``av.open`` for reading, where opening (FFmpeg decodes a frame of each stream to learn their formats) already
     refuses frames over ``max_frame_pixels`` (0: no limit) instead of decoding them whole, so that a huge clip costs
-    its header's bytes. One option set per stream, for a clip with many."""
-    options = [{"max_pixels": str(max_frame_pixels)}] * 64 if max_frame_pixels else None
-    return av.open(str(path), stream_options=options)
+    its header's bytes. FFmpeg keeps at most ``MAX_STREAMS`` streams (``max_streams``), and each of them gets the
+    frame-size option, so no stream is opened unchecked however many the file declares."""
+    options = [{"max_pixels": str(max_frame_pixels)}] * MAX_STREAMS if max_frame_pixels else None
+    return av.open(str(path), options={"max_streams": str(MAX_STREAMS)}, stream_options=options)
 
 
 def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) -> VideoInfo:
@@ -129,6 +134,8 @@ def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) 
             return VideoInfo(w, h, _fps(stream), stream.frames or 0, duration, audio, rotation)
     except BadVideo:
         raise
+    except av.error.MemoryError:  # what FFmpeg answers when a clip declares more than max_streams streams
+        raise BadVideo(f"too many streams: {name} has more than {MAX_STREAMS} (or it is damaged)") from None
     except av.error.InvalidDataError:
         with open(path, "rb") as f:
             head = f.read(12)
@@ -270,6 +277,32 @@ class _Encoder:
         self.container.close()
 
 
+class Soundtrack:
+    """The clip's sound on its way to the encoder, held until the picture has reached its time, so that the output's
+    sound ends where its picture does: a packet past the last frame is never written (nor decoded). What runs ahead
+    of the picture is held up to ``ahead`` packets (about 10 s of AAC at 48 kHz) and ``ahead_bytes``; beyond that
+    it is dropped."""
+
+    def __init__(self, ahead: int = 500, ahead_bytes: int = 8 * 1024 ** 2):
+        self.waiting: list[av.Packet] = []
+        self.ahead, self.ahead_bytes, self.bytes = ahead, ahead_bytes, 0
+
+    def hold(self, packet: av.Packet) -> None:
+        if (packet.dts is not None and packet.pts is not None and len(self.waiting) < self.ahead
+                and self.bytes + packet.size <= self.ahead_bytes):
+            self.waiting.append(packet)
+            self.bytes += packet.size
+
+    def release(self, until: float, encoder: _Encoder) -> None:
+        """Write the held packets that start before ``until`` (seconds), in order."""
+        ready = [p for p in self.waiting if float(p.pts * p.time_base) < until]
+        if ready:
+            self.waiting = [p for p in self.waiting if float(p.pts * p.time_base) >= until]
+            self.bytes = sum(p.size for p in self.waiting)
+            for packet in ready:
+                encoder.audio_packet(packet)
+
+
 def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Path,
                     direction: Direction | str | None = None, config: VideoConfig | None = None, *,
                     name: str | None = None, progress: bool = True) -> VideoInfo:
@@ -294,13 +327,18 @@ def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Pat
     size = frame_size(info.width, info.height, cfg.max_side)
     work = translator.working_size(size)
     steady = Steadier(translator, direction, cfg)
-    # A faster clip is thinned to max_fps by its frames' times: the output keeps the clip's length and sound.
-    fps = min(info.fps, Fraction(cfg.max_fps).limit_denominator(1001)) if cfg.max_fps else info.fps
-    step = 1 / float(fps) if fps < info.fps else 0.0
+    # A faster clip is thinned to max_fps by its frames' own times, whatever rate its header claims (one that claims
+    # MAX_FPS or more is not believed, and is written at max_fps): the output keeps the clip's length and sound.
+    fps = info.fps
+    if cfg.max_fps:
+        limit = Fraction(cfg.max_fps).limit_denominator(1001)
+        fps = min(fps, limit) if info.fps != FALLBACK_FPS else limit
+    step = 1 / float(fps) if cfg.max_fps else 0.0
     tmp = dst.with_name(f".{dst.stem}.{uuid.uuid4().hex[:8]}.part.mp4")
     dst.parent.mkdir(parents=True, exist_ok=True)
     decoded = written = 0
-    keep_at = -math.inf
+    keep_at = last_at = -math.inf
+    sound = Soundtrack()
     try:
         with open_clip(src, cfg.max_frame_pixels) as container:
             stream = container.streams.video[0]
@@ -316,14 +354,18 @@ def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Pat
                            disable=not progress)
                 for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
                     if packet.stream is not stream:
-                        encoder.audio_packet(packet)
+                        sound.hold(packet)
                         continue
                     for frame in packet.decode():
                         decoded += 1
-                        at = frame.time if frame.time is not None else decoded / float(info.fps)
+                        # A frame without a time, or one that goes back, is placed after the last one.
+                        at = frame.time if frame.time is not None and frame.time > last_at else (
+                            max(0.0, last_at) + 1 / float(info.fps))
+                        last_at = at
                         if cfg.max_frames and decoded > cfg.max_frames or cfg.max_seconds and at > cfg.max_seconds + 1:
                             raise BadVideo(f"video too long: more than {cfg.max_seconds:g} s or "
                                            f"{cfg.max_frames or math.inf:,} frames")
+                        sound.release(at, encoder)
                         if step and at < keep_at - 1e-3:
                             continue  # dropped: the clip is faster than max_fps
                         keep_at = max(keep_at, at) + step
@@ -331,6 +373,8 @@ def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Pat
                                                        cfg.side_by_side))
                         written += 1
                         bar.update()
+                # The sound as long as the picture, not a packet longer (a 1 s clip may carry 10 minutes of it).
+                sound.release(last_at + 1 / float(fps), encoder)
                 bar.close()
             finally:
                 encoder.close()

@@ -14,6 +14,7 @@ import email.utils
 import http.server
 import re
 import sys
+import threading
 import urllib.parse
 from functools import partial
 from pathlib import Path
@@ -32,6 +33,8 @@ NEVER = "no-store"
 TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
          ".onnx": "application/octet-stream", ".json": "application/json"}
 IDLE_SECONDS = 30
+MAX_NAME_BYTES = 255  # the longest file name most file systems take
+MAX_CONNECTIONS = 64  # connections the static server serves at once; more are answered 503 at once
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -62,14 +65,20 @@ def precompressed(path: Path, accept_encoding: str, root: Path) -> tuple[Path, s
 
 def site_file(root: Path, url_path: str) -> Path | None:
     """The file inside ``root`` that ``url_path`` names (a folder means its index.html), symlinks resolved; None
-    for anything else. ``ValueError`` for a path no file can have (a NUL byte)."""
+    for anything else. ``ValueError`` for a path no file can have (a NUL byte, a name over 255 bytes), found before
+    the file system is asked."""
     rel = urllib.parse.unquote(url_path.split("?", 1)[0].split("#", 1)[0])
     if "\0" in rel:
         raise ValueError("NUL byte in the path")
-    target = (root / rel.lstrip("/")).resolve()
-    if target.is_dir():
-        target = (target / "index.html").resolve()  # resolved again: the index may be a link that leads out
-    return target if target.is_file() and target.is_relative_to(root) else None
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in rel.split("/")):
+        raise ValueError("a name in the path is over 255 bytes")
+    try:
+        target = (root / rel.lstrip("/")).resolve()
+        if target.is_dir():
+            target = (target / "index.html").resolve()  # resolved again: the index may be a link that leads out
+        return target if target.is_file() and target.is_relative_to(root) else None
+    except OSError:  # a path too long in all, a link loop: nothing to send
+        return None
 
 
 def validators(body: Path, encoding: str | None) -> tuple[str, str]:
@@ -102,8 +111,8 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         root = Path(self.directory).resolve()
         try:
             path = site_file(root, self.path)
-        except ValueError:
-            self.send_error(400, "Bad request: the path holds a NUL byte")
+        except ValueError as e:
+            self.send_error(400, f"Bad request: {e}")
             return None
         if path is None:
             self.send_error(404, "File not found")
@@ -138,14 +147,41 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def serve(folder: str | Path, host: str = "127.0.0.1", port: int = 8000, verbose: bool = True
-          ) -> http.server.ThreadingHTTPServer:
+class BoundedServer(http.server.ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` at once: one more is answered 503 and closed at once, so
+    that slow or idle clients (each held up to ``IDLE_SECONDS`` a read) cannot take every thread and all memory."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_connections: int = MAX_CONNECTIONS):
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address) -> None:
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\n"
+                                b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def serve(folder: str | Path, host: str = "127.0.0.1", port: int = 8000, verbose: bool = True,
+          max_connections: int = MAX_CONNECTIONS) -> BoundedServer:
     """A threaded server of ``folder`` with ``SiteHandler``; call ``serve_forever()`` (or ``shutdown()``) on it."""
     folder = Path(folder)
     if not (folder / "index.html").is_file():
         raise FileNotFoundError(f"{folder} has no index.html: make the site with python -m cyclegan.export --site")
-    server = http.server.ThreadingHTTPServer((host, port), partial(SiteHandler, directory=str(folder)))
-    server.daemon_threads = True
+    server = BoundedServer((host, port), partial(SiteHandler, directory=str(folder)), max_connections)
     server.verbose = verbose  # type: ignore[attr-defined]
     return server
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -131,6 +132,7 @@ def server(tmp_path_factory):
             "--max-video-seconds", "3", "--max-video-fps", "12", "--threads", "1", "--mcp"]
     srv = AppServer(args, env, tmp / "server.log", port_from_env=True)  # GRADIO_SERVER_PORT picks the port
     srv.inputs, srv.tmp = tmp / "inputs", tmp
+    srv.temp = tmp / "gradio" / f"cyclegan-app-{srv.proc.pid}"  # the app's own folder inside Gradio's
     srv.inputs.mkdir()
     yield srv
     srv.close()
@@ -292,7 +294,7 @@ def test_video_api_translates_a_clip_with_its_sound_and_refuses_bad_ones(server,
     got = probe(video["video"] if isinstance(video, dict) else video)
     assert (got.width, got.height, got.frames, got.audio) == (128, 32, 12, "aac")  # 2 x 64 px: --max-side 64
     assert status.startswith("12 frames at 128×32, 12 fps, with its sound") and "steady" in status
-    outputs = server.tmp / "gradio" / "cyclegan-videos"
+    outputs = server.temp / "cyclegan-videos"
     before = sorted(outputs.iterdir())
     (server.inputs / "notes.mp4").write_text("not a video\n")
     truncated = server.inputs / "truncated.mp4"
@@ -349,7 +351,7 @@ def test_the_api_opens_only_what_was_uploaded(server, client, good, tmp_path):
     threading.Thread(target=web.serve_forever, daemon=True).start()
     secret = tmp_path / "secret.png"
     noise(16, 16, seed=9).save(secret)
-    link = server.tmp / "gradio" / "link.png"
+    link = server.temp / "link.png"
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(secret)
     refused = ("error", json.dumps({"error": "Not an upload: this app opens only the files sent to it and its own "
@@ -378,6 +380,96 @@ def test_the_api_opens_only_what_was_uploaded(server, client, good, tmp_path):
         uploaded = httpx.post(server.url + "/gradio_api/upload", files={"files": ("named.mp4", f, "video/mp4")}).json()[0]
     event, data = call_raw(server, "translate_video", [uploaded, "tiny", "AtoB", False, False])
     assert event == "complete" and json.loads(data)[1].startswith("6 frames at 32×32"), data
+
+
+def join_raw(server, fn_name: str | None, data: list, fn_index: int | None = None) -> tuple[int, str]:
+    """A call of one of the page's own handlers by its index, as any client can make it: POST queue/join, then read
+    the queue's answers. Returns (the join's HTTP status, the last message's text)."""
+    if fn_index is None:
+        config = httpx.get(server.url + "/config").json()
+        fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == fn_name)
+    session = f"s{time.monotonic_ns()}"
+    r = httpx.post(f"{server.url}/gradio_api/queue/join", json={"data": data, "fn_index": fn_index,
+                                                                 "session_hash": session, "event_data": None})
+    if r.status_code != 200:
+        return r.status_code, r.text
+    with httpx.stream("GET", f"{server.url}/gradio_api/queue/data", params={"session_hash": session},
+                      timeout=60) as stream:
+        messages = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")]
+    return r.status_code, json.dumps([m for m in messages if m.get("msg") == "process_completed"][-1],
+                                     ensure_ascii=False)
+
+
+def upload(server, name: str, data: bytes) -> dict:
+    """A file uploaded as the page uploads it; its FileData."""
+    path = httpx.post(server.url + "/gradio_api/upload", files={"files": (name, data)}).json()[0]
+    return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+
+
+def test_every_handler_of_the_page_checks_what_it_is_sent(server):
+    """The page's own handlers answer anyone who names their index, so each gets the API's checks: the triptych
+    download decodes what it is sent as an upload (a PCX is refused by its format, a 50 kB PNG of 40 megapixels by
+    the pixel limit, in the sandbox, before a pixel is decoded), a handler that runs only in the page is not run,
+    a bad model name gets the usual line; none leaves a traceback in the log, and the server answers after."""
+    log_before = len(server.output())
+    pcx = io.BytesIO()
+    noise(8, 8).save(pcx, "PCX")
+    bomb = io.BytesIO()
+    Image.new("1", (8000, 5000)).save(bomb, "PNG")
+    assert len(bomb.getvalue()) < 60_000
+    good = upload(server, "good.png", png_bytes(noise(8, 8)))
+    for name, data, error in (("x.pcx", pcx.getvalue(), "Not an image: cannot read 'x.pcx' as a picture"),
+                              ("bomb.png", bomb.getvalue(), "Image too large: 8000×5000 = 40,000,000 pixels")):
+        status, last = join_raw(server, "make_triptych", [upload(server, name, data), good, None, "tiny", "AtoB"])
+        assert status == 200 and error in last, last
+    status, last = join_raw(server, "make_triptych", [good, good, None, "tiny", "AtoB"])
+    assert '"success": true' in last and "cyclegan-tiny-AtoB.png" in last  # the page's own use still works
+    config = httpx.get(server.url + "/config").json()
+    page_only = next(d["id"] for d in config["dependencies"] if not d["backend_fn"] and d["inputs"])
+    status, last = join_raw(server, None, [good, "tiny", "AtoB"], fn_index=page_only)
+    assert "Not an endpoint of this app" in last, last
+    status, last = join_raw(server, "select_model", ["x" * 10_000])
+    assert "Unknown model" in last and len(last) < 1000, last
+    status, last = join_raw(server, "select_model", ["no such model"])
+    assert "Unknown model" in last, last
+    assert "Traceback" not in server.output()[log_before:]
+    assert "compare" not in [d.get("api_name") for d in config["dependencies"]]  # the slider comes with the result
+
+
+def test_routes_the_app_does_not_use_are_refused_and_bodies_are_capped(server):
+    """Gradio's relay of web addresses, its screen recorder's transcode and the rest of what the app does not use
+    answer 404 without doing anything; a JSON body over a megabyte (a data: URL inside a call) is refused before it
+    is read; the server answers afterwards."""
+    import http.server
+    import threading
+    fetched = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        for path in (f"/gradio_api/file=http://127.0.0.1:{web.server_address[1]}/big.bin", "/monitoring",
+                     f"/gradio_api/proxy=http://127.0.0.1:{web.server_address[1]}/x", "/gradio_api/deep_link"):
+            assert httpx.get(server.url + path).status_code == 404, path
+        assert httpx.post(server.url + "/gradio_api/process_recording", files={"video": ("a.mp4", b"x")}
+                          ).status_code == 404
+        assert httpx.get(server.url + "/gradio_api/file=" + "a" * 300).status_code == 414
+    finally:
+        web.shutdown()
+        web.server_close()
+    assert fetched == []
+    data_url = "data:image/png;base64," + "A" * (2 * 1024 ** 2)
+    status, text = join_raw(server, "translate", [{"url": data_url, "meta": {"_type": "gradio.FileData"}}, "tiny",
+                                                  "AtoB"])
+    assert status == 413 and "Request too large" in text
+    assert httpx.get(server.url + "/config").status_code == 200
 
 
 @pytest.mark.parametrize("model", [["tiny"], {"key": "tiny"}, 3])
@@ -539,11 +631,14 @@ def test_help_answers_without_loading_torch_or_gradio(script):
 
 
 def disk_budget(launched: dict) -> tuple[Path, int]:
-    """(folder, bytes) of the disk budget that the app's middleware keeps on every request."""
+    """(folder, bytes) of the disk budget that the app's middleware keeps on every request, and that the gate asks
+    before it lets an upload in."""
+    from cyclegan.gate import Gate
     from cyclegan.web import IsolationMiddleware
-    (middleware,) = launched["app_kwargs"]["middleware"]
-    assert middleware.cls is IsolationMiddleware
-    budget = middleware.kwargs["on_request"].__self__
+    isolation, gate = launched["app_kwargs"]["middleware"]
+    assert isolation.cls is IsolationMiddleware and gate.cls is Gate
+    budget = isolation.kwargs["on_request"].__self__
+    assert gate.kwargs["admit"].__self__ is budget
     return budget.folder, budget.max_bytes
 
 
@@ -559,6 +654,7 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
     monkeypatch.setattr("cyclegan.demo.limit_malloc_arenas", lambda n=2: arenas.append(n) or True)
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # main() points it at a folder of the app's own
     threads = torch.get_num_threads()
     try:
         assert app.main(["--checkpoints", str(tmp_path / "ckpt"), "--no-zoo", "--threads", "1"]) == 0
@@ -567,7 +663,9 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
         torch.set_num_threads(threads)
     assert (launched["server_name"], launched["server_port"], launched["share"]) == ("127.0.0.1", 7860, False)
     assert launched["max_file_size"] == 100 * 1024**2  # the upload limit: the larger of pictures' and videos'
-    assert disk_budget(launched) == (gradio_temp(), 2 * 1024**3)  # on every request, uploads alone included
+    # on every request, uploads alone included, in a folder of the app's own inside Gradio's
+    assert gradio_temp() == tmp_path / "gradio" / f"cyclegan-app-{os.getpid()}"
+    assert disk_budget(launched) == (gradio_temp(), 2 * 1024**3)
     assert arenas == [2]  # glibc's malloc arenas limited before the server's threads start
     assert launched["state_session_capacity"] == 1000  # each session's state costs ~80 kB: not Gradio's 10,000
     demo = launched["demo"]

@@ -74,7 +74,9 @@ def test_the_soak_sends_the_attacks_and_checks_the_disk_budget(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import soak
     files = {name: tmp_path / name for name in ("photo", "small", "clip", "hifi_clip", "fast_clip", "huge_clip",
-                                                "eps", "notes", "truncated", "bomb", "deep", "fake_clip")}
+                                                "eps", "notes", "truncated", "bomb", "deep", "fake_clip", "exif_bomb",
+                                                "scans", "pages", "pixels_40mp", "pcx", "streams_clip",
+                                                "long_sound_clip", "claims_1000fps")}
     for path in files.values():
         path.write_bytes(b"x")  # (gradio_client's handle_file wants them to exist)
     plan = {kind: spec for kind, _, spec in soak.requests(files, tmp_path / "secret.png", tmp_path / "link.png")}
@@ -82,12 +84,17 @@ def test_the_soak_sends_the_attacks_and_checks_the_disk_budget(tmp_path):
                 "link out of the uploads": "Not an upload", "video link out of the uploads": "Not an upload",
                 "EPS (never Ghostscript)": "Not an image", "not a video": "Not a video",
                 "video path, not an upload": "Not an upload", "video web address": "Not an upload",
-                "web address as FileData": "Not an upload", "path out as FileData": "Not an upload"}
+                "web address as FileData": "Not an upload", "path out as FileData": "Not an upload",
+                "JPEG of 1,000 scans": "Too costly to decode", "clip of 66 streams": "Too many streams",
+                "triptych handler: a PCX": "Not an image", "a handler of the page alone": "Not an endpoint",
+                "2 MB data: URL in a call": "413", "relay of a web address": "404",
+                "screen-recording transcode": "404", "clip of 1 s with 30 s of sound (cut)": "good"}
     assert {kind: plan[kind][0] for kind in expected} == expected
     old = tmp_path / "temp" / "upload" / "old.bin"
     old.parent.mkdir(parents=True)
     old.write_bytes(bytes(3000))
     os.utime(old, (time.time() - 200,) * 2)
     (tmp_path / "temp" / "fresh.bin").write_bytes(bytes(5000))  # younger than the grace: the budget may keep it
-    assert soak.over_budget(tmp_path / "temp", 1000, 90) == 2000
-    assert soak.over_budget(tmp_path / "temp", 3000, 90) == 0
+    block = os.stat(old).st_blocks * 512  # counted as the disk counts it
+    assert soak.over_budget(tmp_path / "temp", 1000, 90) == block - 1000
+    assert soak.over_budget(tmp_path / "temp", block, 90) == 0

@@ -332,3 +332,28 @@ def test_off_zerogpu_the_real_spaces_package_changes_nothing(monkeypatch):
         return x
     assert spaces.GPU(work) is work and spaces.GPU(work, duration=30) is work
     assert not zerogpu.enabled() and not zerogpu.prepare() and zerogpu.gpu(work, 30) is work
+
+
+def test_the_session_keeps_no_value_a_client_sent(tmp_path, monkeypatch):
+    """Gradio copies each input of a call into the session's state (for deep links, which the app refuses): after
+    the guard, a call's picture, model and direction are gone from it, whether the call succeeded or was refused.
+    Every handler that takes a picture decodes it itself and is queued (the guard refuses any other)."""
+    import asyncio
+    from gradio.state_holder import SessionState
+    from cyclegan.demo import unguarded
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    make_tiny_model(tmp_path / "ckpt" / "tiny")
+    demo = build_demo(discover_models(tmp_path / "ckpt", [], zoo=False), browser_models=("tiny",))
+    assert unguarded(demo) == []
+    fn = next(f for f in demo.fns.values() if f.name == "translate")
+    upload = tmp_path / "gradio" / "upload" / "x.png"
+    upload.parent.mkdir(parents=True)
+    noise(8, 8).save(upload)
+    state = SessionState(demo)
+    for payload in ({"path": str(upload), "meta": {"_type": "gradio.FileData"}}, {"path": "/etc/passwd"}):
+        try:
+            asyncio.run(demo.preprocess_data(fn, [payload, "tiny", "AtoB"], state))
+        except gr.Error:
+            pass
+        kept = [state.config_values.get(block._id, {}).get("props", {}).get("value") for block in fn.inputs]
+        assert kept == [None, None, None], kept

@@ -20,8 +20,8 @@ from PIL import Image
 
 from cyclegan.images import triptych
 from cyclegan.config import UploadLimits
-from cyclegan.uploads import (NOT_AN_UPLOAD, BadImage, DiskBudget, confine, decode_image, decode_upload, fit,
-                              human_size, parse_size, save_triptych)
+from cyclegan.uploads import (NOT_AN_UPLOAD, BadImage, DiskBudget, confine, decode_image, decode_upload, disk_bytes,
+                              fit, human_size, parse_size, save_triptych)
 
 
 def noise(w: int, h: int, seed: int = 0) -> Image.Image:
@@ -201,10 +201,14 @@ def test_the_disk_budget_deletes_the_oldest_files_first_and_never_a_fresh_one(tm
         path.write_bytes(bytes(1000))
         os.utime(path, (time.time() - age, time.time() - age))
         files.append(path)
-    budget = DiskBudget(tmp_path, max_bytes=2500, min_age=60, every=0)
-    assert budget.keep() == 3000  # down to 2 kB: the three oldest go
+    # Counted as the disk counts them: a 1 kB file takes a block (4 kB here), and each folder one too.
+    block = disk_bytes(os.stat(files[0]))
+    folders = sum(disk_bytes(os.stat(p.parent)) for p in files)
+    assert block >= 1000 and DiskBudget(tmp_path, 1).used() == folders + 5 * block
+    budget = DiskBudget(tmp_path, max_bytes=folders + 2.5 * block, min_age=60, every=0)
+    assert budget.keep() == 3 * block  # down to two files: the three oldest go
     assert [p.exists() for p in files] == [False, False, False, True, True]
-    assert DiskBudget(tmp_path, max_bytes=500, min_age=60, every=0).keep() == 1000  # the 10 s old one stays
+    assert DiskBudget(tmp_path, max_bytes=block, min_age=60, every=0).keep() == block  # the 10 s old one stays
     assert files[-1].exists()
 
 
@@ -218,11 +222,12 @@ def test_the_disk_budget_removes_the_folders_it_empties(tmp_path):
         return path
     old = [write(tmp_path / "results" / "a1" / "real.png", 900), write(tmp_path / "upload" / "h1" / "x" / "y.png", 800)]
     kept = [write(tmp_path / "results" / "a2" / "real.png", 30), write(tmp_path / "upload" / "h1" / "z.png", 10)]
-    assert DiskBudget(tmp_path, max_bytes=1000, min_age=60, every=0).keep() == 2000
+    block = disk_bytes(os.stat(old[0]))
+    assert DiskBudget(tmp_path, max_bytes=1000, min_age=60, every=0).keep() == 2 * block
     assert not any(p.exists() for p in old) and all(p.exists() for p in kept)
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_dir()) == [
         "results", "results/a2", "upload", "upload/h1"]
-    assert DiskBudget(tmp_path, max_bytes=0.5, min_age=0, every=0).keep() == 2000
+    assert DiskBudget(tmp_path, max_bytes=0.5, min_age=0, every=0).keep() == 2 * block
     assert tmp_path.is_dir() and not any(tmp_path.iterdir())
 
 
@@ -258,3 +263,37 @@ def test_every_request_keeps_the_disk_budget_without_waiting_for_it(tmp_path):
     asyncio.run(app({"type": "http", "method": "GET", "path": "/", "headers": []}, receive, ignore))
     time.sleep(0.3)
     assert old.exists()
+
+
+def test_an_upload_is_admitted_only_if_the_folder_can_take_it(tmp_path):
+    """The gate asks before an upload is written: room is made by deleting old files first; files younger than the
+    minimum age are never deleted, so an upload that would pass the budget while they fill it is refused."""
+    def write(name, age, size=100_000):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes(size))
+        os.utime(path, (time.time() - age, time.time() - age))
+        return path
+    old, young = write("upload/a/old.png", 600), write("upload/b/young.png", 5)
+    budget = DiskBudget(tmp_path, max_bytes=DiskBudget(tmp_path, 1).used() + 50_000, min_age=60, every=30)
+    assert budget.admit(40_000)  # fits beside both
+    assert budget.admit(90_000) and not old.exists() and young.exists()  # the old file made room
+    assert not budget.admit(10 ** 6) and young.exists()  # nothing old is left to delete: refused
+    assert DiskBudget(tmp_path, 0).admit(10 ** 12)  # 0: no budget
+
+
+def test_the_app_gets_a_temp_folder_of_its_own(tmp_path, monkeypatch):
+    """The disk budget deletes inside the app's own folder only: cyclegan-app-PID inside Gradio's, which may be
+    shared (/tmp/gradio). Folders of servers that are gone are removed; a live one's and everything else stay."""
+    import subprocess
+    from cyclegan.uploads import claim_temp_folder, gradio_temp
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (tmp_path / f"cyclegan-app-{gone.pid}" / "x").mkdir(parents=True)
+    (tmp_path / "cyclegan-app-1").mkdir()  # pid 1 is alive
+    (tmp_path / "other-app").mkdir()  # another program's
+    own = claim_temp_folder()
+    assert own == tmp_path / f"cyclegan-app-{os.getpid()}" and own.is_dir() and gradio_temp() == own
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["cyclegan-app-1", "other-app", own.name])
+    assert claim_temp_folder() == own  # once is enough

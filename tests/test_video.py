@@ -258,3 +258,93 @@ def test_sound_the_encoder_cannot_take_is_resampled(tiny, tmp_path):
     assert info.audio == "aac" and info.frames == 12
     with av.open(str(tmp_path / "out.mp4")) as out:
         assert out.streams.audio[0].codec_context.sample_rate == 48000
+
+
+def many_streams_clip(path: Path, tiny_streams: int, big_side: int, big_streams: int = 2) -> Path:
+    """An MPEG-TS of ``tiny_streams`` 16 px streams, then ``big_streams`` H.264 streams of one flat big_side² frame."""
+    with av.open(str(path), "w", format="mpegts") as c:
+        streams = []
+        for i in range(tiny_streams + big_streams):
+            side = 16 if i < tiny_streams else big_side
+            s = c.add_stream("mpeg2video" if i < tiny_streams else "libx264", rate=25)
+            s.width, s.height, s.pix_fmt = side, side, "yuv420p"
+            streams.append(s)
+        for s in streams:
+            frame = av.VideoFrame.from_ndarray(np.full((s.height, s.width, 3), 90, np.uint8), format="rgb24")
+            frame.pts = 0
+            for packet in [*s.encode(frame), *s.encode(None)]:
+                c.mux(packet)
+    return path
+
+
+OPEN_PEAK = """
+import sys
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+from common import peak_rss_mb
+from cyclegan.errors import BadVideo
+from cyclegan.video import probe
+probe({small!r}, max_frame_pixels=4096 * 2160)
+before = peak_rss_mb()
+try:
+    probe({clip!r}, max_frame_pixels=4096 * 2160)
+except BadVideo as e:
+    print(e)
+print(peak_rss_mb() - before)
+"""
+
+
+def test_a_clip_of_many_streams_opens_none_unchecked(tmp_path):
+    """Opening a clip makes FFmpeg decode a frame of every stream: past the first 16 streams none would get the
+    frame-size check, so a 1 MB file of 64 tiny streams and two of 36 megapixels cost hundreds of MB. FFmpeg now
+    keeps at most 16 streams, each checked: the clip is refused in one line, for next to no memory."""
+    clip = many_streams_clip(tmp_path / "many.ts", 64, 6000)
+    small = noise_clip(tmp_path / "small.mp4", 2, (64, 48), tone=False)
+    code = OPEN_PEAK.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), small=str(small), clip=str(clip))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "too many streams: many.ts has more than 16" in r.stdout
+    assert float(r.stdout.split()[-1]) < 30, r.stdout  # MB of growth; opening all 66 streams cost ~110 more
+
+
+def test_the_sound_ends_with_the_picture(tiny, tmp_path):
+    """A one-second clip that carries 30 s of sound comes back one second long, sound included, whether the sound is
+    copied (AAC) or re-encoded (PCM): what lies past the last frame is neither written nor decoded."""
+    for name, codec, fmt in (("aac.mp4", "aac", "fltp"), ("pcm.mkv", "pcm_s16le", "s16")):
+        path = tmp_path / name
+        with av.open(str(path), "w") as container:
+            video = container.add_stream("libx264", rate=12)
+            video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+            sound = container.add_stream(codec, rate=48000, layout="mono")
+            for i in range(12):
+                frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i, np.uint8), format="rgb24")
+                container.mux(video.encode(frame))
+            container.mux(video.encode(None))
+            wave = (0.2 * np.sin(np.arange(48000 * 30) / 20)).astype(np.float32)[None]
+            wave = wave if fmt == "fltp" else (wave * 30000).astype(np.int16)
+            for start in range(0, wave.shape[1], 1024):
+                chunk = av.AudioFrame.from_ndarray(wave[:, start:start + 1024], format=fmt, layout="mono")
+                chunk.sample_rate, chunk.pts = 48000, start
+                container.mux(sound.encode(chunk))
+            container.mux(sound.encode(None))
+        info = translate_video(tiny, path, tmp_path / f"out-{name}.mp4", progress=False)
+        assert info.frames == 12 and info.audio == "aac"
+        with av.open(str(tmp_path / f"out-{name}.mp4")) as out:
+            audio = out.streams.audio[0]
+            seconds = sum(frame.samples for frame in out.decode(audio)) / audio.codec_context.sample_rate
+        assert 0.9 < seconds < 1.2, (name, seconds)
+
+
+def test_a_clip_that_claims_a_thousand_frames_a_second_is_thinned_by_its_frames_times(tiny, tmp_path):
+    """A header rate of 1000 fps or more is not believed (FFmpeg's guess falls back to 25), but the frames' own times
+    still thin the clip to max_fps: 200 frames a millisecond apart give at most 0.2 s x 30 frames, written at 30 fps."""
+    path = tmp_path / "fast.mkv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=1000)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        for i in range(200):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 1000)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    info = translate_video(tiny, path, tmp_path / "out.mp4", config=VideoConfig(max_fps=30), progress=False)
+    assert info.frames <= 7 and info.fps == 30, info

@@ -107,7 +107,32 @@ def test_malformed_requests_get_a_4xx_and_the_server_goes_on(tmp_path):
         assert raw(port, b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.0 414")
         assert raw(port, b"GET /index%00.html HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 400")
         assert raw(port, b"GET / HTTP/9.9\r\n\r\n")[:12] in (b"HTTP/1.0 400", b"HTTP/1.0 505")
+        # a name over 255 bytes names no file: a 400 in one line, not a dropped connection
+        assert raw(port, b"GET /" + b"a" * 300 + b".js HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 400")
         assert get(base + "/")[0] == 200
+
+
+def test_slow_clients_cannot_take_every_thread(tmp_path):
+    """At most max_connections connections are served at once (each idle one held up to 30 s a read): one more is
+    answered 503 at once, and a connection is served again as soon as one closes."""
+    site = make_site(tmp_path)
+    server = web.serve(site, port=0, verbose=False, max_connections=3)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        time.sleep(0.3)
+        assert raw(port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 503")
+        idle.pop().close()
+        deadline = time.monotonic() + 10
+        while not raw(port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        for s in idle:
+            s.close()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_an_idle_connection_is_closed(tmp_path, monkeypatch):
@@ -164,7 +189,8 @@ def test_the_middleware_serves_the_current_assets_only_streamed_and_for_good(tmp
     assert headers["cross-origin-embedder-policy"] == "require-corp"
     for path in (f"{web.WEB_ROUTE}{old.name}/cyclegan.js", f"{web.WEB_ROUTE}secret.txt",
                  f"{web.WEB_ROUTE}{current.name}/../secret.txt", f"{web.WEB_ROUTE}{current.name}/vendor/",
-                 f"{web.WEB_ROUTE}{current.name}/%00", f"{web.WEB_ROUTE}{current.name}/sub/"):
+                 f"{web.WEB_ROUTE}{current.name}/%00", f"{web.WEB_ROUTE}{current.name}/sub/",
+                 f"{web.WEB_ROUTE}{current.name}/{'a' * 300}.js", f"{web.WEB_ROUTE}{current.name}/{'a/' * 3000}x"):
         status, headers, body, _ = call(app, path)
         assert status == 404 and headers["cache-control"] == "no-store", path
     status, headers, body, _ = call(app, f"{web.WEB_ROUTE}{current.name}/page.js", headers=[(b"accept-encoding", b"gzip")])
