@@ -9,7 +9,8 @@ get it back translated, steady from frame to frame, with its sound.
 Models: every folder in checkpoints/ with G_AB/ and G_BA/, then the Hub repo ids given with --model
 (or CYCLEGAN_MODELS), then the reference zoo models (downloaded on first use).
 Examples: examples/examples.json, a list of {"file": ..., "model": ..., "direction": "AtoB" | "BtoA"}.
-The demo itself is cyclegan/demo.py; this file is its command line.
+The demo is cyclegan/page.py (the page) and cyclegan/demo.py (its handlers), served by cyclegan/server.py;
+this file is its command line.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     from cyclegan import zerogpu
     on_zero_gpu = zerogpu.prepare()  # first: on a ZeroGPU Space, spaces must come before CUDA is touched
     # Imported only now: torch and gradio take seconds, which --help and argument errors do not need.
-    from cyclegan import demo
+    from cyclegan import server
     from cyclegan.catalog import discover_models, model_ids_from_env, zoo_reachable
     from cyclegan.device import resolve_device
     from cyclegan.errors import DataError
@@ -132,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     client = args.client_inference == "on" or (args.client_inference == "auto"
                                                 and (device.type != "cuda" or on_zero_gpu))
     try:
-        built = demo.build(models, limits, client_inference=client, examples_dir=args.examples, zoo_dir=args.zoo_dir,
+        built = server.build(models, limits, client_inference=client, examples_dir=args.examples, zoo_dir=args.zoo_dir,
                            device=str(device))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    demo.launch(built, limits, host=args.host, port=args.port, share=args.share, mcp=args.mcp,
+    server.launch(built, limits, host=args.host, port=args.port, share=args.share, mcp=args.mcp,
                 concurrency=args.concurrency, queue_size=args.queue_size, threads=args.threads,
                 examples_dir=args.examples)
     return 0

@@ -2,7 +2,7 @@
 where it stood (Linux's VmHWM, reset before each request), the seconds until the answer, what the answer was, and
 the bytes left on the app's disk.
 
-    python benchmarks/attacks.py          # starts python app.py on 127.0.0.1; writes benchmarks/results/attacks.json
+    python -m benchmarks.attacks          # starts python app.py on 127.0.0.1; writes benchmarks/results/attacks.json
 
 The attacks are those of the soak (benchmarks/soak.py), sent once each to an idle server after a warm-up, plus an
 upload beyond the disk budget (the app runs with --max-disk 60mb here: ten uploads of 9 MB in a row). Prints a
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe, hardware, markdown_table, write_results  # noqa: E402
-from load_test import free_port, start_app, wait_until_up  # noqa: E402
-from soak import make_inputs, requests, send  # noqa: E402
+from benchmarks.common import describe, hardware, markdown_table, write_results
+from benchmarks.load_test import start_app, wait_until_up
+from cyclegan.testing import free_port
+from benchmarks.soak import make_inputs, requests, send
 
 
 def status(pid: int, key: str) -> float:

@@ -1,10 +1,10 @@
 """Camera mode speed: translated frames a second in headless Chromium (WASM, 2 threads), for each shipped model at
 its native scale and at two other working sizes.
 
-    python benchmarks/camera_speed.py                  # every model in checkpoints/ the page can run
-    python benchmarks/camera_speed.py --seconds 10
-    python benchmarks/camera_speed.py --model monet2photo     # one model (a checkpoints/ folder's name)
-    python benchmarks/camera_speed.py --frame docs/camera_frame.jpg   # also the README's picture of the camera mode
+    python -m benchmarks.camera_speed                  # every model in checkpoints/ the page can run
+    python -m benchmarks.camera_speed --seconds 10
+    python -m benchmarks.camera_speed --model monet2photo     # one model (a checkpoints/ folder's name)
+    python -m benchmarks.camera_speed --frame docs/camera_frame.jpg   # also the README's picture of the camera mode
 
 It exports the static site (python -m cyclegan.export --site), serves it on 127.0.0.1 (python -m cyclegan.web),
 and plays a 320x240 clip through Chromium's fake camera at 30 frames a second, faster than any model translates, so
@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, describe, hardware, markdown_table, write_results  # noqa: E402
-from load_test import free_port  # noqa: E402
-from video_steady import blink_scene  # noqa: E402
+from benchmarks.common import ROOT, describe, hardware, markdown_table, write_results
+from cyclegan.testing import free_port
+from cyclegan.testing import blink_scene
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
     from cyclegan.export import export_site
     from cyclegan.model_folder import is_complete, read_manifest
-    from cyclegan.video import write_y4m
+    from cyclegan.testing import write_y4m
     p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
     p.add_argument("--seconds", type=float, default=8, help="measured seconds per model and size (after 3 s warm)")
     p.add_argument("--chromium", default="/usr/bin/chromium")

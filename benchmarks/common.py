@@ -4,20 +4,18 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from cyclegan.testing import peak_rss_mb  # noqa: F401  (the benchmarks' name for it)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def cpu_model() -> str:
@@ -50,18 +48,6 @@ def describe(info: dict) -> str:
     gpu = f", GPU {info['gpu']} ({info['gpu_memory_gb']} GB)" if "gpu" in info else ", no GPU"
     return (f"CPU {info['cpu']} ({info['cpu_cores']} cores, {info['torch_threads']} torch threads){gpu}; "
             f"torch {info['torch']}" + (f", onnxruntime {info['onnxruntime']}" if "onnxruntime" in info else ""))
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB.
-
-    Linux's VmHWM where there is one: ru_maxrss would carry over the parent's peak into a process started with
-    fork/vfork + exec, so a child of a big process would report its parent's memory."""
-    try:
-        status = Path("/proc/self/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
-    except (OSError, AttributeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux, bytes on macOS
 
 
 def busy_processes(pattern: str = "train.py") -> list[str]:

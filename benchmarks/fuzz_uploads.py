@@ -1,9 +1,9 @@
 """Fuzz the app's decode paths: hostile pictures and clips, made by mutating real files, each through the path the
 served app takes, with its time and peak memory recorded.
 
-    python benchmarks/fuzz_uploads.py --minutes 30                 # half pictures, half clips; ~/runs/fuzz
-    python benchmarks/fuzz_uploads.py --minutes 2 --only pictures  # a quick look
-    python benchmarks/fuzz_uploads.py --replay ~/runs/fuzz/findings/*.bin
+    python -m benchmarks.fuzz_uploads --minutes 30                 # half pictures, half clips; ~/runs/fuzz
+    python -m benchmarks.fuzz_uploads --minutes 2 --only pictures  # a quick look
+    python -m benchmarks.fuzz_uploads --replay ~/runs/fuzz/findings/*.bin
 
 Seeds: pictures in every format the app opens (PNG with EXIF and text, baseline and progressive JPEG, WebP, an
 animated GIF, BMP, a TIFF of several pages) and clips in several containers (MP4 with H.264 and AAC, Matroska with
@@ -36,10 +36,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, describe, hardware, markdown_table  # noqa: E402
+from benchmarks.common import ROOT, describe, hardware, markdown_table
 
-from cyclegan.config import UploadLimits  # noqa: E402
+from cyclegan.config import UploadLimits
 
 OUT = Path.home() / "runs" / "fuzz"
 MAX_CASE_BYTES = 4 * 1024 ** 2
@@ -74,7 +73,7 @@ def picture_seeds() -> dict[str, bytes]:
 
 def clip_seeds(folder: Path) -> dict[str, bytes]:
     import av
-    from cyclegan.video import write_video
+    from cyclegan.testing import write_video
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(8)]
     seeds = {"mp4": write_video(folder / "seed.mp4", frames, 8, tone_hz=440).read_bytes()}
@@ -226,8 +225,7 @@ def clip_worker(conn, folder: str) -> None:
     import resource  # noqa: F401
     import torch
     torch.set_num_threads(1)
-    sys.path.insert(0, str(ROOT / "tests"))
-    from app_server import make_tiny_model
+    from cyclegan.testing import make_tiny_model
     from cyclegan import Translator
     from cyclegan.config import VideoConfig
     from cyclegan.errors import BadVideo
@@ -372,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 "findings": sum(1 for f in findings if f["seed"] == seed_name and f["kind"] == one)})
     summary = {"minutes": args.minutes, "seed": args.seed, "cases": len(results), "findings": findings,
                "rows": rows, "hardware": hardware(),
-               "command": f"python benchmarks/fuzz_uploads.py --minutes {args.minutes:g} --seed {args.seed}"
+               "command": f"python -m benchmarks.fuzz_uploads --minutes {args.minutes:g} --seed {args.seed}"
                           + (f" --only {args.only}" if args.only else "")}
     (args.out / "fuzz.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"Hardware: {describe(summary['hardware'])}\n")

@@ -1,10 +1,10 @@
 """Inference benchmark: latency of a full triptych (generate + reconstruct) per backend and image size,
 the accuracy of each backend against eager fp32, peak memory of big images, and the tiling's accuracy.
 
-    python benchmarks/inference_speed.py                          # backends x 256/512/1024, prints a table
-    python benchmarks/inference_speed.py --sizes 256 --repeats 10 # the app's case
-    python benchmarks/inference_speed.py --memory                 # peak RSS of a 2048x2048 triptych per backend
-    python benchmarks/inference_speed.py --tiling                 # tiled vs untiled at 1024x1024
+    python -m benchmarks.inference_speed                          # backends x 256/512/1024, prints a table
+    python -m benchmarks.inference_speed --sizes 256 --repeats 10 # the app's case
+    python -m benchmarks.inference_speed --memory                 # peak RSS of a 2048x2048 triptych per backend
+    python -m benchmarks.inference_speed --tiling                 # tiled vs untiled at 1024x1024
 
 Without --model the generators are the real architecture (ngf 64, 9 residual blocks) with random weights
 (seed 0); speed does not depend on the weights, accuracy is checked on them and on --model if given.
@@ -21,21 +21,19 @@ import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ROOT, SHARED_DATA, ForeignLoad, Timer, busy_processes, clean_runs, describe,  # noqa: E402
+from benchmarks.common import (ROOT, SHARED_DATA, ForeignLoad, Timer, busy_processes, clean_runs, describe,
                     hardware, markdown_table, write_results)
 
-from cyclegan import Generator  # noqa: E402
-from cyclegan.backends import BACKENDS  # noqa: E402
-from cyclegan.cpu_graph import ChannelNorm, fast_generator, replace_modules  # noqa: E402
-from cyclegan.direction import Direction  # noqa: E402
-from cyclegan.images import to_tensor  # noqa: E402
-from cyclegan.translate import Translator  # noqa: E402
+from cyclegan import Generator
+from cyclegan.backends import BACKENDS
+from cyclegan.cpu_graph import ChannelNorm, fast_generator, replace_modules
+from cyclegan.direction import Direction
+from cyclegan.images import to_tensor
+from cyclegan.translate import Translator
 
 # The product's backends, then the alternatives they were chosen over: they are built here, not in the library.
 PRODUCT = ["eager", "onnx"]
@@ -200,8 +198,7 @@ def run_speed(args, G_AB, G_BA, weights: str) -> dict:
 
 MEMORY_CHILD = r"""
 import json, sys, time, torch
-sys.path.insert(0, sys.argv[1])
-from benchmarks.common import peak_rss_mb
+from cyclegan.testing import peak_rss_mb
 from cyclegan import Generator, Translator
 from PIL import Image
 backend, size, tile_threshold, ngf, n_blocks, upsample = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
@@ -226,7 +223,7 @@ def run_memory(args) -> dict:
         with ForeignLoad() as load:
             r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), backend, str(size), threshold,
                                 str(args.ngf), str(args.n_blocks), args.upsample],
-                               capture_output=True, text=True, timeout=3600)
+                               capture_output=True, text=True, timeout=3600, cwd=ROOT)
         row = {"backend": backend, "size": size, "tiling": "off" if threshold == "none" else "default (512 px tiles)",
                "other_load_cores": load.cores}
         if r.returncode == 0:

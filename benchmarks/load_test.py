@@ -1,7 +1,7 @@
 """Load test of the running demo: N concurrent gradio_client clients, each sending R translations.
 
-    python benchmarks/load_test.py                       # 20 clients x 5 requests, the app's own examples
-    python benchmarks/load_test.py --size 512            # every upload resized to 512x512 (the app's largest)
+    python -m benchmarks.load_test                       # 20 clients x 5 requests, the app's own examples
+    python -m benchmarks.load_test --size 512            # every upload resized to 512x512 (the app's largest)
 
 It starts `python app.py` on 127.0.0.1 (a free port, the models in checkpoints/, no zoo), waits until it
 answers, runs the clients in threads, and stops the app, all within --timeout seconds: a request that has
@@ -22,15 +22,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, describe, hardware, markdown_table, write_results  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchmarks.common import ROOT, describe, hardware, markdown_table, write_results
+from cyclegan.testing import free_port
 
 
 def start_app(port: int, log: Path, extra: list[str]) -> subprocess.Popen:

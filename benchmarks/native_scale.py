@@ -5,9 +5,9 @@ or streaks that only appear off its scale. This writes one grid (a row per scale
 translated at full size and at each ``--sizes`` N, i.e. resized to about NxN pixels and back, as the manifest's
 ``native_size`` makes ``Translator`` do) to choose a model folder's ``native_size`` by eye.
 
-    python benchmarks/native_scale.py --model checkpoints/monet2photo --out /tmp/monet_scales.png
-    python benchmarks/native_scale.py --model checkpoints/emoji --direction AtoB --inputs ../shared/data/emoji/testA/*.png
-    python benchmarks/native_scale.py --model checkpoints/monet2photo ~/runs/new/model --sizes 0,256 --out /tmp/x.jpg
+    python -m benchmarks.native_scale --model checkpoints/monet2photo --out /tmp/monet_scales.png
+    python -m benchmarks.native_scale --model checkpoints/emoji --direction AtoB --inputs ../shared/data/emoji/testA/*.png
+    python -m benchmarks.native_scale --model checkpoints/monet2photo ~/runs/new/model --sizes 0,256 --out /tmp/x.jpg
 
 With several models, each gets a row per size, labelled with its folder's name (or its label in --labels).
 """
@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from common import ROOT, label_width, labelled_grid, save_picture
+from benchmarks.common import ROOT, label_width, labelled_grid, save_picture
 
 from cyclegan import Translator
 

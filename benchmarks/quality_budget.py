@@ -7,13 +7,13 @@ run gets), then evaluates with ``cyclegan.evaluate`` on the data's test split:
 - emoji (Noto -> Twemoji, 64 px): paired L1 and KID against the identity baseline;
 - monet (photo -> Monet, 128 px): KID and FID against the untranslated photos.
 
-    python benchmarks/quality_budget.py --data emoji --recipe reference --minutes 15
-    python benchmarks/quality_budget.py --list                 # the recipes and their flags
-    python benchmarks/quality_budget.py --table                # Markdown table of every result so far
-    python benchmarks/quality_budget.py --figure docs/quality_emoji.png --data emoji
-    python benchmarks/quality_budget.py --figure docs/x.jpg --data monet --size 512 --recipes projected,both
-    python benchmarks/quality_budget.py --rescore --data monet  # the evaluation at the data's 256 px, with intervals
-    python benchmarks/quality_budget.py --compare --data horse  # the equal-budget table of the rescored runs
+    python -m benchmarks.quality_budget --data emoji --recipe reference --minutes 15
+    python -m benchmarks.quality_budget --list                 # the recipes and their flags
+    python -m benchmarks.quality_budget --table                # Markdown table of every result so far
+    python -m benchmarks.quality_budget --figure docs/quality_emoji.png --data emoji
+    python -m benchmarks.quality_budget --figure docs/x.jpg --data monet --size 512 --recipes projected,both
+    python -m benchmarks.quality_budget --rescore --data monet  # the evaluation at the data's 256 px, with intervals
+    python -m benchmarks.quality_budget --compare --data horse  # the equal-budget table of the rescored runs
 
 Results go to ~/runs/quality/DATA-RECIPE-sSEED.json (``--out`` changes the folder; the run folder beside it
 keeps the checkpoint, samples and model). The learning rate stays constant during a budgeted run (the budget ends
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from common import RESULTS, ROOT, SHARED_DATA, describe, hardware, label_width, labelled_grid, markdown_table, save_picture
+from benchmarks.common import ROOT, SHARED_DATA, describe, hardware, label_width, labelled_grid, markdown_table, save_picture
 
 from cyclegan.config import ModelConfig, TrainConfig
 from cyclegan.networks import Generator, complexity
@@ -147,7 +147,7 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_si
         "l1": tr["l1"], "l1_identity": idt["l1"], "hardware": hardware(), "model_config": dataclasses.asdict(model_cfg),
         "train_config": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k != "hub_token"},
         "load_size": train_cfg.load_size, "init_from": init_from,
-        "command": f"python benchmarks/quality_budget.py --data {data} --recipe {recipe} --minutes {minutes:g} "
+        "command": f"python -m benchmarks.quality_budget --data {data} --recipe {recipe} --minutes {minutes:g} "
                    f"--seed {seed} --threads {threads}" + (f" --load-size {load_size}" if load_size else "")
                    + (f" --init-from {init_from}" if init_from else ""),
     }

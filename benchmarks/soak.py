@@ -2,8 +2,8 @@
 public API gets (paths that are not uploads, web addresses, bombs, broken files, odd values, decoders' worst cases,
 the page's own handlers called by index, Gradio's routes the app does not use, oversized bodies) and small videos.
 
-    python benchmarks/soak.py                     # 20 clients, 180 s, the shipped models, loopback only
-    python benchmarks/soak.py --clients 4 --seconds 30
+    python -m benchmarks.soak                     # 20 clients, 180 s, the shipped models, loopback only
+    python -m benchmarks.soak --clients 4 --seconds 30
 
 It starts `python app.py` on 127.0.0.1 (its own temp folder under a small --max-disk, no zoo, the server
 translating), warms it up, and reads its resident memory (RSS). Each client then loops until the time is up,
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, describe, hardware, markdown_table, write_results  # noqa: E402
-from load_test import free_port, start_app, wait_until_up  # noqa: E402
+from benchmarks.common import ROOT, describe, hardware, markdown_table, write_results
+from benchmarks.load_test import start_app, wait_until_up
+from cyclegan.testing import free_port
 
 NOT_AN_UPLOAD = "Not an upload"
 
@@ -46,7 +46,7 @@ def rss_mb(pid: int) -> float:
 
 def make_inputs(folder: Path) -> dict[str, Path]:
     """The files the clients send: good pictures and clips, and the bad files of the attacks."""
-    from cyclegan.video import write_video
+    from cyclegan.testing import write_video
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     files = {"photo": ROOT / "examples" / "photo_coffee.jpg", "small": folder / "small.png"}
@@ -80,9 +80,7 @@ def decoder_attacks(folder: Path, rng: np.random.Generator) -> dict[str, Path]:
     of many pages, a 40 MP PNG of 50 kB and a PCX for the page's own triptych handler, a clip of 66 streams, a clip of
     1 s with 30 s of sound, a clip that claims 1000 fps."""
     import av
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_sandbox import exif_bomb
-    from test_video import many_streams_clip
+    from cyclegan.testing import exif_bomb, many_streams_clip
     picture = Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
     files = {"exif_bomb": folder / "exif.png", "scans": folder / "scans.jpg", "pages": folder / "pages.tif",
              "pixels_40mp": folder / "40mp.png", "pcx": folder / "x.pcx"}

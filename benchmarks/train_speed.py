@@ -1,8 +1,8 @@
 """Training benchmark: images per second and peak memory of CycleGAN training steps, per setting and size,
 with a quality check of every setting against the fp32 baseline.
 
-    python benchmarks/train_speed.py                                # all settings at 256 and 128 px
-    python benchmarks/train_speed.py --sizes 128 --settings baseline channels_last --steps 6
+    python -m benchmarks.train_speed                                # all settings at 256 and 128 px
+    python -m benchmarks.train_speed --sizes 128 --settings baseline channels_last --steps 6
 
 Settings (one at a time, then "all" of those that apply on the device):
   baseline       eager fp32, batch 1, images decoded and augmented on the CPU by the DataLoader (the reference's)
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,10 +32,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (QUIET, SHARED_DATA, ForeignLoad, Timer, busy_processes, describe, hardware,  # noqa: E402
+from benchmarks.common import (QUIET, SHARED_DATA, ForeignLoad, Timer, busy_processes, describe, hardware,
                     markdown_table, peak_rss_mb, write_results)
-from common import ROOT  # noqa: E402
 
 SETTINGS = {
     "baseline": {},
@@ -195,8 +192,7 @@ def data_root(arg: str | None) -> tuple[str, str]:
     real = SHARED_DATA / "monet2photo"
     if (real / "trainA").is_dir():
         return str(real), "monet2photo (256 px JPEG, ../shared/data)"
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import write_images
+    from cyclegan.testing import write_images
     root = Path(tempfile.mkdtemp(prefix="bench-data-"))
     write_images(root / "trainA", 16, (200, 60, 60), size=286)
     write_images(root / "trainB", 16, (60, 60, 200), size=286)

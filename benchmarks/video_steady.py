@@ -1,7 +1,7 @@
 """Video translation on the CPU: frames per second, and flicker frame by frame against the steady translation.
 
-    python benchmarks/video_steady.py                      # table + benchmarks/results/video_steady.json
-    python benchmarks/video_steady.py --docs docs/         # also the side-by-side clip and the strip of frames
+    python -m benchmarks.video_steady                      # table + benchmarks/results/video_steady.json
+    python -m benchmarks.video_steady --docs docs/         # also the side-by-side clip and the strip of frames
 
 Speed: the shipped models' photo -> target direction on a generated clip at 256 and 512 px (long side), ONNX
 Runtime and eager PyTorch, steady, all cores (run it on an otherwise idle machine).
@@ -26,51 +26,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common import RESULTS, ROOT, hardware, markdown_table
+from benchmarks.common import RESULTS, ROOT, hardware, markdown_table
 
 from cyclegan import Translator
 from cyclegan.config import VideoConfig
-from cyclegan.video import flicker, read_frames, translate_video, write_video
+from cyclegan.testing import blink_scene, flicker, pan_scene, read_frames, write_video
+from cyclegan.video import translate_video
 
 SETTINGS = {
     "frame by frame": VideoConfig.frame_by_frame(),
     "shared statistics": VideoConfig(smoothing=0.0),
     "shared statistics + smoothing (default)": VideoConfig(),
 }
-
-
-def blink_scene(photo: Path, size: tuple[int, int] = (256, 192), frames: int = 48, noise: float = 3.0,
-                seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-    """A still photo with camera noise (gaussian, ``noise`` levels), a light blinking red / green every 4 frames
-    and a dark car passing left to right; returns the frames and the static region's mask (away from both)."""
-    w, h = size
-    base = np.asarray(Image.open(photo).convert("RGB").resize(size, Image.Resampling.LANCZOS), np.float32)
-    rng = np.random.default_rng(seed)
-    light = (slice(h // 8, h // 8 + h // 10), slice(w // 10, w // 10 + h // 10))
-    car_y, car_h, car_w = slice(h * 5 // 8, h * 5 // 8 + h // 8), h // 8, w // 5
-    out = []
-    for t in range(frames):
-        f = base + rng.normal(0, noise, base.shape)
-        f[light] = (255, 60, 40) if (t // 4) % 2 else (40, 220, 80)
-        x = round(t * (w - car_w) / max(1, frames - 1))
-        f[car_y, x:x + car_w] = (40, 40, 60)
-        out.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
-    moving = np.zeros((h, w), bool)
-    pad = 12  # the generator's receptive field spreads a change a few pixels around
-    moving[max(0, light[0].start - pad):light[0].stop + pad, max(0, light[1].start - pad):light[1].stop + pad] = True
-    moving[max(0, car_y.start - pad):car_y.stop + pad, :] = True
-    return out, ~moving
-
-
-def pan_scene(photo: Path, size: tuple[int, int] = (256, 192), frames: int = 48, noise: float = 3.0,
-              seed: int = 0) -> list[np.ndarray]:
-    """A slow pan (a pixel every other frame) across a photo, with camera noise."""
-    w, h = size
-    wide = np.asarray(Image.open(photo).convert("RGB").resize((w + frames // 2 + 1, h), Image.Resampling.LANCZOS),
-                      np.float32)
-    rng = np.random.default_rng(seed)
-    return [np.clip(np.round(wide[:, t // 2:t // 2 + w] + rng.normal(0, noise, (h, w, 3))), 0, 255).astype(np.uint8)
-            for t in range(frames)]
 
 
 def measure_flicker(translator: Translator, clip: Path, work: Path, static: np.ndarray | None) -> list[dict]:
@@ -102,7 +69,7 @@ def speed(model: str, backend: str, side: int, frames: int = 48) -> dict:
 
 def strip(clips: list[tuple[str, Path]], picks: list[int], path: Path, height: int = 120) -> None:
     """One row per clip, the frames ``picks`` side by side, labelled on the left."""
-    from common import labelled_grid, save_picture
+    from benchmarks.common import labelled_grid, save_picture
     rows = []
     for label, clip in clips:
         frames = [f for i, f in enumerate(read_frames(clip)) if i in picks]
@@ -128,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                       crf=4)
     flick = {"blink": measure_flicker(translator, blink, work, static), "pan": measure_flicker(translator, pan, work, None)}
     result = {"hardware": hardware(), "speed": speeds, "flicker": flick, "frames": args.frames,
-              "command": "python benchmarks/video_steady.py" + (f" --frames {args.frames}" if args.frames != 48 else "")}
+              "command": "python -m benchmarks.video_steady" + (f" --frames {args.frames}" if args.frames != 48 else "")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     if speeds:

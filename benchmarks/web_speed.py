@@ -1,6 +1,6 @@
 """The visitor's browser translates: how fast, what a visit downloads, and what the server is spared.
 
-    python benchmarks/web_speed.py             # table + benchmarks/results/web_speed.json (headless Chromium)
+    python -m benchmarks.web_speed             # table + benchmarks/results/web_speed.json (headless Chromium)
 
 - Round trip (translate + translate back, the app's triptych) in the browser at 256 and 512 px, 1 and 2 threads,
   on the static site of the shipped monet2photo (`python -m cyclegan.export --site`, served by
@@ -14,7 +14,6 @@ The API under load (20 clients x 5 requests) is benchmarks/load_test.py.
 """
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, describe, hardware, markdown_table, write_results
+from benchmarks.common import ROOT, describe, hardware, markdown_table, write_results
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -164,7 +163,7 @@ def main() -> int:
             cpu = [server_cpu(p, mode, tmp) for mode in ("on", "off")]
     finally:
         proc.terminate()
-    payload = {"hardware": hardware("cpu"), "command": "python benchmarks/web_speed.py",
+    payload = {"hardware": hardware("cpu"), "command": "python -m benchmarks.web_speed",
                "time": time.strftime("%Y-%m-%d %H:%M"), "round_trips": trips, "visits": visit_rows, "server_cpu": cpu}
     print(f"# The browser's translation on {describe(payload['hardware'])}, headless Chromium\n")
     print(markdown_table(trips, [("size", "picture"), ("threads", "threads"), ("first_s", "first (s)"),

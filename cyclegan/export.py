@@ -81,11 +81,11 @@ def generator_onnx(generator) -> bytes:
 
 
 def steady_onnx(generator) -> bytes:
-    """The camera's graph of one generator (``video.SteadyFrame``: shared statistics and smoothing in one step; its
+    """The camera's graph of one generator (``steady.SteadyFrame``: shared statistics and smoothing in one step; its
     inputs are named as its arguments, its outputs ``output`` and ``new_stats``), with fp16 weights."""
     import onnx
     from .cpu_graph import cpu_float
-    from .video import SteadyFrame
+    from .steady import SteadyFrame
     graph = SteadyFrame(cpu_float(generator)).eval()
     x, small = torch.zeros(1, 3, 64, 48), torch.zeros(1, 3, 32, 24)
     one = torch.ones(1)

@@ -3,7 +3,7 @@ instead of each input's own.
 
 One mechanism serves two needs. Tiles of a big image are all normalised with the whole image's statistics, so
 they agree in tone (``cyclegan.tiling``); the frames of a video share statistics averaged over recent frames, so
-a change in one place does not shift the colours of the whole picture (``cyclegan.video``). ``Translator`` asks
+a change in one place does not shift the colours of the whole picture (``cyclegan.steady``). ``Translator`` asks
 for it with ``generate(x, direction, stats=...)``; the graph also exports to ONNX with the statistics as a second
 input (``stats_onnx_model``), for the CPU backend.
 """
@@ -76,7 +76,7 @@ class StatsGenerator(nn.Module):
         return self.measure(x)
 
     def measure(self, x: torch.Tensor) -> torch.Tensor:
-        """``record`` without inference mode: what a traced graph calls (``video.SteadyFrame``)."""
+        """``record`` without inference mode: what a traced graph calls (``steady.SteadyFrame``)."""
         with self._lock:
             self.state.mode, self.state.recorded = "record", []
             try:

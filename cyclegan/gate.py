@@ -66,7 +66,7 @@ ROUTES: dict[str, Route] = {
     f"{GRADIO_API}/reset": Route(("POST",), "a no-op that clients send"),
     f"{GRADIO_API}/reset/": Route(("POST",), "the same"),
     f"{GRADIO_API}/run/{{api_name}}": Route(("POST",), "the page's small unqueued events (changing the model); every "
-                                                        "handler that takes a file is queued (demo.guard_inputs)"),
+                                                        "handler that takes a file is queued (guard.guard_inputs)"),
     f"{GRADIO_API}/run/{{api_name}}/": Route(("POST",), "the same"),
     f"{GRADIO_API}/call/{{api_name}}": Route(("POST",), "the REST API: joins the queue"),
     f"{GRADIO_API}/call/{{api_name}}/": Route(("POST",), "the same"),

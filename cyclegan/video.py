@@ -1,14 +1,7 @@
-"""Translate videos, steady from frame to frame: PyAV (FFmpeg inside its wheels) decodes and writes H.264 MP4 with
-the audio kept, and the frames stream through one at a time, so memory does not grow with the clip's length.
-
-Frame by frame, CycleGAN flickers: instance normalisation takes each frame's own statistics, so a small change in
-one place (a moving hand, a blinking light) shifts the colours of the whole picture, and the generator's texture
-follows the camera's noise. Two remedies, each switchable in ``VideoConfig``:
-
-- **shared statistics**: every instance norm uses statistics averaged over the last frames
-  (``cyclegan.frozen_stats``, asked for with ``Translator.image_stats`` and ``generate(x, direction, stats)``);
-- **temporal smoothing**: where the input did not move, the output is blended with the previous output, by a
-  weight that falls to 0 where the input changed, so that moving things are followed at once.
+"""Translate videos, steady from frame to frame (``cyclegan.steady``): PyAV (FFmpeg inside its wheels) decodes and
+writes H.264 MP4 with the audio kept, and the frames stream through one at a time, so memory does not grow with the
+clip's length. What a clip may cost is bounded here too: its streams, its frames' size, their number and rate, the
+sound's length (see SECURITY.md).
 
     Translator.from_pretrained("checkpoints/monet2photo").translate_video("clip.mp4", "monet.mp4")
     python -m cyclegan.translate --model checkpoints/monet2photo --input clip.mp4 --output out/
@@ -21,41 +14,21 @@ import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Protocol
 
 import av
-import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from .config import VideoConfig
 from .direction import Direction
 from .errors import BadVideo
-from .frozen_stats import StatsGenerator
 from .images import to_pil, to_tensor
+from .steady import FrameTranslator, Steadier
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp")
 REMUXED_AUDIO = ("aac", "mp3")  # MP4 carries these as they are; other audio is re-encoded to AAC
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)  # what AAC takes
 FALLBACK_FPS = Fraction(25)
 
-
-class FrameTranslator(Protocol):
-    """What the video path needs of a translator (``cyclegan.Translator`` is one): its generators with given
-    instance-norm statistics, those statistics for a frame, and the size it translates a frame at."""
-
-    default_direction: Direction
-
-    def check_direction(self, direction: Direction | str) -> Direction: ...
-
-    def working_size(self, size: tuple[int, int]) -> tuple[int, int]: ...
-
-    def image_stats(self, x: torch.Tensor, direction: Direction | str) -> torch.Tensor: ...
-
-    def generate(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
-                 ) -> torch.Tensor: ...
 
 
 def is_video(path: str | Path) -> bool:
@@ -154,71 +127,6 @@ def frame_size(width: int, height: int, max_side: int = 0) -> tuple[int, int]:
     even = lambda v: max(2, int(v * scale) // 2 * 2)  # noqa: E731
     return even(width), even(height)
 
-
-def local_change(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-    """How much a 1x3xHxW picture changed at each pixel: the signed change averaged over 5x5 pixels (camera noise
-    cancels out, a moving edge does not), its largest channel; 1x1xHxW, on the pictures' scale."""
-    return F.avg_pool2d(after - before, 5, stride=1, padding=2, count_include_pad=False).abs().amax(1, True)
-
-
-def stats_rate(frames: int, window: int) -> float:
-    """How far the shared statistics move towards a frame's own: their mean over the frames so far, then a running
-    mean over the last ``window`` (the first frame is its own)."""
-    return max(1 / frames, 1 / window)
-
-
-def smoothed(fake: torch.Tensor, last: torch.Tensor, before: torch.Tensor, x: torch.Tensor,
-             smoothing: float | torch.Tensor, motion_levels: float | torch.Tensor) -> torch.Tensor:
-    """``fake`` blended with the previous output ``last`` where the input did not change from ``before`` to ``x``:
-    by up to ``smoothing`` where it stood still, by nothing where it changed by ``motion_levels`` of 255 or more."""
-    keep = smoothing * (1 - local_change(before, x) / (2 * motion_levels / 255)).clamp(0, 1)
-    return keep * last + (1 - keep) * fake
-
-
-class SteadyFrame(nn.Module):
-    """One step of the steady translation as one graph, for a page that translates a camera live (exported by
-    ``cyclegan.export``): the frame's own statistics measured on ``small`` (the frame itself, as ``Steadier`` does;
-    anything small with ``rate`` 0, when a frame's statistics are not taken), the shared ones moved towards them by
-    ``rate``, the frame translated with those (``StatsGenerator``, the video path's mechanism), then smoothed
-    against the previous input and output. Returns (output, the new shared statistics). With ``small`` the frame,
-    ``rate`` 1 and ``smoothing`` 0 it is the plain generator, frame by frame."""
-
-    def __init__(self, generator: nn.Module):
-        super().__init__()
-        self.frozen = StatsGenerator(generator)
-
-    def forward(self, x: torch.Tensor, small: torch.Tensor, stats: torch.Tensor, rate: torch.Tensor,
-                previous_x: torch.Tensor, previous_y: torch.Tensor, smoothing: torch.Tensor,
-                motion_levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        stats = stats + rate * (self.frozen.measure(small) - stats)
-        return smoothed(self.frozen(x, stats), previous_y, previous_x, x, smoothing, motion_levels), stats
-
-
-class Steadier:
-    """The per-frame state of one video's translation: the running instance-norm statistics and the previous input
-    and output. ``__call__`` takes a frame as a 1x3xHxW tensor in [-1, 1] and returns its translation."""
-
-    def __init__(self, translator: FrameTranslator, direction: Direction, config: VideoConfig):
-        self.translator, self.direction, self.config = translator, direction, config
-        self.stats: torch.Tensor | None = None
-        self.frames = 0
-        self.previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (input, output)
-
-    @torch.inference_mode()
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        cfg, t = self.config, self.translator
-        self.frames += 1
-        if cfg.shared_stats:
-            own = t.image_stats(x, self.direction)
-            rate = stats_rate(self.frames, cfg.stats_window)
-            self.stats = own if self.stats is None else self.stats + rate * (own - self.stats)
-            fake = t.generate(x, self.direction, self.stats)
-        else:
-            fake = t.generate(x, self.direction)
-        if cfg.smoothing and self.previous is not None and self.previous[0].shape == x.shape:
-            fake = smoothed(fake, self.previous[1], self.previous[0], x, cfg.smoothing, cfg.motion_levels)
-        self.previous = (x, fake)
-        return fake
 
 
 def _rgb(frame: av.VideoFrame, rotation: int) -> Image.Image:
@@ -407,88 +315,3 @@ def translated_frame(steady: Steadier, real: Image.Image, size: tuple[int, int],
     pair.paste(real, (0, 0))
     pair.paste(fake, (size[0], 0))
     return pair
-
-
-def flicker(source: str | Path, translated: str | Path, static: np.ndarray | None = None,
-            moving: np.ndarray | None = None, still_levels: float = 2.0) -> dict[str, float]:
-    """How much a translated clip changes from frame to frame, where its source stands still and where it moves.
-
-    ``static`` and ``moving`` are HxW boolean masks of the regions (a made-up scene knows them); without them a
-    pixel counts as static for a pair of frames where the source's change there, averaged over 5x5 pixels, stays
-    under ``still_levels`` of 255 (camera noise cancels out), and as moving elsewhere. Returns the mean absolute
-    change per frame (of 255 levels) of the output and of the source in both regions."""
-    from .metrics import frame_change
-    sums = dict.fromkeys(("static_output", "static_input", "moving_output", "moving_input"), 0.0)
-    pairs, previous = 0, None
-    for a, b in zip(read_frames(source), read_frames(translated)):
-        a, b = torch.from_numpy(a).float(), torch.from_numpy(b).float()
-        if b.shape != a.shape:
-            raise ValueError(f"the translated clip's frames ({tuple(b.shape)}) differ in size from the source's "
-                             f"({tuple(a.shape)})")
-        if previous is not None:
-            if static is None:
-                chw = lambda f: f.permute(2, 0, 1)[None]  # noqa: E731
-                still = local_change(chw(previous[0]), chw(a))[0, 0] < still_levels
-                regions = (still, ~still)
-            else:
-                regions = (torch.from_numpy(static), torch.from_numpy(moving if moving is not None else ~static))
-            for region, mask in zip(("static", "moving"), regions):
-                sums[f"{region}_output"] += frame_change(previous[1], b, mask)
-                sums[f"{region}_input"] += frame_change(previous[0], a, mask)
-            pairs += 1
-        previous = (a, b)
-    return {k: v / max(1, pairs) for k, v in sums.items()}
-
-
-def read_frames(path: str | Path) -> Iterable[np.ndarray]:
-    """The frames of a video as HxWx3 uint8 arrays, one at a time."""
-    with av.open(str(path)) as container:
-        for frame in container.decode(container.streams.video[0]):
-            yield frame.to_ndarray(format="rgb24")
-
-
-def write_video(path: str | Path, frames: Iterable[np.ndarray | Image.Image], fps: float | Fraction = 25, *,
-                tone_hz: float | None = None, crf: int = 18) -> Path:
-    """Write ``frames`` (HxWx3 uint8 arrays or PIL images, of one even size) as an H.264 MP4; with ``tone_hz``
-    also an AAC sine tone as long as the video (a clip whose sound can be checked)."""
-    path, fps = Path(path), Fraction(fps).limit_denominator(1001)
-    frames = iter(frames)
-    first = next(frames)
-    first = first if isinstance(first, Image.Image) else Image.fromarray(first)
-    encoder = _Encoder(path, first.size, fps, crf)
-    tone = encoder.container.add_stream("aac", rate=44100, layout="mono") if tone_hz else None
-    n = 0
-    for image in (first, *(f if isinstance(f, Image.Image) else Image.fromarray(f) for f in frames)):
-        encoder.write(image)
-        n += 1
-    if tone is not None:
-        samples = int(44100 * n / fps)
-        wave = (0.2 * np.sin(2 * np.pi * tone_hz * np.arange(samples) / 44100)).astype(np.float32)[None]
-        for start in range(0, samples, 1024):
-            frame = av.AudioFrame.from_ndarray(wave[:, start:start + 1024], format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 44100, start
-            encoder.container.mux(tone.encode(frame))
-        encoder.container.mux(tone.encode(None))
-    encoder.close()
-    return path
-
-
-def write_y4m(path: str | Path, frames: Iterable[np.ndarray | Image.Image], fps: int = 10) -> Path:
-    """``frames`` (HxWx3 uint8, of one even size) as an uncompressed YUV4MPEG2 clip, 4:2:0 with BT.601 full-range
-    colours: what Chromium's fake camera plays (--use-file-for-fake-video-capture), looping."""
-    path = Path(path)
-    with open(path, "wb") as f:
-        for i, frame in enumerate(frames):
-            rgb = np.asarray(frame, dtype=np.float32)
-            h, w = rgb.shape[:2]
-            if i == 0:
-                f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n".encode())
-            r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-            y = 0.299 * r + 0.587 * g + 0.114 * b
-            u = -0.168736 * r - 0.331264 * g + 0.5 * b + 128
-            v = 0.5 * r - 0.418688 * g - 0.081312 * b + 128
-            half = lambda c: c.reshape(h // 2, 2, w // 2, 2).mean((1, 3))  # noqa: E731
-            f.write(b"FRAME\n")
-            for plane in (y, half(u), half(v)):
-                f.write(np.clip(np.rint(plane), 0, 255).astype(np.uint8).tobytes())
-    return path

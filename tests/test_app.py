@@ -20,12 +20,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, AppServer, SlowFileServer, free_port, make_tiny_model, prefill_hub_cache  # noqa: E402
+import app
+import gradio as gr
 
-sys.path.insert(0, str(ROOT))
-import app  # noqa: E402
-import gradio as gr  # noqa: E402
+from cyclegan.testing import ROOT, AppServer, SlowFileServer, free_port, make_tiny_model, prefill_hub_cache
 
 MAX_SIDE = 64
 MAX_FILE_SIZE = 200 * 1024
@@ -277,7 +275,7 @@ def test_concurrent_requests_queue_up(server, client):
 
 
 def noise_clip(path: Path, frames: int, size: tuple[int, int] = (96, 64), fps: int = 12) -> Path:
-    from cyclegan.video import write_video
+    from cyclegan.testing import write_video
     rng = np.random.default_rng(frames)
     return write_video(path, (rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8) for _ in range(frames)),
                        fps, tone_hz=440)
@@ -532,7 +530,7 @@ def test_reference_model_download_shows_progress(tmp_path):
     """The first use of a reference model downloads it, here from a slow server on 127.0.0.1: the download's
     progress (bytes of the .pth file) reaches the client, as it reaches the browser's progress bar on Generated."""
     import torch
-    from test_networks import reference_layout
+    from cyclegan.testing import reference_layout
     www = tmp_path / "www"
     www.mkdir()
     torch.manual_seed(0)
@@ -651,7 +649,7 @@ def test_main_configures_queue_and_launch(tmp_path, monkeypatch):
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     launched, arenas = {}, []
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(demo=self, **kw))
-    monkeypatch.setattr("cyclegan.demo.limit_malloc_arenas", lambda n=2: arenas.append(n) or True)
+    monkeypatch.setattr("cyclegan.server.limit_malloc_arenas", lambda n=2: arenas.append(n) or True)
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # main() points it at a folder of the app's own

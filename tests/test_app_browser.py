@@ -8,21 +8,13 @@ request anything outside 127.0.0.1 (the app works offline).
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, AppServer, free_port, make_tiny_model  # noqa: E402
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from cyclegan.testing import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, AppServer, free_port, make_tiny_model, record_external
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 if not Path(CHROMIUM).is_file():
@@ -52,12 +44,6 @@ def server(tmp_path_factory):
     Image.fromarray(rng.integers(0, 256, (60, 120, 3), dtype=np.uint8)).save(srv.upload)
     yield srv
     srv.close()
-
-
-def record_external(page, external: list[str]) -> None:
-    """Collect into ``external`` every request the page makes outside 127.0.0.1 (the app works offline)."""
-    page.on("request", lambda r: external.append(r.url)
-            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
 
 
 def image_src(page, elem_id: str) -> str | None:
@@ -158,7 +144,7 @@ def test_video_tab_translates_a_clip_that_plays_in_chromium(server, tmp_path):
     """The Video tab: upload a generated clip, translate it, and the result is a <video> that the browser can play
     (it reports the clip's duration). A text file named .mp4 gets an error toast (Gradio's own "Video not
     playable", or ours if it reaches the server; test_app.py checks ours), and the next clip still works."""
-    from cyclegan.video import write_video
+    from cyclegan.testing import write_video
     rng = np.random.default_rng(2)
     clip = write_video(tmp_path / "clip.mp4", (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(24)),
                        12, tone_hz=440)
@@ -338,7 +324,7 @@ def test_client_inference_off_translates_on_the_server(tmp_path):
 def test_the_camera_tab_translates_the_camera_on_the_device(server, tmp_path):
     """The app's Camera tab: the page's script builds the camera there, and a fake camera's frames are translated
     in the browser (tests/test_camera_browser.py checks the camera itself, on the static site)."""
-    from cyclegan.video import write_y4m
+    from cyclegan.testing import write_y4m
     rng = np.random.default_rng(3)
     clip = write_y4m(tmp_path / "cam.y4m", (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(10)))
     external: list[str] = []

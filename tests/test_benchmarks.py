@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_load_test_starts_the_app_serves_every_client_and_stops_it(tmp_path):
     out = tmp_path / "load.json"
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "load_test.py"), "--clients", "2", "--requests", "2",
-                        "--timeout", "240", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "benchmarks.load_test", "--clients", "2", "--requests", "2",
+                        "--timeout", "240", "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     result = json.loads(out.read_text())
     assert result["summary"][0]["sent"] == 4 and result["summary"][0]["failures"] == 0
@@ -22,8 +22,7 @@ def test_load_test_starts_the_app_serves_every_client_and_stops_it(tmp_path):
 
 
 def test_quality_budget_summary_averages_the_seeds_of_each_recipe():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import quality_budget
+    from benchmarks import quality_budget
 
     def result(recipe, seed, kid, l1):
         return {"data": "emoji", "recipe": recipe, "seed": seed, "steps": 100 + seed, "images_per_s": 2.0,
@@ -39,30 +38,28 @@ def test_quality_budget_summary_averages_the_seeds_of_each_recipe():
 
 def test_native_scale_grid_has_a_row_per_scale(tmp_path):
     from PIL import Image
-    sys.path.insert(0, str(ROOT / "tests"))
-    from app_server import make_tiny_model
+    from cyclegan.testing import make_tiny_model
     model = make_tiny_model(tmp_path / "tiny")
     Image.new("RGB", (50, 30), "red").save(tmp_path / "a.png")
     out = tmp_path / "grid.png"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "native_scale.py"), "--model", str(model), "--inputs",
+    subprocess.run([sys.executable, "-m", "benchmarks.native_scale", "--model", str(model), "--inputs",
                     str(tmp_path / "a.png"), str(tmp_path / "a.png"), "--sizes", "0,16", "--side", "32", "--out",
-                    str(out)], check=True, timeout=300)
+                    str(out)], check=True, timeout=300, cwd=ROOT)
     assert Image.open(out).size == (90 + 2 * 36, 3 * 36)  # input, full size, at 16 px
 
 
 def test_native_scale_grid_compares_models_row_by_row(tmp_path):
     from PIL import Image
-    sys.path.insert(0, str(ROOT / "tests"))
-    from app_server import make_tiny_model
+    from cyclegan.testing import make_tiny_model
     old, new = make_tiny_model(tmp_path / "old"), make_tiny_model(tmp_path / "new")
     Image.new("RGB", (50, 30), "red").save(tmp_path / "a.png")
-    out, script = tmp_path / "grid.png", str(ROOT / "benchmarks" / "native_scale.py")
-    subprocess.run([sys.executable, script, "--model", str(old), str(new), "--labels", "shipped,new", "--inputs",
+    out, script = tmp_path / "grid.png", "benchmarks.native_scale"
+    subprocess.run([sys.executable, "-m", script, "--model", str(old), str(new), "--labels", "shipped,new", "--inputs",
                     str(tmp_path / "a.png"), "--sizes", "0,16", "--side", "32", "--out", str(out)], check=True,
-                   timeout=300)
+                   timeout=300, cwd=ROOT)
     assert Image.open(out).size[1] == 5 * 36  # input, then each model at full size and at 16 px
-    bad = subprocess.run([sys.executable, script, "--model", str(old), str(new), "--labels", "one", "--out", str(out)],
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run([sys.executable, "-m", script, "--model", str(old), str(new), "--labels", "one", "--out",
+                          str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert bad.returncode == 2 and "--labels names 1 models, --model gives 2" in bad.stderr
 
 
@@ -71,8 +68,7 @@ def test_the_soak_sends_the_attacks_and_checks_the_disk_budget(tmp_path):
     and its disk check counts what the budget must have deleted: old files beyond the budget, never fresh ones."""
     import os
     import time
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import soak
+    from benchmarks import soak
     files = {name: tmp_path / name for name in ("photo", "small", "clip", "hifi_clip", "fast_clip", "huge_clip",
                                                 "eps", "notes", "truncated", "bomb", "deep", "fake_clip", "exif_bomb",
                                                 "scans", "pages", "pixels_40mp", "pcx", "streams_clip",

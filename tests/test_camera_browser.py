@@ -16,15 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, free_port  # noqa: E402
-from test_app_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, record_external, sync_api  # noqa: E402  (skips)
+from cyclegan.export import export_site
+from cyclegan.testing import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, blink_scene, free_port, record_external,
+                              write_y4m)
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from video_steady import blink_scene  # noqa: E402
-
-from cyclegan.export import export_site  # noqa: E402
-from cyclegan.video import write_y4m  # noqa: E402
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)", allow_module_level=True)
 
 MONET = ROOT / "checkpoints" / "monet2photo"
 EMOJI = ROOT / "checkpoints" / "emoji"  # a second model, to switch to while live

@@ -5,16 +5,13 @@ No gradio here: the app's handling of ``CatalogError`` (toasts) is tested in tes
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import free_port, make_tiny_model, prefill_hub_cache  # noqa: E402
+from cyclegan.testing import free_port, make_tiny_model, prefill_hub_cache
 
 from cyclegan import catalog  # noqa: E402
 from cyclegan.catalog import (  # noqa: E402

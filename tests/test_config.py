@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cyclegan.config import ModelConfig, TrainConfig, build_parser, parse_args
-from conftest import write_images
+from cyclegan.testing import write_images
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("train_cli", ROOT / "train.py")

@@ -14,27 +14,10 @@ from cyclegan import cpu_graph
 from cyclegan.backends import onnxruntime_available
 from cyclegan.cpu_graph import WinogradConv3x3, fast_generator
 from cyclegan.export import ONNX_FORMAT, main as export_main
+from cyclegan.testing import random_batch as image
 
 needs_ort = pytest.mark.skipif(not onnxruntime_available(), reason="needs onnxruntime")
 TOL = 1e-4  # float32 rounding of a different summation order; outputs are tanh values in [-1, 1]
-
-
-@pytest.fixture
-def generators():
-    torch.manual_seed(0)
-    return Generator(ngf=8, n_blocks=2).eval(), Generator(ngf=8, n_blocks=2).eval()
-
-
-@pytest.fixture
-def model_dir(tmp_path, generators):
-    G_AB, G_BA = generators
-    G_AB.save_pretrained(tmp_path / "model" / "G_AB")
-    G_BA.save_pretrained(tmp_path / "model" / "G_BA")
-    return tmp_path / "model"
-
-
-def image(h: int = 44, w: int = 60, batch: int = 1, seed: int = 1) -> torch.Tensor:
-    return torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
 @pytest.mark.parametrize("m", [2, 4])

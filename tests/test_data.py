@@ -8,7 +8,7 @@ from PIL import Image
 from cyclegan.data import (DataError, Domains, UnpairedDataset, UnpairedSampler, list_images, readable_images,
                            train_transform)
 from cyclegan.images import load_image
-from conftest import write_images
+from cyclegan.testing import write_images
 
 
 def test_list_images_filters_and_sorts(tmp_path):

@@ -1,5 +1,5 @@
-"""Tests for cyclegan/demo.py, in-process: the Blocks the app serves, and its handlers called directly. The served
-app (its API, launch and command line) is tests/test_app.py's."""
+"""Tests for cyclegan/page.py and cyclegan/demo.py, in-process: the Blocks the app serves, and its handlers called
+directly. The served app (its API, launch and command line) is tests/test_app.py's."""
 from __future__ import annotations
 
 import json
@@ -13,15 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, free_port, make_tiny_model  # noqa: E402
-from test_app import noise, png_bytes  # noqa: E402
+import app
 
-sys.path.insert(0, str(ROOT))
-import app  # noqa: E402
-
-from cyclegan.catalog import discover_models, reconstructed_label  # noqa: E402
-from cyclegan.demo import Demo, as_toast, build_demo, read_upload  # noqa: E402
+from cyclegan.catalog import discover_models, reconstructed_label
+from cyclegan.demo import Demo
+from cyclegan.guard import as_toast, read_upload
+from cyclegan.page import build_demo
+from cyclegan.testing import ROOT, encoded, free_port, make_tiny_model, noise
 
 SHIPPED_IN_THE_DEMO = ["monet2photo", "horse2zebra"]  # the picker's order: the first model the demo opens on
 
@@ -93,7 +91,7 @@ def test_the_shipped_app_opens_on_photo_to_monet(monkeypatch, tmp_path):
 def test_read_upload_turns_bad_images_into_toasts(tmp_path):
     """cyclegan.uploads says what is wrong; the app shows it as a sentence, without a traceback in the log."""
     import base64
-    url = "data:image/png;base64," + base64.b64encode(png_bytes(noise(5, 7))).decode()
+    url = "data:image/png;base64," + base64.b64encode(encoded(noise(5, 7))).decode()
     assert read_upload({"url": url, "path": None}).size == (5, 7)
     with pytest.raises(gr.Error) as excinfo:
         read_upload(None)
@@ -186,7 +184,7 @@ def zero_gpu(tmp_path, monkeypatch):
 def test_on_zerogpu_the_servers_translations_run_inside_the_decorator(tmp_path, zero_gpu):
     """A stand-in for `spaces` that records each call: pictures (the API, the page's server path) and videos go
     through spaces.GPU with a duration that fits the work, and the local models are placed on CUDA at start."""
-    from cyclegan.video import write_video
+    from cyclegan.testing import write_video
     calls, placed = zero_gpu
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     make_tiny_model(tmp_path / "ckpt" / "two", "two")
@@ -234,7 +232,7 @@ def test_memory_goes_back_after_a_refused_picture_and_once_the_server_is_idle(tm
     """The freed memory of a request goes back to the system after every request, a refused one too (it may have
     been decoded in part), at most every 2 s; a request within those 2 s leaves a trim for later, so that the last
     requests before the server goes idle are handed back as well."""
-    from cyclegan import demo as demo_module
+    from cyclegan import memory
     trims, timers = [], []
 
     class Timer:  # threading.Timer, started by the test
@@ -247,10 +245,10 @@ def test_memory_goes_back_after_a_refused_picture_and_once_the_server_is_idle(tm
 
         def is_alive(self):
             return self in timers
-    monkeypatch.setattr(demo_module, "_malloc_trim", trims.append)
-    monkeypatch.setattr(demo_module.threading, "Timer", Timer)
+    monkeypatch.setattr(memory, "_malloc_trim", trims.append)
+    monkeypatch.setattr(memory.threading, "Timer", Timer)
     clock = [1000.0]  # the demo's clock stands still unless the test moves it: a slow machine changes nothing
-    monkeypatch.setattr(demo_module, "time", SimpleNamespace(monotonic=lambda: clock[0], perf_counter=time.perf_counter))
+    monkeypatch.setattr(memory, "time", SimpleNamespace(monotonic=lambda: clock[0], perf_counter=time.perf_counter))
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     ui = Demo(discover_models(tmp_path / "ckpt", [], zoo=False))
@@ -273,7 +271,7 @@ def test_memory_goes_back_after_a_refused_picture_and_once_the_server_is_idle(tm
 def test_malloc_arenas_can_be_limited():
     """glibc takes the limit on its malloc arenas at run time (the served app sets it in launch; the soak measures
     what it saves)."""
-    from cyclegan.demo import limit_malloc_arenas
+    from cyclegan.memory import limit_malloc_arenas
     assert limit_malloc_arenas(2) is True
 
 
@@ -291,22 +289,22 @@ def test_a_demo_no_longer_used_is_not_kept_alive(tmp_path):
     """The registry a ZeroGPU worker finds its demo in holds it weakly: a demo that is gone takes its models along."""
     import gc
     import weakref
-    from cyclegan import demo as demo_module
+    from cyclegan import zerogpu
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     ui = Demo(discover_models(tmp_path / "ckpt", [], zoo=False))
     key, ref = id(ui), weakref.ref(ui)
-    assert demo_module._DEMOS[key] is ui
+    assert zerogpu.DEMOS[key] is ui
     del ui
     gc.collect()
-    assert ref() is None and key not in demo_module._DEMOS
+    assert ref() is None and key not in zerogpu.DEMOS
 
 
 def test_a_clips_gpu_duration_fits_the_frames_translated(tmp_path):
     """What ZeroGPU is asked for follows the frames that will be translated: more frames, more seconds; a faster
     clip counts at max_fps; a clip beyond the bounds (refused at once) or not a video asks for the least."""
     from cyclegan.config import UploadLimits
-    from cyclegan.demo import MIN_CLIP_GPU_SECONDS, clip_gpu_seconds
-    from cyclegan.video import write_video
+    from cyclegan.zerogpu import MIN_CLIP_GPU_SECONDS, clip_gpu_seconds
+    from cyclegan.testing import write_video
     limits = UploadLimits(max_video_seconds=20, max_video_fps=30).video()
 
     def clip(name, frames, fps):
@@ -340,7 +338,7 @@ def test_the_session_keeps_no_value_a_client_sent(tmp_path, monkeypatch):
     Every handler that takes a picture decodes it itself and is queued (the guard refuses any other)."""
     import asyncio
     from gradio.state_holder import SessionState
-    from cyclegan.demo import unguarded
+    from cyclegan.guard import unguarded
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     demo = build_demo(discover_models(tmp_path / "ckpt", [], zoo=False), browser_models=("tiny",))

@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from conftest import write_images
+from cyclegan.testing import write_images
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_available()),
@@ -23,7 +23,6 @@ pytestmark = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_availa
 
 DRIVER = """
 import os, sys
-sys.path.insert(0, os.environ["PROJECT_ROOT"])
 import torch
 import cyclegan.training as training
 
@@ -51,7 +50,9 @@ def free_port() -> int:
 def torchrun(tmp: Path, out: Path, *extra: str, max_steps: int | None = None) -> str:
     driver = tmp / "driver.py"
     driver.write_text(DRIVER)
-    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    # The checkout on the workers' path, as for any script run against it: they import train.py and cyclegan.
+    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "PYTHONUNBUFFERED": "1"}
     env.pop("MAX_STEPS", None)
     if max_steps:
         env["MAX_STEPS"] = str(max_steps)

@@ -32,7 +32,6 @@ def test_every_train_flag_is_in_the_docs_table():
 
 
 def test_every_app_flag_is_in_the_readme():
-    sys.path.insert(0, str(ROOT))
     import app
     missing = [flag for flag in long_flags(app.build_parser()) if f"`{flag}" not in README]
     assert not missing, f"app.py flags the README does not mention: {missing}"

@@ -10,8 +10,8 @@ import torch
 from cyclegan import Translator
 from cyclegan.download import DownloadError, download_dataset
 from cyclegan.zoo import fetch
-from conftest import write_images
-from test_networks import reference_layout
+from cyclegan.testing import write_images
+from cyclegan.testing import reference_layout
 
 
 @pytest.fixture

@@ -392,7 +392,7 @@ def shipped_card_check(model: str, direction: str, metrics: set[str], features=N
     import re
     from pathlib import Path
 
-    from conftest import SHARED_DATA
+    from cyclegan.testing import SHARED_DATA
     from huggingface_hub import ModelCard
 
     from cyclegan import Translator

@@ -6,14 +6,12 @@ import hashlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, make_tiny_model  # noqa: E402
+from cyclegan.testing import ROOT, make_site, make_tiny_model
 
 from cyclegan import export  # noqa: E402
 from cyclegan.config import UploadLimits  # noqa: E402
@@ -59,7 +57,7 @@ def test_the_camera_graph_is_the_video_paths_steady_translation_frame_after_fram
     from cyclegan import Translator
     from cyclegan.config import VideoConfig
     from cyclegan.direction import Direction
-    from cyclegan.video import Steadier, stats_rate
+    from cyclegan.steady import Steadier, stats_rate
     model = make_tiny_model(tmp_path / "m")
     meta = json.loads((export.export_web(model, tmp_path / "web") / "web.json").read_text())["files"]["AtoB"]
     graph = ort.InferenceSession(str(tmp_path / "web" / meta["steady"]), providers=["CPUExecutionProvider"])
@@ -104,16 +102,6 @@ def test_export_cli_one_line_errors_and_the_older_onnx_form(tmp_path):
     assert r.returncode == 0 and "python -m cyclegan.web" in r.stdout, r.stderr
     r = run(str(model), "--onnx")  # the older form of --onnx MODEL
     assert r.returncode == 0 and (model / "G_AB" / "model.onnx").is_file(), r.stderr[-500:]
-
-
-def make_site(tmp_path: Path) -> Path:
-    examples = tmp_path / "examples"
-    examples.mkdir()
-    from PIL import Image
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(examples / "x.png")
-    (examples / "examples.json").write_text(json.dumps([{"file": "x.png", "model": "tiny", "direction": "AtoB"},
-                                                        {"file": "x.png", "model": "other", "direction": "AtoB"}]))
-    return export.export_site([make_tiny_model(tmp_path / "tiny")], tmp_path / "site", examples)
 
 
 def test_export_site_is_a_folder_of_plain_files(tmp_path):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from cyclegan.config import UploadLimits
 from cyclegan.gate import GRADIO_API, ROUTES, Gate, refusal
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import free_port, make_tiny_model  # noqa: E402
+from cyclegan.testing import free_port, make_tiny_model
 
 
 def mounted_routes(app) -> set[str]:
@@ -34,7 +31,7 @@ def test_every_route_gradio_mounts_is_examined(tmp_path, monkeypatch):
     """The app launched as `python app.py --mcp` launches it: each route mounted is in gate.ROUTES, allowed with its
     methods or refused, with a reason. A new Gradio that mounts a route nobody has examined fails here."""
     from cyclegan.catalog import discover_models
-    from cyclegan.demo import build_demo
+    from cyclegan.page import build_demo
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     blocks = build_demo(discover_models(tmp_path / "ckpt", [], zoo=False))

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from cyclegan import Discriminator, Generator
+from cyclegan.testing import reference_layout
 from cyclegan.zoo import reference_generator
 
 
@@ -22,25 +23,6 @@ def test_shapes(size):
     y = G(x)
     assert y.shape == x.shape and y.abs().max() <= 1  # tanh output
     assert D(x).shape == (2, 1, size // 8 - 2, size // 8 - 2)
-
-
-def reference_layout(ngf: int, n_blocks: int, dropout: bool = False) -> dict[str, tuple[int, ...]]:
-    """Key -> shape of the reference ResnetGenerator (instance norm, so every conv has a bias)."""
-    shapes = {"model.1": (ngf, 3, 7, 7), "model.4": (ngf * 2, ngf, 3, 3), "model.7": (ngf * 4, ngf * 2, 3, 3)}
-    second = 6 if dropout else 5
-    for b in range(n_blocks):
-        shapes[f"model.{10 + b}.conv_block.1"] = (ngf * 4, ngf * 4, 3, 3)
-        shapes[f"model.{10 + b}.conv_block.{second}"] = (ngf * 4, ngf * 4, 3, 3)
-    up = 10 + n_blocks
-    shapes[f"model.{up}"] = (ngf * 4, ngf * 2, 3, 3)  # ConvTranspose2d weights are (in, out, k, k)
-    shapes[f"model.{up + 3}"] = (ngf * 2, ngf, 3, 3)
-    shapes[f"model.{up + 7}"] = (3, ngf, 7, 7)
-    transposed = {f"model.{up}", f"model.{up + 3}"}
-    layout = {}
-    for k, shape in shapes.items():
-        layout[f"{k}.weight"] = shape
-        layout[f"{k}.bias"] = (shape[1] if k in transposed else shape[0],)  # one bias per output channel
-    return layout
 
 
 @pytest.mark.parametrize("ngf,n_blocks,dropout", [(64, 9, False), (64, 6, False), (8, 2, True)])

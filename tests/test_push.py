@@ -52,7 +52,7 @@ def test_training_pushes_at_every_save_and_another_machine_resumes_from_the_hub(
                                                                                monkeypatch):
     """--push-to-hub --push-checkpoints --save-every-steps 4: a commit per save; then --resume USER/NAME, served
     from a pre-filled Hub cache (HF_HUB_OFFLINE=1), continues that checkpoint on a fresh machine."""
-    from test_training import tiny_configs
+    from cyclegan.testing import tiny_configs
     from cyclegan.training import Trainer
     cfg, model_cfg = tiny_configs(dataroot, tmp_path / "run", push_to_hub="user/run", push_checkpoints=True,
                                   save_every_steps=4)

@@ -7,24 +7,14 @@ import io
 import struct
 import tracemalloc
 
-import numpy as np
 import pytest
 from PIL import Image, TiffImagePlugin
 
 from cyclegan.errors import BadImage
 from cyclegan.images import orientation, to_rgb
-from cyclegan.sandbox import Sandbox
 from cyclegan.decode import MAX_JPEG_SCANS, decode_image
-
-
-def noise(w: int, h: int, seed: int = 0) -> Image.Image:
-    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
-
-
-def encoded(image: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, fmt, **kw)
-    return buf.getvalue()
+from cyclegan.sandbox import Sandbox
+from cyclegan.testing import encoded, exif_bomb, noise
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +22,6 @@ def sandbox():
     box = Sandbox(memory_bytes=256 * 1024 ** 2, seconds=5)
     yield box
     box.close()
-
-
-def exif_bomb(tags: int = 400, blob: int = 2 * 1024 ** 2, orientation_value: int | None = 6) -> bytes:
-    """An EXIF block whose ``tags`` entries all point at the same ``blob`` bytes (a reader that materialises every tag
-    holds ``tags`` x ``blob``), with an orientation entry after them."""
-    entries = [(0x9000 + i, 7, blob, 0) for i in range(tags)]
-    if orientation_value:
-        entries.append((0x0112, 3, 1, orientation_value))
-    data_at = 8 + 2 + 12 * len(entries) + 4
-    ifd = b"".join(struct.pack("<HHII", tag, kind, count, data_at if kind == 7 else value)
-                   for tag, kind, count, value in entries)
-    return b"II*\x00" + struct.pack("<IH", 8, len(entries)) + ifd + b"\x00" * 4 + bytes(blob)
 
 
 def test_the_orientation_is_read_from_bounded_metadata():

@@ -202,9 +202,8 @@ def test_triptych_of_a_tiled_image(generators):
 
 
 MEMORY_SCRIPT = """
-import sys, torch
-sys.path.insert(0, sys.argv[1])
-from benchmarks.common import peak_rss_mb
+import torch
+from cyclegan.testing import peak_rss_mb
 from cyclegan import Generator, Translator
 torch.manual_seed(0)
 t = Translator(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), backend="eager")
@@ -219,7 +218,7 @@ def test_2048_image_in_bounded_memory_tiny_model(tmp_path):
     # The 2 GB bound is for the real generator (ngf 64, 9 blocks): benchmarks/inference_speed.py --memory
     # measures it. Here, a fast check of the tiled path itself with a tiny generator, in a fresh process.
     # peak_rss_mb reads VmHWM, not ru_maxrss, which would carry the big pytest parent's peak into the script.
-    r = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(ROOT)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True, cwd=ROOT,
                        timeout=120, env={"OMP_NUM_THREADS": "2",
                                          "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr[-2000:]

@@ -7,15 +7,8 @@ import torch
 from cyclegan import Translator
 from cyclegan.config import ModelConfig, TrainConfig
 from cyclegan.pool import ImagePool
+from cyclegan.testing import tiny_configs
 from cyclegan.training import CycleGAN, Trainer, lr_factor, train_step, unwrap
-
-
-def tiny_configs(dataroot, out, **overrides):
-    cfg = TrainConfig(dataroot=str(dataroot), out=str(out), load_size=36, crop_size=32, epochs=1, decay_epochs=1,
-                      workers=0, device="cpu", seed=3, pool_size=4)
-    for k, v in overrides.items():
-        setattr(cfg, k, v)
-    return cfg, ModelConfig(ngf=8, ndf=8, n_blocks=2)
 
 
 def test_one_step_changes_all_four_networks_and_losses_are_finite():

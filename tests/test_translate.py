@@ -11,7 +11,7 @@ from cyclegan.errors import ModelNotFoundError
 from cyclegan.hub import export_model
 from cyclegan.images import to_pil, to_tensor
 from cyclegan.translate import main as translate_main
-from conftest import write_images
+from cyclegan.testing import write_images
 
 
 @pytest.fixture

@@ -136,11 +136,10 @@ def test_16_bit_pictures_convert_without_a_wide_copy():
 
 
 DECODE_PEAK = """
-import ctypes, io, sys
+import ctypes, io
 import numpy as np
 from PIL import Image
-sys.path.insert(0, {root!r})
-from cyclegan.uploads import decode_image
+from cyclegan.decode import decode_image
 side, mode = 5400, {mode!r}  # 29.2 MP, just under the 30 MP limit
 if mode == "P":  # a 3 kB file: a palette picture with transparency
     picture, kw = Image.new("P", (side, side)), dict(format="PNG", transparency=0)
@@ -166,8 +165,9 @@ print(image.mode, image.size[0], image.size[1], round(peak - base))
 def test_a_picture_near_the_pixel_limit_costs_about_its_decoded_size(mode, bound):
     """A small file of 29 megapixels, in the modes Pillow cannot reduce (palette, 16-bit) and in float: decoded, then
     reduced a strip at a time, never converted whole (a palette one used to cost 600 MB and come back full size)."""
-    code = DECODE_PEAK.format(root=str(Path(__file__).resolve().parents[1]), mode=mode)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    code = DECODE_PEAK.format(mode=mode)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stderr[-2000:]
     got_mode, width, height, peak = r.stdout.split()
     assert (got_mode, int(width), int(height)) == ("RGB", 1080, 1080)

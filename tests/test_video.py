@@ -17,16 +17,13 @@ import pytest
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, make_tiny_model  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from video_steady import blink_scene, pan_scene  # noqa: E402
-
-from cyclegan import Translator  # noqa: E402
-from cyclegan.config import VideoConfig  # noqa: E402
-from cyclegan.images import to_tensor  # noqa: E402
-from cyclegan.video import BadVideo, Steadier, flicker, probe, read_frames, translate_video, write_video  # noqa: E402
+from cyclegan import Translator
+from cyclegan.config import VideoConfig
+from cyclegan.images import to_tensor
+from cyclegan.steady import Steadier
+from cyclegan.testing import (ROOT, blink_scene, flicker, make_tiny_model, many_streams_clip, pan_scene, read_frames,
+                              write_video)
+from cyclegan.video import BadVideo, probe, translate_video
 
 MONET = ROOT / "checkpoints" / "monet2photo"
 PHOTO = ROOT / "examples" / "photo_coffee.jpg"
@@ -124,9 +121,7 @@ def test_other_sound_is_reencoded_to_aac(tiny, tmp_path):
 
 
 PEAK = """
-import sys
-sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
-from common import peak_rss_mb
+from cyclegan.testing import peak_rss_mb
 from cyclegan import Translator
 Translator.from_pretrained({model!r}).translate_video({clip!r}, {out!r}, progress=False)
 print(peak_rss_mb())
@@ -138,9 +133,9 @@ def test_memory_stays_flat_whatever_the_clip_length(tiny, tmp_path):
     peaks = {}
     for n in (20, 240):
         clip = noise_clip(tmp_path / f"clip{n}.mp4", n, (96, 64), fps=24)
-        code = PEAK.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), model=str(model), clip=str(clip),
+        code = PEAK.format(model=str(model), clip=str(clip),
                            out=str(tmp_path / f"out{n}.mp4"))
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert r.returncode == 0, r.stderr[-2000:]
         peaks[n] = float(r.stdout.split()[-1])
         assert probe(tmp_path / f"out{n}.mp4").frames == n
@@ -208,9 +203,7 @@ def test_a_clip_beyond_the_bounds_is_refused_or_thinned_at_once(tiny, tmp_path):
 
 
 PROBE_PEAK = """
-import sys
-sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
-from common import peak_rss_mb
+from cyclegan.testing import peak_rss_mb
 from cyclegan.errors import BadVideo
 from cyclegan.video import probe
 probe({small!r}, max_frame_pixels=1_000_000)
@@ -229,8 +222,8 @@ def test_a_clip_of_huge_frames_costs_its_header_not_its_frames(tmp_path):
     small = noise_clip(tmp_path / "small.mp4", 2, (64, 48), tone=False)
     peaks = {}
     for name, clip in (("small", small), ("huge", huge)):
-        code = PROBE_PEAK.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), small=str(small), clip=str(clip))
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        code = PROBE_PEAK.format(small=str(small), clip=str(clip))
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert r.returncode == 0, r.stderr[-2000:]
         peaks[name] = float(r.stdout.split()[-1])
     assert "video frames too large: 6000×6000" in r.stdout
@@ -260,27 +253,8 @@ def test_sound_the_encoder_cannot_take_is_resampled(tiny, tmp_path):
         assert out.streams.audio[0].codec_context.sample_rate == 48000
 
 
-def many_streams_clip(path: Path, tiny_streams: int, big_side: int, big_streams: int = 2) -> Path:
-    """An MPEG-TS of ``tiny_streams`` 16 px streams, then ``big_streams`` H.264 streams of one flat big_side² frame."""
-    with av.open(str(path), "w", format="mpegts") as c:
-        streams = []
-        for i in range(tiny_streams + big_streams):
-            side = 16 if i < tiny_streams else big_side
-            s = c.add_stream("mpeg2video" if i < tiny_streams else "libx264", rate=25)
-            s.width, s.height, s.pix_fmt = side, side, "yuv420p"
-            streams.append(s)
-        for s in streams:
-            frame = av.VideoFrame.from_ndarray(np.full((s.height, s.width, 3), 90, np.uint8), format="rgb24")
-            frame.pts = 0
-            for packet in [*s.encode(frame), *s.encode(None)]:
-                c.mux(packet)
-    return path
-
-
 OPEN_PEAK = """
-import sys
-sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
-from common import peak_rss_mb
+from cyclegan.testing import peak_rss_mb
 from cyclegan.errors import BadVideo
 from cyclegan.video import probe
 probe({small!r}, max_frame_pixels=4096 * 2160)
@@ -299,8 +273,8 @@ def test_a_clip_of_many_streams_opens_none_unchecked(tmp_path):
     keeps at most 16 streams, each checked: the clip is refused in one line, for next to no memory."""
     clip = many_streams_clip(tmp_path / "many.ts", 64, 6000)
     small = noise_clip(tmp_path / "small.mp4", 2, (64, 48), tone=False)
-    code = OPEN_PEAK.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), small=str(small), clip=str(clip))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    code = OPEN_PEAK.format(small=str(small), clip=str(clip))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "too many streams: many.ts has more than 16" in r.stdout
     assert float(r.stdout.split()[-1]) < 30, r.stdout  # MB of growth; opening all 66 streams cost ~110 more

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gzip
 import socket
-import sys
 import threading
 import time
 import urllib.error
@@ -15,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_export import make_site  # noqa: E402
-
-from cyclegan import web  # noqa: E402
+from cyclegan import web
+from cyclegan.testing import make_site
 
 
 def get(url: str, **headers) -> tuple[int, dict, bytes]:

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import ROOT, free_port, make_tiny_model  # noqa: E402
-from test_app_browser import CHROMIUM, CHROMIUM_ARGS, record_external, sync_api  # noqa: E402  (skips without them)
+from cyclegan.config import UploadLimits
+from cyclegan.export import export_site
+from cyclegan.testing import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, make_tiny_model, record_external
 
-from cyclegan.config import UploadLimits  # noqa: E402
-from cyclegan.export import export_site  # noqa: E402
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)", allow_module_level=True)
 
 MONET = ROOT / "checkpoints" / "monet2photo"
 

@@ -7,8 +7,7 @@ from cyclegan import Translator
 from cyclegan.download import DownloadError
 from cyclegan.model_folder import read_manifest
 from cyclegan.zoo import ZOO, fetch, main
-from test_download import server  # noqa: F401  (the 127.0.0.1 file server fixture)
-from test_networks import reference_layout
+from cyclegan.testing import reference_layout
 
 # scripts/download_cyclegan_model.sh of junyanz/pytorch-CycleGAN-and-pix2pix, written out.
 REFERENCE_MODELS = {

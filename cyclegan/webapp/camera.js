@@ -2,7 +2,7 @@
 //
 // Steady as the server's video path is: each frame's instance norms use statistics shared over the recent frames,
 // and the picture is smoothed where the camera sees no change; both are one ONNX graph per generator (web.json's
-// files[direction].steady, exported from cyclegan.video.SteadyFrame). Fast: a frame arriving while one is in work
+// files[direction].steady, exported from cyclegan.steady.SteadyFrame). Fast: a frame arriving while one is in work
 // is dropped, the working size is a control (smaller is faster; the model's native scale by default), and the
 // runtime is WebGPU where the browser has an adapter and the site ships that build, else WASM threads. Snapshot and
 // Record make files on the device; nothing is sent anywhere while the camera runs.
