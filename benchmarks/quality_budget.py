@@ -33,6 +33,7 @@ import torch
 from benchmarks.common import ROOT, SHARED_DATA, describe, hardware, label_width, labelled_grid, markdown_table, save_picture
 
 from cyclegan.config import ModelConfig, TrainConfig
+from cyclegan.results import Evaluation
 from cyclegan.networks import Generator, complexity
 
 # Run folders and results live outside the work tree by default, so that a later session can read them.
@@ -137,14 +138,14 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_si
                   ) if "reference" in d else {}
     ev = evaluate(translator, direction, data_dir / f"test{direction[0]}", data_dir / f"test{direction[-1]}",
                   size=d["eval_size"], progress=True, **scored)
-    tr, idt = ev["translated"], ev["identity"]
+    tr, idt = ev.translated, ev.identity
     result = {
         "data": data, "recipe": recipe, "seed": seed, "flags": flags(recipe), "minutes": minutes,
         "threads": threads, "steps": trainer.step, "images_per_s": round(trainer.step * train_cfg.batch_size / budget, 2),
         "wall_minutes": round(wall / 60, 1), "g_macs_m": round(macs / 1e6, 1), "g_params_k": round(params / 1e3, 1),
         "d_macs_m": round(d_macs / 1e6, 1), "size": train_cfg.crop_size, "eval_size": d["eval_size"], "direction": d["direction"],
-        "kid": tr["kid_mean"], "kid_identity": idt["kid_mean"], "fid": tr["fid"], "fid_identity": idt["fid"],
-        "l1": tr["l1"], "l1_identity": idt["l1"], "hardware": hardware(), "model_config": dataclasses.asdict(model_cfg),
+        "kid": tr.kid_mean, "kid_identity": idt.kid_mean, "fid": tr.fid, "fid_identity": idt.fid,
+        "l1": tr.l1, "l1_identity": idt.l1, "hardware": hardware(), "model_config": dataclasses.asdict(model_cfg),
         "train_config": {k: v for k, v in dataclasses.asdict(train_cfg).items() if k != "hub_token"},
         "load_size": train_cfg.load_size, "init_from": init_from,
         "command": f"python -m benchmarks.quality_budget --data {data} --recipe {recipe} --minutes {minutes:g} "
@@ -178,13 +179,13 @@ def rescore(path: Path) -> dict:
     return result
 
 
-def summary256(ev: dict) -> dict:
+def summary256(ev: Evaluation) -> dict:
     """The figures of a ``cyclegan.evaluate`` result that ``comparison`` reads (a run's ``eval256``)."""
-    tr, idt, q = ev["translated"], ev["identity"], ev["ratio"]
-    return {"kid": tr["kid"], "kid_low": tr["kid_low"], "kid_high": tr["kid_high"], "kid_identity": idt["kid"],
-            "ratio": q["kid"], "ratio_low": q["low"], "ratio_high": q["high"], "reading": q["reading"],
-            "fid": tr["fid"], "fid_identity": idt["fid"], "domain_rate": tr["domain_rate"],
-            "domain_rate_identity": idt["domain_rate"], "domain_rate_target": ev["domain_rate_target"]}
+    tr, idt, q = ev.translated, ev.identity, ev.ratio
+    return {"kid": tr.kid, "kid_low": tr.kid_low, "kid_high": tr.kid_high, "kid_identity": idt.kid,
+            "ratio": q.kid, "ratio_low": q.low, "ratio_high": q.high, "reading": q.reading,
+            "fid": tr.fid, "fid_identity": idt.fid, "domain_rate": tr.domain_rate,
+            "domain_rate_identity": idt.domain_rate, "domain_rate_target": ev.domain_rate_target}
 
 
 def comparison(results: list[dict], baseline: dict | None = None) -> str:
@@ -338,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         results = [json.loads(f.read_text()) for f in sorted(OUT.glob(f"{args.data}-*.json"))]
         base = None
         if args.compare != Path():
-            base = {"eval256": summary256(json.loads(args.compare.read_text())), "seed": 0, "steps": "-"}
+            base = {"eval256": summary256(Evaluation.from_dict(json.loads(args.compare.read_text()))), "seed": 0,
+                    "steps": "-"}
         print(comparison(results, base))
         return 0
     if args.table:

@@ -94,7 +94,7 @@ def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: 
     beats_doing_nothing``) is not listed, and its name goes to ``left_out``; naming it in ``extra`` lists it.
     Offline, only the reference models already in ``zoo_dir`` are listed: the others could only fail.
     """
-    from .hub import beats_doing_nothing
+    from .model_folder import beats_doing_nothing
     specs: list[ModelSpec] = []
     if checkpoints and Path(checkpoints).is_dir():
         for folder in sorted(p for p in Path(checkpoints).iterdir() if not p.name.startswith(".")):

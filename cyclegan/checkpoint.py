@@ -59,19 +59,8 @@ def locate(resume: str, out: str | Path, *, token: str | None = None) -> Path:
     path = Path(resume).expanduser()
     if path.is_dir():
         return path / NAME
-    from .model_folder import REPO_ID
+    from .hub import REPO_ID, download_checkpoint
     is_repo_id = "/" in resume and REPO_ID.match(resume) and not resume.startswith(".")
     if path.exists() or not is_repo_id or resume.endswith(".pt"):
         return path  # a local path (a missing one is reported by load)
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
-    try:
-        return Path(hf_hub_download(resume, NAME, repo_type="model", token=token))
-    except EntryNotFoundError:
-        raise CheckpointError(f"--resume {resume}: the Hub repo has no {NAME} (push one with --push-checkpoints)"
-                              ) from None
-    except RepositoryNotFoundError:
-        raise CheckpointError(f"--resume {resume}: no such Hub repo, and no such file or folder here") from None
-    except (LocalEntryNotFoundError, OSError) as e:
-        raise CheckpointError(f"--resume {resume}: could not download {NAME} from the Hub "
-                              f"({str(e).splitlines()[0][:160]})") from None
+    return download_checkpoint(resume, NAME, token)

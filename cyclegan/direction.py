@@ -28,6 +28,11 @@ class Direction(str, Enum):
             raise ValueError(f"Unknown direction {value!r}: use 'AtoB' or 'BtoA'.") from None
 
     @property
+    def generator(self) -> str:
+        """The name of the direction's generator, and of its subfolder in a model folder: ``G_AB`` or ``G_BA``."""
+        return "G_AB" if self is Direction.AtoB else "G_BA"
+
+    @property
     def reverse(self) -> Direction:
         """The direction that translates back (a reconstruction runs the reverse generator)."""
         return Direction.BtoA if self is Direction.AtoB else Direction.AtoB

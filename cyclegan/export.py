@@ -32,8 +32,9 @@ from .cpu_graph import ONNX_FORMAT, OPSET, export_onnx, onnx_model
 from .direction import Direction
 from .errors import ModelNotFoundError
 from .frozen_stats import StatsGenerator
+from .hub import resolve_model_dir
 from .model_folder import (GENERATOR_FOLDERS, WEIGHTS, default_direction, generator_folders, load_generator,
-                           read_manifest, resolve_model_dir)
+                           read_manifest)
 from .web_runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
 WEB_META = "web.json"

@@ -1,30 +1,43 @@
-"""Model folders, the layout everything reads: a generator subfolder per direction, the manifest, loading, and
-resolving a Hub repo id to a local snapshot.
+"""Model folders, read and written: the layout (a generator subfolder per direction, the manifest, the model card
+and each generator's), loading, saving a complete folder, setting its defaults later, and the evaluation results in
+its card (which the demo reads to decide whether to list a model).
 
 A model folder holds ``G_AB/`` and ``G_BA/`` (each ``config.json`` + ``model.safetensors``, as written by
-``PyTorchModelHubMixin.save_pretrained``) and ``manifest.json`` (its name, domains, license, directions, native
-scale, default direction); ``cyclegan.hub`` writes the cards beside them. A one-direction model holds one
-generator subfolder, and its manifest's ``directions`` says which.
+``PyTorchModelHubMixin.save_pretrained``, and a card), ``manifest.json`` (its name, domains, license, directions,
+native scale, default direction), ``README.md`` (the model card, ``cyclegan.card``) and ``samples.png``. A
+one-direction model holds one generator subfolder, and its manifest's ``directions`` says which. A Hub repo id is
+fetched by ``cyclegan.hub.resolve_model_dir``.
+
+    python -m cyclegan.model_folder checkpoints/monet2photo --native-size 224 --default-direction BtoA
 """
 from __future__ import annotations
 
+import copy
 import json
+import os
 import re
+import shutil
+import tempfile
+import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 from safetensors.torch import load_file
 
-from .direction import Direction
+from .direction import Direction, require
 from .errors import ModelNotFoundError
-from .networks import Generator
+from .networks import Generator, complexity
 
+if TYPE_CHECKING:
+    from huggingface_hub import EvalResult, ModelCard
+
+    from .results import Evaluation
+
+CARD = "README.md"  # the model card, beside the generators (``cyclegan.card`` says what it holds)
 MANIFEST = "manifest.json"
-GENERATOR_FOLDERS = {Direction.AtoB: "G_AB", Direction.BtoA: "G_BA"}  # the subfolder of each direction's generator
+GENERATOR_FOLDERS = {d: d.generator for d in Direction}  # the subfolder of each direction's generator
 CONFIG, WEIGHTS = "config.json", "model.safetensors"  # in each generator's subfolder
-# A Hub repo id is "name" or "owner/name"; anything else that does not exist locally is a wrong path.
-REPO_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 
 
 def generator_folders(folder: str | Path) -> dict[Direction, Path]:
@@ -91,25 +104,249 @@ def default_direction(manifest: dict, directions: Iterable[Direction | str]) -> 
     return wanted if wanted in directions else directions[0]
 
 
-def resolve_model_dir(path_or_repo_id: str | Path, *, revision: str | None = None, token: str | None = None,
-                      cache_dir: str | None = None, local_files_only: bool = False) -> Path:
-    """A local model folder as is, or a Hub repo's snapshot (from the cache when offline)."""
-    path = Path(path_or_repo_id)
-    if path.is_dir():
-        return path
-    name = str(path_or_repo_id)
-    if path.exists() or not REPO_ID.match(name) or name.startswith((".", "/")):
-        raise ModelNotFoundError(f"model folder not found: {name}")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
-    patterns = [MANIFEST, "README.md", "samples.png", *(f"{sub}/*" for sub in GENERATOR_FOLDERS.values())]
+def use_direction(manifest: dict) -> Direction:
+    """The direction the model card's example translates in: the model's default."""
+    return default_direction(manifest, manifest.get("directions", list(Direction)))
+
+
+
+# -- writing a model folder: generators, manifest, cards, and what is set later --------------------------------------
+def save_model_folder(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folder: str | Path, *, name: str, domain_a: str,
+                 domain_b: str, train_config: dict, model_config: dict, sample: Path | None = None,
+                 train_seconds: float = 0.0, hardware: str = "", epochs_done: int = 0, steps_done: int | None = None,
+                 dataset: str | None = None,
+                 license: str = "unknown", summary: str | None = None, extra: str | None = None,
+                 dtype: torch.dtype = torch.float16, license_name: str | None = None,
+                 license_link: str | None = None, native_size: int | None = None,
+                 default_direction: Direction | str | None = None, attribution: str | None = None) -> Path:
+    """Write a complete model folder; it replaces ``folder`` only once fully written.
+
+    ``license`` is the Hub license id of the weights, which follow their training data's terms: "unknown"
+    unless the caller states them (train.py --license). With ``other``, ``license_name`` (a short id) and
+    ``license_link`` (a URL) say what the terms are; they default to ``train_config``'s (train.py
+    --license-name, --license-link). Every card of the folder, the generators' included, carries them.
+
+    ``native_size`` (the scale ``Translator`` translates at, see there) and ``default_direction`` (the direction
+    the app and ``Translator`` take unless told) go into the manifest, and the card says them. ``attribution``, a
+    line naming the training data and its terms, goes into the manifest too: a static site's card repeats it.
+    """
+    from .card import model_card
+    license_name = license_name or train_config.get("license_name") or None
+    license_link = license_link or train_config.get("license_link") or None
+    if license == "other" and not (license_name and license_link):
+        # A warning, not an error: this runs at the end of a training run, whose result must not be lost.
+        warnings.warn("license 'other' without a license name and link: the model card cannot say what the terms "
+                      "are (train.py --license-name NAME --license-link URL)", stacklevel=2)
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
     try:
-        return Path(snapshot_download(name, revision=revision, token=token, cache_dir=cache_dir,
-                                      local_files_only=local_files_only, etag_timeout=5, allow_patterns=patterns))
-    except RepositoryNotFoundError:
-        raise ModelNotFoundError(f"no Hub model repo {name!r} (or it is private: pass a token)") from None
-    except LocalEntryNotFoundError:
-        raise ModelNotFoundError(f"Hub model {name!r} is not in the local cache and the Hub cannot be reached "
-                                 "(offline or HF_HUB_OFFLINE=1)") from None
-    except (HfHubHTTPError, OSError) as e:
-        raise ModelNotFoundError(f"could not fetch Hub model {name!r}: {str(e).splitlines()[0]}") from None
+        for label, G in zip(GENERATOR_FOLDERS.values(), (G_AB, G_BA)):
+            if G is not None:  # G_BA is None for a one-direction model
+                copy.deepcopy(G).to("cpu", dtype).save_pretrained(staging / label)
+        size = int(train_config.get("crop_size") or 256)
+        macs, params = complexity(G_AB if G_AB is not None else G_BA, size)
+        complexity_line = (f"Each generator: {params:,} parameters, {macs / 1e9:.3f} G multiply-adds per "
+                           f"{size}x{size} image (torch.utils.flop_counter).")
+        if summary is None:
+            done = f"{steps_done:,} steps" if steps_done is not None else f"{epochs_done} epochs"
+            summary = (f"Trained for {done} at {size}px (ngf {model_config['ngf']}, {model_config['n_blocks']} "
+                       f"{model_config.get('block', 'resnet')} blocks).")
+        manifest = {"name": name, "domain_a": domain_a, "domain_b": domain_b, "license": license, "summary": summary}
+        if license == "other":
+            manifest.update({k: v for k, v in (("license_name", license_name), ("license_link", license_link)) if v})
+        if G_AB is None or G_BA is None:  # a one-direction model
+            manifest["directions"] = [d.value for d, G in zip(Direction, (G_AB, G_BA)) if G is not None]
+        if native_size:
+            manifest["native_size"] = int(native_size)
+        if default_direction:
+            manifest["default_direction"] = Direction.parse(default_direction).value
+        if attribution:
+            manifest["attribution"] = attribution
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_generator_cards(staging, {Direction.AtoB: G_AB, Direction.BtoA: G_BA})  # over the mixin's, which has no license
+        if sample is not None:
+            shutil.copyfile(sample, staging / "samples.png")
+        (staging / CARD).write_text(model_card(
+            name=name, manifest=manifest, use_direction=use_direction(manifest), train_config=train_config,
+            model_config=model_config,
+            train_seconds=train_seconds, hardware=hardware, epochs_done=epochs_done, dataset=dataset,
+            extra=extra, steps_done=steps_done, complexity_line=complexity_line))
+        # Readable by all, like any shared artefact: safetensors writes its files owner-only (0600), which breaks
+        # serving the folder as another user or from a container.
+        for path in staging.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def write_generator_cards(folder: str | Path, generators: dict[str, torch.nn.Module | None] | None = None) -> None:
+    """(Re)write ``G_AB/README.md`` (and ``G_BA/README.md``) from the folder's manifest.
+
+    Without ``generators`` each is built from its ``config.json`` (no weights are read), as for a folder written
+    before the generators' cards carried the model's license.
+    """
+    from .card import generator_card
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    for direction in manifest["directions"]:
+        sub = folder / GENERATOR_FOLDERS[direction]
+        generator = (generators or {}).get(direction)
+        if generator is None:
+            generator = Generator(**json.loads((sub / CONFIG).read_text()))
+        generator_card(generator, manifest, direction).save(sub / CARD)
+
+
+def _save_card(card: ModelCard, path: Path) -> None:
+    """Replace a card file whole, so that an interrupted write leaves the old one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    card.save(tmp)
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def load_card(folder: str | Path) -> ModelCard:
+    """The model card of a model folder; ``ModelNotFoundError`` if it has none."""
+    from huggingface_hub import ModelCard
+    path = Path(folder) / CARD
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} is missing: not a model folder written by cyclegan")
+    return ModelCard.load(path)
+
+
+def update_cards(folder: str | Path) -> None:
+    """Bring the cards of an existing model folder in line with its manifest: each generator's card (license,
+    links), the license fields of the model card, and its code and docs links."""
+    from .card import LINKS, _OLD_LINKS, license_metadata, use_section
+    folder = Path(folder)
+    card = load_card(folder)
+    write_generator_cards(folder)
+    manifest = read_manifest(folder)
+    for key, value in license_metadata(manifest).items():
+        card.data[key] = value
+    if not LINKS or LINKS not in card.text:  # an old or invented address goes
+        card.text = _OLD_LINKS.sub("", card.text)
+    if LINKS and LINKS not in card.text:  # after the title's first paragraph, where model_card() puts it
+        title = re.search(r"^# .*\n\n(.+\n)+", card.text, re.MULTILINE)
+        at = title.end() if title else 0
+        card.text = f"{card.text[:at]}\n{LINKS}\n{'' if title else chr(10)}{card.text[at:]}"
+    use = re.search(r"^## Use\n.*?(?=^## )", card.text, re.MULTILINE | re.DOTALL)
+    if use:  # the example's direction and the native-scale paragraph follow the manifest
+        card.text = card.text[:use.start()] + use_section(manifest, use_direction(manifest)) + card.text[use.end():]
+    _save_card(card, folder / CARD)
+
+
+def set_defaults(folder: str | Path, *, native_size: int | None = None,
+                 default_direction: Direction | str | None = None) -> dict:
+    """Give an exported model folder a native scale and/or a default direction (see ``save_model_folder``), chosen
+    after looking at its outputs; ``native_size=0`` removes the native scale. The model card's "Use" section
+    follows. Returns the new manifest."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} is missing: not a model folder written by cyclegan")
+    manifest = json.loads(path.read_text())
+    if native_size is not None:
+        if native_size < 0:
+            raise ValueError(f"native_size must be 0 (off) or a size in pixels, got {native_size}")
+        manifest.pop("native_size", None)
+        if native_size:
+            manifest["native_size"] = int(native_size)
+    if default_direction is not None:
+        m = read_manifest(folder)
+        manifest["default_direction"] = require(default_direction, m["directions"], m["domain_a"], m["domain_b"],
+                                                folder.name).value
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+    update_cards(folder)
+    return manifest
+
+
+def write_eval_results(model_dir: str | Path, results: Evaluation | Sequence[Evaluation], dataset: str | None = None,
+                       table: str | None = None) -> ModelCard:
+    """Write evaluation results into the ``model-index`` of ``model_dir/README.md``; returns the card written.
+
+    ``results``: what ``cyclegan.evaluate.evaluate`` returns, or a list of them (one per direction). Each
+    replaces the card's earlier results for the same direction and dataset; the others are kept, so the two
+    directions can be evaluated one at a time. ``dataset`` names the test data (a Hub dataset id where there is
+    one); default: the card's training dataset, else the folder that holds the input and target folders
+    (``ROOT`` of ``ROOT/testA`` and ``ROOT/testB``). ``table``, with one result: its Markdown table
+    (``cyclegan.evaluate.format_table``) for the card's Evaluation section, with the result's ``command``.
+    """
+    from .card import data_root_name, eval_results, eval_section
+    folder = Path(model_dir)
+    card = load_card(folder)
+    manifest = read_manifest(folder)
+    new: list[EvalResult] = []
+    one = not isinstance(results, (list, tuple))
+    for r in [results] if one else results:
+        name = dataset or (card.data.datasets or [None])[0] or data_root_name(r)
+        new += eval_results(r, manifest, name)
+    replaced = {e.unique_identifier for e in new}
+    kept = [e for e in card.data.eval_results or [] if e.unique_identifier not in replaced]
+    card.data.eval_results = sorted(kept + new, key=lambda e: (e.dataset_type, e.dataset_config or ""))
+    card.data.model_name = card.data.model_name or manifest["name"]
+    if table is not None and one:
+        command = f"```bash\n{results.command}\n```\n\n" if results.command else ""
+        card.text = eval_section(card.text, str(results.direction), command + table)
+    _save_card(card, folder / CARD)
+    return card
+
+
+def kid_ratio(folder: str | Path, direction: Direction | str | None = None) -> tuple[float, float, float] | None:
+    """(ratio, low, high): the KID of the model's translations as a ratio to the untranslated inputs' and its 95 %
+    interval, from the card's ``model-index``, in ``direction`` (default: the model's default direction); None
+    where the card records none."""
+    try:
+        card = load_card(folder)
+    except ModelNotFoundError:
+        return None
+    manifest = read_manifest(folder)
+    direction = Direction.parse(direction or default_direction(manifest, manifest["directions"]))
+    for e in card.data.eval_results or []:
+        args = e.metric_args or {}
+        if (e.metric_type == "kid" and e.metric_config == "translated" and e.dataset_config == direction.value
+                and "ratio_interval_95" in args):
+            low, high = args["ratio_interval_95"]
+            return float(args["ratio_to_identity"]), float(low), float(high)
+    return None
+
+
+def beats_doing_nothing(folder: str | Path) -> bool | None:
+    """Whether the model's card shows its translations closer to the target than the untranslated inputs, in its
+    default direction: KID below theirs with the whole interval below 1. None for a card without that measurement
+    (a model just trained: nothing says it is worse)."""
+    ratio = kid_ratio(folder)
+    return None if ratio is None else ratio[2] < 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="python -m cyclegan.model_folder", description="Set how an exported model folder translates by default (its "
+        "manifest), after looking at its outputs (python -m benchmarks.native_scale); the model card follows.")
+    parser.add_argument("model", help="a model folder (e.g. checkpoints/monet2photo or OUT/model of a run)")
+    parser.add_argument("--native-size", type=int, default=None,
+                        help="translate each picture at about NxN pixels and return its own size; 0 turns it off")
+    parser.add_argument("--default-direction", default=None, choices=[d.value for d in Direction],
+                        help="the direction the app, Translator and the CLI take unless told")
+    args = parser.parse_args(argv)
+    if args.native_size is None and args.default_direction is None:
+        parser.error("nothing to set: give --native-size and/or --default-direction")
+    try:
+        manifest = set_defaults(args.model, native_size=args.native_size, default_direction=args.default_direction)
+    except (ModelNotFoundError, ValueError) as e:
+        parser.exit(2, f"python -m cyclegan.model_folder: error: {e}\n")
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

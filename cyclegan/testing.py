@@ -113,12 +113,12 @@ def reference_layout(ngf: int, n_blocks: int, dropout: bool = False) -> dict[str
 
 
 def make_tiny_model(folder: Path, name: str = "tiny", domain_a: str = "apple", domain_b: str = "orange", **kw) -> Path:
-    """A tiny untrained model folder; ``kw`` go to ``export_model`` (native_size, default_direction, ...)."""
+    """A tiny untrained model folder; ``kw`` go to ``save_model_folder`` (native_size, default_direction, ...)."""
     import torch
-    from .hub import export_model
+    from .model_folder import save_model_folder
     from .networks import Generator
     torch.manual_seed(0)
-    return export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), folder, name=name,
+    return save_model_folder(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), folder, name=name,
                         domain_a=domain_a, domain_b=domain_b, train_config={}, model_config={"ngf": 8, "n_blocks": 2},
                         summary=f"A tiny untrained test model ({name}).", **kw)
 

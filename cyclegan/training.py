@@ -162,7 +162,8 @@ def pretrained_generators(source: str, model_cfg: ModelConfig) -> tuple[Generato
 
     Its generator settings must be this run's, but for a larger ``ngf``: then its generators are widened to it,
     computing what they did (``networks.widen``). A model folder holds the EMA weights where training kept them."""
-    from .model_folder import CONFIG, generator_folders, load_generator, resolve_model_dir
+    from .hub import resolve_model_dir
+    from .model_folder import CONFIG, generator_folders, load_generator
     from .zoo import ZOO, fetch
     try:
         folder = fetch(source) if source in ZOO else resolve_model_dir(source)
@@ -299,7 +300,7 @@ class Trainer:
                 self.pusher.wait()  # the commit in flight reads the files rewritten below
             checkpoint.save(self.state_dict(), self.out)
             if self.pusher:
-                self.pusher.push(self.export(self.latest_sample),
+                self.pusher.push(self.save_model(self.latest_sample),
                                  self.checkpoint_path if self.cfg.push_checkpoints else None,
                                  f"Step {self.step} (epoch {self.epoch + 1})")
         if self.distributed:
@@ -384,7 +385,8 @@ class Trainer:
             raise DataError("--eval-every needs the evaluation extras: pip install -r requirements-eval.txt")
 
     def evaluate(self) -> dict:
-        """KID (and paired L1 where the test folders pair by name) of both directions on the test split."""
+        """KID (and paired L1 where the test folders pair by name) of both directions on the test split: the
+        epoch, step and seconds, and each direction's ``Evaluation.to_dict()`` (what the checkpoint keeps)."""
         from .evaluate import evaluate
         from .translate import Translator
         t0 = time.perf_counter()
@@ -394,12 +396,14 @@ class Trainer:
         for direction in Direction:
             source, target = direction.ends(self.domains.test_a, self.domains.test_b)
             r = evaluate(translator, direction, source, target, size=self.cfg.crop_size, features=self.eval_features)
-            # Plain floats: numpy scalars would not load back from a weights_only checkpoint.
-            results[direction.value] = r = json.loads(json.dumps(r, default=float))
+            # Kept in the checkpoint as JSON's plain types: numpy scalars and dataclasses would not load back from a
+            # weights_only checkpoint.
+            results[direction.value] = json.loads(json.dumps(r.to_dict(), default=float))
             for kind in ("translated", "identity"):
-                self.writer.add_scalar(f"eval/{direction}/kid_{kind}", r[kind]["kid_mean"], self.step)
-                if r[kind]["l1"] is not None:
-                    self.writer.add_scalar(f"eval/{direction}/l1_{kind}", r[kind]["l1"], self.step)
+                scores = getattr(r, kind)
+                self.writer.add_scalar(f"eval/{direction}/kid_{kind}", scores.kid_mean, self.step)
+                if scores.l1 is not None:
+                    self.writer.add_scalar(f"eval/{direction}/l1_{kind}", scores.l1, self.step)
         seconds = time.perf_counter() - t0
         self.last_eval = {"epoch": self.epoch, "step": self.step, "seconds": round(seconds, 1), **results}
         tqdm.write(f"evaluation after epoch {self.epoch} ({seconds:.0f} s): " + "; ".join(
@@ -408,19 +412,20 @@ class Trainer:
             for d, r in results.items()))
         return self.last_eval
 
-    def export(self, sample: Path | None) -> Path:
-        from .hub import export_model, write_eval_results
+    def save_model(self, sample: Path | None) -> Path:
+        from .model_folder import save_model_folder, write_eval_results
+        from .results import Evaluation
         name_a, name_b = self.cfg.domain_names()
         extra = (f"Fine-tuned from `{self.cfg.init_from}` (its generators were this run's starting point)."
                  if self.cfg.init_from else None)
-        model_dir = export_model(
+        model_dir = save_model_folder(
             *self.inference_generators(), self.out / "model", name=self.cfg.run_name(), domain_a=name_a,
             domain_b=name_b, train_config=asdict(self.cfg), model_config=asdict(self.model_cfg),
             sample=sample, train_seconds=self.train_seconds, hardware=hardware(), epochs_done=self.epoch,
             steps_done=self.step, dataset=self.cfg.dataset, license=self.cfg.license, extra=extra,
             license_name=self.cfg.license_name, license_link=self.cfg.license_link)
         if self.last_eval:  # the latest --eval-every figures go into the card's model-index
-            write_eval_results(model_dir, [self.last_eval[d] for d in Direction])
+            write_eval_results(model_dir, [Evaluation.from_dict(self.last_eval[d]) for d in Direction])
         return model_dir
 
     def describe_networks(self) -> str:
@@ -488,7 +493,7 @@ class Trainer:
             self.writer = SummaryWriter(self.out / "tensorboard")
             self.samples, self.latest_sample = self.fixed_samples(), None
             if self.cfg.push_to_hub:
-                from .push import RunPusher
+                from .hub import RunPusher
                 self.pusher = RunPusher(self.cfg.push_to_hub, private=self.cfg.private, token=self.cfg.hub_token)
         handlers = ({s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
                     if threading.current_thread() is threading.main_thread() else {})
@@ -547,7 +552,7 @@ class Trainer:
                 return None
             if self.latest_sample is None or self.epoch_step:
                 self.write_sample(f"step_{self.step:07d}")
-            model_dir = self.export(self.latest_sample)
+            model_dir = self.save_model(self.latest_sample)
             if not complete:
                 tqdm.write(f"stopped at epoch {self.epoch + 1}, step {self.step}; checkpoint saved to "
                            f"{self.checkpoint_path} and the model so far to {model_dir}; continue with --resume")

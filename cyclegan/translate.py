@@ -28,8 +28,8 @@ from .cpu_graph import WINOGRAD_MIN_CHANNELS
 from .device import resolve_device
 from .direction import Direction, require
 from .errors import DataError, ModelNotFoundError
-from .model_folder import (default_direction, generator_folders, load_generator, read_manifest,
-                  resolve_model_dir)
+from .hub import resolve_model_dir
+from .model_folder import default_direction, generator_folders, load_generator, read_manifest
 from .images import list_images, load_image, to_pil, to_rgb, to_tensor, triptych
 from .tiling import blend_tiles, downscale
 

@@ -18,7 +18,7 @@ import torch
 
 from .download import download
 from .errors import DownloadError
-from .hub import export_model
+from .model_folder import save_model_folder
 from .model_folder import is_complete
 from .networks import Generator
 
@@ -75,7 +75,7 @@ def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None =
     G_AB, *rest = (reference_generator(download(f"{base}/{f}.pth", cache / f"{f}.pth", timeout)) for f in files)
     sources = " and ".join(f"{f}.pth" for f in files)
     one_way = "" if file_ba else f" Only {domain_a} -> {domain_b} was published, so there is no reconstruction."
-    folder = export_model(
+    folder = save_model_folder(
         G_AB, rest[0] if rest else None, target, name=f"{name} (reference)", domain_a=domain_a, domain_b=domain_b,
         train_config={"source": " and ".join(f"{base}/{f}.pth" for f in files)},
         model_config={"ngf": 64, "n_blocks": 9, "norm": "instance", "dropout": False},

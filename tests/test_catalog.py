@@ -135,9 +135,9 @@ def test_model_cache_reports_a_broken_model_with_its_cause(tmp_path):
 def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp_path):
     import torch
     from cyclegan import Generator
-    from cyclegan.hub import export_model
+    from cyclegan.model_folder import save_model_folder
     torch.manual_seed(0)
-    export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "ckpt" / "style", name="style", domain_a="photo",
+    save_model_folder(Generator(ngf=8, n_blocks=2), None, tmp_path / "ckpt" / "style", name="style", domain_a="photo",
                  domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     style, tiny = discover_models(tmp_path / "ckpt", [], zoo=False)
@@ -176,7 +176,7 @@ def test_model_cache_checks_the_direction_once_where_it_is_known(tmp_path, monke
     import huggingface_hub.constants as hf
     import torch
     from cyclegan import Direction, Generator
-    from cyclegan.hub import export_model
+    from cyclegan.model_folder import save_model_folder
     fetched = []
     monkeypatch.setattr(catalog, "fetch_zoo_model", lambda *a, **k: fetched.append(a))
     cache = ModelCache(discover_models(None, [], zoo=True, online=True), tmp_path / "zoo")
@@ -184,7 +184,7 @@ def test_model_cache_checks_the_direction_once_where_it_is_known(tmp_path, monke
         cache.get("zoo:style_vangogh", Direction.BtoA)
     assert fetched == [] and not cache.loaded("zoo:style_vangogh")
     torch.manual_seed(0)
-    style = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "style", name="style", domain_a="photo",
+    style = save_model_folder(Generator(ngf=8, n_blocks=2), None, tmp_path / "style", name="style", domain_a="photo",
                          domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
     prefill_hub_cache(tmp_path / "hub", "owner/style", style)
     monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "hub"))

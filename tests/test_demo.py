@@ -121,10 +121,10 @@ def test_one_direction_model_offers_one_direction_and_says_no_reconstruction(tmp
     whose label says why, no PSNR, a two-image triptych, and a clear error for the missing direction."""
     import torch
     from cyclegan import Generator
-    from cyclegan.hub import export_model
+    from cyclegan.model_folder import save_model_folder
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     torch.manual_seed(0)
-    export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "ckpt" / "style", name="style", domain_a="photo",
+    save_model_folder(Generator(ngf=8, n_blocks=2), None, tmp_path / "ckpt" / "style", name="style", domain_a="photo",
                  domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
     make_tiny_model(tmp_path / "ckpt" / "tiny")
     models = discover_models(tmp_path / "ckpt", [], zoo=False)

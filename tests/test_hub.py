@@ -12,7 +12,8 @@ from PIL import Image
 
 from cyclegan import Generator
 from cyclegan.errors import ModelNotFoundError
-from cyclegan.hub import export_model, push_model
+from cyclegan.hub import push_model
+from cyclegan.model_folder import save_model_folder
 from cyclegan.model_folder import generator_folders, is_complete, missing_files, read_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def model_folder(tmp_path):
     sample = tmp_path / "s.png"
     Image.new("RGB", (8, 8)).save(sample)
-    return export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model",
+    return save_model_folder(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "model",
                         name="horse2zebra", domain_a="horse", domain_b="zebra", train_config={"crop_size": 32},
                         model_config={"ngf": 8, "n_blocks": 2}, sample=sample, train_seconds=7200,
                         hardware="test CPU", epochs_done=3, dataset="horse2zebra")
@@ -50,7 +51,7 @@ def test_model_folder_is_readable_by_all(model_folder, tmp_path):
     serving a model folder as another user or from a container."""
     old = os.umask(0o077)  # the most private umask: nothing may depend on it
     try:
-        folder = export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "private",
+        folder = save_model_folder(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), tmp_path / "private",
                               name="p", domain_a="a", domain_b="b", train_config={"crop_size": 32},
                               model_config={"ngf": 8, "n_blocks": 2})
     finally:
@@ -107,7 +108,7 @@ def test_what_makes_a_model_folder_complete(model_folder, tmp_path):
     assert not is_complete(model_folder)
     assert missing_files(model_folder) == [model_folder / "G_BA" / "model.safetensors"]
     # a one-direction model is complete with G_AB alone, because its manifest says so
-    one = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "one", name="one", domain_a="a", domain_b="b",
+    one = save_model_folder(Generator(ngf=8, n_blocks=2), None, tmp_path / "one", name="one", domain_a="a", domain_b="b",
                        train_config={}, model_config={"ngf": 8, "n_blocks": 2})
     assert is_complete(one) and list(generator_folders(one)) == ["AtoB"]
     # a manifest listing no known direction is refused with the reason
@@ -164,7 +165,9 @@ def test_uncached_repo_id_offline_fails_clearly(tmp_path):
 from huggingface_hub import ModelCard  # noqa: E402
 
 from cyclegan.project import DOCS_URL, REPOSITORY_URL  # noqa: E402
-from cyclegan.hub import LINKS, main, set_defaults, update_cards, write_eval_results  # noqa: E402
+from cyclegan.card import LINKS  # noqa: E402
+from cyclegan.results import Evaluation, Ratio, Scores  # noqa: E402
+from cyclegan.model_folder import main, set_defaults, update_cards, write_eval_results  # noqa: E402
 
 CHECKPOINTS = sorted(p for p in (Path(ROOT) / "checkpoints").iterdir() if (p / "manifest.json").is_file())
 
@@ -190,7 +193,7 @@ def check_cards(folder: Path, license: str, name: str | None = None, link: str |
 
 
 def export_tiny(folder: Path, **kw) -> Path:
-    return export_model(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), folder, name="horse2zebra",
+    return save_model_folder(Generator(ngf=8, n_blocks=2), Generator(ngf=8, n_blocks=2), folder, name="horse2zebra",
                         domain_a="horse", domain_b="zebra", train_config={"crop_size": 32},
                         model_config={"ngf": 8, "n_blocks": 2}, **kw)
 
@@ -219,7 +222,7 @@ def test_every_card_carries_the_models_license_and_links(tmp_path):
 def test_license_name_and_link_come_from_train_py(tmp_path):
     """train.py's --license-name / --license-link reach the cards through the training config."""
     train_config = {"crop_size": 32, "license": "other", "license_name": "kaggle-rules", "license_link": "https://x.y/r"}
-    folder = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "m", name="m", domain_a="a", domain_b="b",
+    folder = save_model_folder(Generator(ngf=8, n_blocks=2), None, tmp_path / "m", name="m", domain_a="a", domain_b="b",
                           train_config=train_config, model_config={"ngf": 8, "n_blocks": 2}, license="other")
     check_cards(folder, "other", "kaggle-rules", "https://x.y/r")
     with pytest.warns(UserWarning, match="license 'other' without a license name and link"):
@@ -251,7 +254,7 @@ def test_set_defaults_after_export_gives_the_folder_export_would_have_written(tm
     set_defaults(later, native_size=0)  # off again: the plain card, in the direction kept
     assert "native_size" not in read_manifest(later) and "training scale" not in (later / "README.md").read_text()
     assert read_manifest(later)["default_direction"] == "BtoA"
-    one_way = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "one", name="m", domain_a="a",
+    one_way = save_model_folder(Generator(ngf=8, n_blocks=2), None, tmp_path / "one", name="m", domain_a="a",
                            domain_b="b", train_config={"crop_size": 32}, model_config={"ngf": 8, "n_blocks": 2})
     with pytest.raises(ValueError, match="has no BtoA generator"):
         set_defaults(one_way, default_direction="BtoA")
@@ -281,12 +284,15 @@ def test_update_cards_fixes_a_folder_written_before(model_folder):
     assert (model_folder / "G_AB" / "model.safetensors").read_bytes() == weights
 
 
-def eval_run(direction: str, fid: float, paired: bool = True) -> dict:
+def eval_run(direction: str, fid: float, paired: bool = True) -> Evaluation:
     """What cyclegan.evaluate.evaluate returns, with made-up figures."""
-    return {"direction": direction, "input_dir": "/data/emoji/testA", "target_dir": "/data/emoji/testB",
-            "num_input": 9, "num_target": 9, "paired": paired, "size": None, "kid_subsets": 100, "kid_subset_size": 9,
-            "translated": {"fid": fid, "kid_mean": 0.0260712, "kid_std": 0.001234, "l1": 0.155449 if paired else None},
-            "identity": {"fid": 93.581, "kid_mean": 0.00821, "kid_std": 0.0, "l1": 0.166949 if paired else None}}
+    return Evaluation(
+        direction=direction, input_dir="/data/emoji/testA", target_dir="/data/emoji/testB", num_input=9, num_target=9,
+        paired=paired, size=None, native_size=None, reference_dirs=["/data/emoji/testB"], kid_subsets=100,
+        kid_subset_size=9, bootstrap_rounds=200,
+        translated=Scores(fid, 0.0260712, 0.001234, 0.0261, 0.0201, 0.0322, l1=0.155449 if paired else None),
+        identity=Scores(93.581, 0.00821, 0.0, 0.0082, 0.0061, 0.0107, l1=0.166949 if paired else None),
+        ratio=Ratio(3.18, 2.2, 4.5, "higher"))
 
 
 def metrics(card: ModelCard, direction: str) -> dict[tuple[str, str], float]:
@@ -313,7 +319,9 @@ def test_eval_results_go_into_the_model_index(model_folder):
     names = {e.task_name for e in card.data.eval_results}
     assert names == {"horse → zebra", "zebra → horse"}
     kid = next(e for e in card.data.eval_results if e.metric_type == "kid" and e.metric_config == "translated")
-    assert kid.metric_name == "KID ×10³" and kid.metric_args == {"std": 1.23, "subsets": 100, "subset_size": 9}
+    assert kid.metric_name == "KID ×10³" and kid.metric_args == {
+        "std": 1.23, "subsets": 100, "subset_size": 9, "whole": 26.1, "interval_95": [20.1, 32.2], "bootstrap": 200,
+        "ratio_to_identity": 3.18, "ratio_interval_95": [2.2, 4.5], "reading": "higher"}
     write_eval_results(model_folder, [eval_run("AtoB", 99.0)])  # a new evaluation replaces the old one
     card = ModelCard.load(model_folder / "README.md")
     assert len(card.data.eval_results) == 10 and metrics(card, "AtoB")[("fid", "translated")] == 99.0

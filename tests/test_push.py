@@ -20,7 +20,7 @@ def fake_hub(monkeypatch):
 
 
 def test_pusher_commits_the_model_folder_and_checkpoint_in_the_background(fake_hub, tmp_path):
-    from cyclegan.push import RunPusher
+    from cyclegan.hub import RunPusher
     model = tmp_path / "model"
     (model / "G_AB").mkdir(parents=True)
     (model / "G_AB" / "config.json").write_text("{}")
@@ -36,7 +36,7 @@ def test_pusher_commits_the_model_folder_and_checkpoint_in_the_background(fake_h
 
 
 def test_a_failed_push_warns_and_the_next_one_goes_through(fake_hub, tmp_path, capsys):
-    from cyclegan.push import RunPusher
+    from cyclegan.hub import RunPusher
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "manifest.json").write_text("{}")
     pusher = RunPusher("user/run")

@@ -320,7 +320,7 @@ def test_eval_every_scores_both_directions_into_tensorboard_and_the_checkpoint(d
     # The last figures are in the model card's model-index, both directions, beside the identity baseline.
     from huggingface_hub import ModelCard
     results = ModelCard.load(tmp_path / "run" / "model" / "README.md").data.eval_results
-    from cyclegan.hub import CARD_METRICS
+    from cyclegan.card import CARD_METRICS
     scale, digits = next((scale, digits) for key, metric, _, scale, digits in CARD_METRICS if metric == "kid")
     kid = {(e.dataset_config, e.metric_config): e.metric_value for e in results if e.metric_type == "kid"}
     assert set(kid) == {(d, k) for d in ("AtoB", "BtoA") for k in ("translated", "identity")}

@@ -8,7 +8,7 @@ from PIL import Image
 
 from cyclegan import Generator, Translator
 from cyclegan.errors import ModelNotFoundError
-from cyclegan.hub import export_model
+from cyclegan.model_folder import save_model_folder
 from cyclegan.images import to_pil, to_tensor
 from cyclegan.translate import main as translate_main
 from cyclegan.testing import write_images
@@ -34,7 +34,7 @@ def test_round_trip_gives_identical_outputs(model_dir):
 
 def test_fp16_export_loads_as_fp32(model_dir, tmp_path):
     _, G_AB, G_BA = model_dir
-    folder = export_model(G_AB, G_BA, tmp_path / "fp16", name="t", domain_a="cat", domain_b="dog",
+    folder = save_model_folder(G_AB, G_BA, tmp_path / "fp16", name="t", domain_a="cat", domain_b="dog",
                           train_config={}, model_config={"ngf": 8, "n_blocks": 2})
     t = Translator.from_pretrained(folder)
     assert t.manifest["domain_a"] == "cat"
@@ -116,7 +116,7 @@ def test_folder_cli_errors_are_one_line(tmp_path):
 def test_one_direction_model(tmp_path, capsys):
     """A folder whose manifest lists only AtoB (the reference's style_* models): no reconstruction, clear errors."""
     torch.manual_seed(0)
-    folder = export_model(Generator(ngf=8, n_blocks=2), None, tmp_path / "m", name="style", domain_a="photo",
+    folder = save_model_folder(Generator(ngf=8, n_blocks=2), None, tmp_path / "m", name="style", domain_a="photo",
                           domain_b="painting", train_config={}, model_config={"ngf": 8, "n_blocks": 2})
     assert not (folder / "G_BA").exists()
     t = Translator.from_pretrained(folder, backend="eager")
@@ -150,7 +150,7 @@ def test_native_scale_translates_at_the_models_scale_and_returns_the_input_size(
     """A model folder with a native_size: each picture goes through the generators at about that many pixels
     (aspect kept), and comes back at its own size; native_size=0 (or none) translates at full size."""
     _, G_AB, G_BA = model_dir
-    folder = export_model(G_AB, G_BA, tmp_path / "native", name="t", domain_a="cat", domain_b="dog",
+    folder = save_model_folder(G_AB, G_BA, tmp_path / "native", name="t", domain_a="cat", domain_b="dog",
                           train_config={}, model_config={"ngf": 8, "n_blocks": 2}, native_size=32,
                           default_direction="BtoA")
     seen: list[tuple[str, tuple[int, int]]] = []
@@ -179,7 +179,7 @@ def test_native_scale_translates_at_the_models_scale_and_returns_the_input_size(
 
 def test_cli_takes_the_models_direction_and_native_scale(model_dir, tmp_path, capsys):
     _, G_AB, G_BA = model_dir
-    folder = export_model(G_AB, G_BA, tmp_path / "native", name="t", domain_a="cat", domain_b="dog",
+    folder = save_model_folder(G_AB, G_BA, tmp_path / "native", name="t", domain_a="cat", domain_b="dog",
                           train_config={}, model_config={"ngf": 8, "n_blocks": 2}, native_size=16,
                           default_direction="BtoA")
     Image.effect_noise((64, 48), 64).convert("RGB").save(tmp_path / "in.png")
