@@ -30,6 +30,7 @@ from benchmarks.common import (ROOT, SHARED_DATA, ForeignLoad, Timer, busy_proce
 
 from cyclegan import Generator
 from cyclegan.backends import BACKENDS
+from cyclegan.config import NO_TILES, TileConfig
 from cyclegan.cpu_graph import ChannelNorm, fast_generator, replace_modules
 from cyclegan.direction import Direction
 from cyclegan.images import to_tensor
@@ -101,33 +102,33 @@ def make(variant: str, G_AB: nn.Module, G_BA: nn.Module, threads: int | None):
     """A Translator running ``variant`` and a factory of the context its calls run in (threads, autocast)."""
     context = contextlib.nullcontext
     if variant in BACKENDS:
-        return Translator(G_AB, G_BA, backend=variant, threads=threads, tile_threshold=None), context
+        return Translator(G_AB, G_BA, backend=variant, threads=threads, tiles=NO_TILES), context
     if variant == "channels_last":
-        return Translator(ChannelsLast(G_AB), ChannelsLast(G_BA), backend="eager", tile_threshold=None), context
+        return Translator(ChannelsLast(G_AB), ChannelsLast(G_BA), backend="eager", tiles=NO_TILES), context
     if variant == "compile":
         return Translator(torch.compile(G_AB, dynamic=True), torch.compile(G_BA, dynamic=True), backend="eager",
-                          tile_threshold=None), context
+                          tiles=NO_TILES), context
     if variant == "winograd-torch":  # eager PyTorch with every residual 3x3 conv as Winograd
         return Translator(fast_generator(G_AB, 0), fast_generator(G_BA, 0), backend="eager",
-                          tile_threshold=None), context
+                          tiles=NO_TILES), context
     if variant in ("onnx-plain", "onnx-winograd-all"):  # the graph is exported on the first (timed) call
         n = 10**9 if variant == "onnx-plain" else 0  # Winograd from n input channels on: never, or everywhere
-        return Translator(G_AB, G_BA, backend="onnx", threads=threads, tile_threshold=None,
+        return Translator(G_AB, G_BA, backend="onnx", threads=threads, tiles=NO_TILES,
                           winograd_min_channels=n), context
     if variant == "eager-1thread":
-        return Translator(G_AB, G_BA, backend="eager", tile_threshold=None), lambda: torch_threads(1)
+        return Translator(G_AB, G_BA, backend="eager", tiles=NO_TILES), lambda: torch_threads(1)
     if variant == "onnx-1thread":
-        return Translator(G_AB, G_BA, backend="onnx", threads=1, tile_threshold=None), context
+        return Translator(G_AB, G_BA, backend="onnx", threads=1, tiles=NO_TILES), context
     if variant == "onnx-spin":  # ONNX Runtime's default: idle threads spin (Translator turns it off)
-        return Translator(G_AB, G_BA, backend="onnx", threads=threads, tile_threshold=None,
+        return Translator(G_AB, G_BA, backend="onnx", threads=threads, tiles=NO_TILES,
                           onnx_config={"session.intra_op.allow_spinning": "1"}), context
     if variant == "eager-bf16":
-        return (Translator(G_AB, G_BA, backend="eager", tile_threshold=None),
+        return (Translator(G_AB, G_BA, backend="eager", tiles=NO_TILES),
                 lambda: torch.autocast("cpu", dtype=torch.bfloat16))
     if variant == "nnpack":
         if not torch._nnpack_available():
             raise RuntimeError("NNPACK is not available in this torch build")
-        return Translator(nnpack_generator(G_AB), nnpack_generator(G_BA), backend="eager", tile_threshold=None), context
+        return Translator(nnpack_generator(G_AB), nnpack_generator(G_BA), backend="eager", tiles=NO_TILES), context
     raise ValueError(f"unknown variant {variant}")
 
 
@@ -159,7 +160,7 @@ def repeats_for(size: int, repeats: int) -> int:
 
 def run_speed(args, G_AB, G_BA, weights: str) -> dict:
     rows = []
-    eager = Translator(G_AB, G_BA, backend="eager", tile_threshold=None)
+    eager = Translator(G_AB, G_BA, backend="eager", tiles=NO_TILES)
     for size in args.sizes:
         image, source = test_image(size)
         x = to_tensor(image)
@@ -200,11 +201,12 @@ MEMORY_CHILD = r"""
 import json, sys, time, torch
 from cyclegan.testing import peak_rss_mb
 from cyclegan import Generator, Translator
+from cyclegan.config import TileConfig
 from PIL import Image
 backend, size, tile_threshold, ngf, n_blocks, upsample = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 torch.manual_seed(0)
 G_AB, G_BA = (Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample).eval() for _ in range(2))
-kw = {} if tile_threshold == "default" else {"tile_threshold": None if tile_threshold == "none" else int(tile_threshold)}
+kw = {} if tile_threshold == "default" else {"tiles": TileConfig(tile_threshold=0 if tile_threshold == "none" else int(tile_threshold))}
 t = Translator(G_AB, G_BA, backend=backend, **kw)
 t(Image.new("RGB", (64, 64)), "AtoB")  # export / session set-up outside the timed run
 image = Image.effect_noise((size, size), 40).convert("RGB")
@@ -212,7 +214,7 @@ before = peak_rss_mb()
 t0 = time.perf_counter()
 real, fake, rec = t(image, "AtoB")
 seconds = time.perf_counter() - t0
-print(json.dumps({"peak_rss_mb": peak_rss_mb(), "rss_before_mb": before, "seconds": seconds, "tiled": size * size > (t.tile_threshold or 1e30)}))
+print(json.dumps({"peak_rss_mb": peak_rss_mb(), "rss_before_mb": before, "seconds": seconds, "tiled": t.tiles.tiles(size * size)}))
 """
 
 
@@ -240,14 +242,14 @@ def run_tiling(args, G_AB, G_BA) -> dict:
     rows = []
     image, source = test_image(args.tiling_size)
     x = to_tensor(image)
-    whole_t = Translator(G_AB, G_BA, backend=args.tiling_backend, tile_threshold=None)
+    whole_t = Translator(G_AB, G_BA, backend=args.tiling_backend, tiles=NO_TILES)
     with Timer() as timer:
         whole = whole_t.generate(x, Direction.AtoB)
     rows.append({"case": f"untiled {args.tiling_size}px", "seconds": timer.seconds})
     n = args.tiling_size
     for tile, overlap, stats in [(512, 64, n * n), (512, 128, n * n), (512, 64, None), (512, 128, None),
                                  (256, 64, n * n)]:
-        t = Translator(G_AB, G_BA, backend=args.tiling_backend, tile_size=tile, tile_overlap=overlap, tile_threshold=0,
+        t = Translator(G_AB, G_BA, backend=args.tiling_backend, tiles=TileConfig(tile, overlap, tile_threshold=1),
                        stats_pixels=stats)
         with Timer() as timer, ForeignLoad() as load:
             tiled = t.generate(x, Direction.AtoB)

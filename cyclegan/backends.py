@@ -14,8 +14,9 @@ from typing import Callable, Literal
 import torch
 from torch import nn
 
-from .cpu_graph import WINOGRAD_MIN_CHANNELS, onnx_model
-from .frozen_stats import StatsGenerator, stats_onnx_model
+from .cpu_graph import WINOGRAD_MIN_CHANNELS
+from .frozen_stats import StatsGenerator
+from .onnx_export import onnx_model, stats_onnx_model
 
 Backend = Literal["auto", "eager", "onnx"]
 BACKENDS = ("auto", "eager", "onnx")

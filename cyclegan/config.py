@@ -190,6 +190,21 @@ class TileConfig:
     tile_overlap: int = _f(64, "overlap of neighbouring tiles")
     tile_threshold: int = _f(1024 * 1024, "images with more pixels than this are translated in tiles (0: never)")
 
+    def check(self) -> None:
+        """ValueError in one line for tiles that cannot work."""
+        if self.tile_overlap < 0 or self.tile_size < 16 or 2 * self.tile_overlap > self.tile_size:
+            raise ValueError(f"need tile_size >= 16 and 0 <= 2 * tile_overlap <= tile_size; got {self.tile_size} and "
+                             f"{self.tile_overlap}")
+        if self.tile_threshold < 0:
+            raise ValueError(f"tile_threshold must be 0 (never tile) or more; got {self.tile_threshold}")
+
+    def tiles(self, pixels: int) -> bool:
+        """Whether a picture of ``pixels`` pixels is translated in tiles."""
+        return 0 < self.tile_threshold < pixels
+
+
+NO_TILES = TileConfig(tile_threshold=0)  # every picture whole
+
 
 @dataclass
 class VideoConfig:

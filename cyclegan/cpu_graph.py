@@ -1,24 +1,20 @@
-"""The CPU inference graph of a generator (Winograd convolutions on wide layers) and its ONNX export.
+"""The CPU inference graph of a generator: Winograd convolutions on wide layers, channel norms in place of
+instance norms (``fast_generator``); its ONNX export is ``cyclegan.onnx_export``'s.
 
 ``Translator`` (``cyclegan.translate``) runs generators through ONNX Runtime on the CPU: it exports each graph
-in memory on first use (``onnx_model``) and writes nothing to disk. ``python -m cyclegan.export --onnx MODEL_DIR``
-writes the same graph next to a model folder's weights, for people who deploy with another ONNX runtime.
+in memory on first use (``onnx_export.onnx_model``) and writes nothing to disk. ``python -m cyclegan.export --onnx
+MODEL_DIR`` writes the same graph next to a model folder's weights, for people who deploy with another ONNX
+runtime.
 
 The graph is the generator itself, except that stride-1 3x3 convolutions with at least ``min_channels``
 input channels are computed with Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016) as batched
 matrix products: 4x fewer multiplications, exact up to float rounding. Narrow layers stay plain, where
 ONNX Runtime's own convolution is the faster one; docs/PERFORMANCE.md has the measurements behind the
 default, ``WINOGRAD_MIN_CHANNELS``.
-
-The legacy TorchScript exporter (``dynamo=False``) is used: it needs no ``onnxscript`` and handles the
-dynamic height and width (the input may have any size that is a multiple of 4).
 """
 from __future__ import annotations
 
 import copy
-import io
-import warnings
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -29,8 +25,6 @@ from torch import nn
 # The default for ``min_channels``: between the layer width where Winograd lost (64, the shipped models) and
 # where it won (256, the reference's); docs/PERFORMANCE.md.
 WINOGRAD_MIN_CHANNELS = 128
-ONNX_FORMAT = 2  # recorded in onnx.json: 2 = Winograd on wide layers only
-OPSET = 17
 
 
 # -- module surgery ----------------------------------------------------------------------------------------
@@ -153,37 +147,5 @@ def fast_generator(generator: nn.Module, min_channels: int = WINOGRAD_MIN_CHANNE
 
 
 # -- ONNX export ---------------------------------------------------------------------------------------------
-def cpu_float(generator: nn.Module) -> nn.Module:
-    """The generator itself if it is an fp32 CPU module in eval mode, else such a copy (never moved in place)."""
-    params = list(generator.parameters()) + list(generator.buffers())
-    if not generator.training and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params):
-        return generator
-    return copy.deepcopy(generator).float().cpu().eval()
 
 
-def export_graph(graph: nn.Module, inputs: dict[str, torch.Tensor], f: str | Path | io.BytesIO,
-                 dynamic_axes: dict[int, str]) -> None:
-    """Write ``graph`` as ONNX: its inputs named as in ``inputs`` (example tensors, in call order), one output
-    ``output``; ``dynamic_axes`` of the first input and of the output are left free."""
-    first = next(iter(inputs))
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
-        torch.onnx.export(graph, tuple(inputs.values()), f, input_names=list(inputs), output_names=["output"],
-                          opset_version=OPSET, dynamic_axes={first: dynamic_axes, "output": dynamic_axes},
-                          do_constant_folding=True, dynamo=False)
-
-
-def export_onnx(generator: nn.Module, f: str | Path | io.BytesIO, *, min_channels: int = WINOGRAD_MIN_CHANNELS,
-                sample_size: int = 64) -> None:
-    """Write the generator's inference graph (``fast_generator``) as ONNX with dynamic batch, height and width
-    (input ``input``, output ``output``, 1x3xHxW in [-1, 1], H and W multiples of 4) to a path or file object."""
-    graph = fast_generator(cpu_float(generator), min_channels)
-    export_graph(graph, {"input": torch.zeros(1, 3, sample_size, sample_size)}, f,
-                 {0: "batch", 2: "height", 3: "width"})
-
-
-def onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNELS) -> bytes:
-    """The generator's ONNX graph, for ``onnxruntime.InferenceSession``."""
-    buffer = io.BytesIO()
-    export_onnx(generator, buffer, min_channels=min_channels)
-    return buffer.getvalue()

@@ -15,26 +15,23 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .config import UploadLimits
-from .cpu_graph import ONNX_FORMAT, OPSET, export_onnx, onnx_model
 from .direction import Direction
 from .errors import ModelNotFoundError
 from .frozen_stats import StatsGenerator
 from .hub import resolve_model_dir
 from .model_folder import (GENERATOR_FOLDERS, WEIGHTS, default_direction, generator_folders, load_generator,
                            read_manifest)
+from .onnx_export import ONNX_FORMAT, OPSET, check_onnx, export_onnx, generator_onnx, steady_onnx
 from .web_runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
 WEB_META = "web.json"
@@ -43,64 +40,11 @@ MODELS_JSON = "models.json"  # the page's list of models and its upload limits: 
 # The page translates in the browser only models this small (each generator's ONNX file); bigger ones, such as
 # the reference's 11 M-parameter generators (~22 MB in fp16), stay on the server.
 MAX_WEB_BYTES = 8 * 1024 * 1024
-MIN_FP16_ELEMENTS = 16  # smaller float tensors (scales, pads, epsilons) stay fp32
 PAGE_SCRIPTS = ("cyclegan.js", "camera.js", "gradio-client.js")  # what the app's page loads
 ONNX_FILE, ONNX_META = "model.onnx", "onnx.json"  # the --onnx files, in each generator's subfolder
 
 
 # -- the browser's model files ---------------------------------------------------------------------------------
-def fp16_weights(model: "onnx.ModelProto") -> "onnx.ModelProto":  # noqa: F821
-    """``model`` with its float weights stored as fp16, each followed by a Cast back to fp32: half the bytes to
-    download, the same fp32 arithmetic (the weights were shipped as fp16 safetensors, so nothing is lost)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-    graph = model.graph
-    kept, casts = [], []
-    for init in graph.initializer:
-        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= MIN_FP16_ELEMENTS:
-            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), f"{init.name}.fp16")
-            kept.append(half)
-            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT,
-                                          name=f"{init.name}.cast"))
-        else:
-            kept.append(init)
-    nodes = casts + list(graph.node)
-    graph.ClearField("initializer")
-    graph.initializer.extend(kept)
-    graph.ClearField("node")
-    graph.node.extend(nodes)
-    onnx.checker.check_model(model)
-    return model
-
-
-def generator_onnx(generator) -> bytes:
-    """One generator as the page runs it: its plain graph (input ``input``, 1x3xHxW in [-1, 1], H and W multiples
-    of 4; output ``output``) with fp16 weights."""
-    import onnx
-    plain = onnx_model(generator, min_channels=1 << 30)  # no layer is that wide: no Winograd
-    return fp16_weights(onnx.load_from_string(plain)).SerializeToString()
-
-
-def steady_onnx(generator) -> bytes:
-    """The camera's graph of one generator (``steady.SteadyFrame``: shared statistics and smoothing in one step; its
-    inputs are named as its arguments, its outputs ``output`` and ``new_stats``), with fp16 weights."""
-    import onnx
-    from .cpu_graph import cpu_float
-    from .steady import SteadyFrame
-    graph = SteadyFrame(cpu_float(generator)).eval()
-    x, small = torch.zeros(1, 3, 64, 48), torch.zeros(1, 3, 32, 24)
-    one = torch.ones(1)
-    inputs = {"x": x, "small": small, "stats": graph.frozen.measure(small), "rate": one, "previous_x": x,
-              "previous_y": x, "smoothing": one, "motion_levels": one}
-    image = {2: "height", 3: "width"}
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
-        torch.onnx.export(graph, tuple(inputs.values()), buffer, input_names=list(inputs),
-                          output_names=["output", "new_stats"], opset_version=OPSET, do_constant_folding=True,
-                          dynamo=False, dynamic_axes={"x": image, "small": {2: "small_height", 3: "small_width"},
-                                                      "previous_x": image, "previous_y": image, "output": image})
-    return fp16_weights(onnx.load_from_string(buffer.getvalue())).SerializeToString()
 
 
 def export_web(model: str | Path, out: str | Path) -> Path:
@@ -301,17 +245,6 @@ def write_onnx(folder: str | Path, check: bool = True) -> list[Path]:
         print(f"{sub.name}: wrote {sub / ONNX_FILE} ({seconds:.1f} s"
               + (f", max abs diff vs eager {meta['max_abs_diff_vs_eager_at_256']:.1e})" if check else ")"))
     return written
-
-
-def check_onnx(generator: torch.nn.Module, path: str | Path, size: int = 256, seed: int = 0) -> float:
-    """Max abs difference between ONNX Runtime and eager PyTorch on a random image."""
-    import onnxruntime as ort
-    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    with torch.inference_mode():
-        ref = generator.float().cpu().eval()(x)
-    out = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
-    return float((out - ref).abs().max())
 
 
 def main(argv: list[str] | None = None) -> int:

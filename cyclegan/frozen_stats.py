@@ -5,17 +5,16 @@ One mechanism serves two needs. Tiles of a big image are all normalised with the
 they agree in tone (``cyclegan.tiling``); the frames of a video share statistics averaged over recent frames, so
 a change in one place does not shift the colours of the whole picture (``cyclegan.steady``). ``Translator`` asks
 for it with ``generate(x, direction, stats=...)``; the graph also exports to ONNX with the statistics as a second
-input (``stats_onnx_model``), for the CPU backend.
+input (``onnx_export.stats_onnx_model``), for the CPU backend.
 """
 from __future__ import annotations
 
-import io
 import threading
 
 import torch
 from torch import nn
 
-from .cpu_graph import WINOGRAD_MIN_CHANNELS, cpu_float, export_graph, fast_generator, replace_modules
+from .cpu_graph import fast_generator, replace_modules
 
 
 class _NormStats:
@@ -94,11 +93,3 @@ class StatsGenerator(nn.Module):
                 self.state.flat = None
 
 
-def stats_onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNELS) -> bytes:
-    """The frozen-statistics CPU graph of ``generator`` as ONNX (inputs ``input``, 1x3xHxW, and ``stats``), for
-    ``onnxruntime.InferenceSession``."""
-    graph = StatsGenerator(cpu_float(generator), min_channels).eval()
-    x = torch.zeros(1, 3, 64, 64)
-    buffer = io.BytesIO()
-    export_graph(graph, {"input": x, "stats": graph.record(x)}, buffer, {2: "height", 3: "width"})
-    return buffer.getvalue()

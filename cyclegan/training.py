@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint
 from .augment import diff_augment
-from .config import ModelConfig, TrainConfig
+from .config import NO_TILES, ModelConfig, TrainConfig
 from .data import (Domains, UnpairedDataset, UnpairedSampler, eval_transform, list_images,
                    readable_images, train_transform)
 from .device import resolve_device
@@ -391,7 +391,7 @@ class Trainer:
         from .translate import Translator
         t0 = time.perf_counter()
         G_AB, G_BA = (copy.deepcopy(G) for G in self.inference_generators())
-        translator = Translator(G_AB, G_BA, device=self.device, backend="eager", tile_threshold=None)
+        translator = Translator(G_AB, G_BA, device=self.device, backend="eager", tiles=NO_TILES)
         results = {}
         for direction in Direction:
             source, target = direction.ends(self.domains.test_a, self.domains.test_b)

@@ -47,11 +47,11 @@ class Translator:
     outputs up to float rounding; docs/PERFORMANCE.md compares their speed. ``threads`` and ``onnx_config``
     (session config entries) tune ONNX Runtime.
 
-    Images with more than ``tile_threshold`` pixels are translated in ``tile_size`` tiles overlapping by
-    ``tile_overlap`` pixels, so that memory grows with the tile size, not with the image: lower the threshold
-    or the tile size when memory is short. The instance-norm statistics of every tile are those of the whole
-    image (taken from a copy downscaled to at most ``stats_pixels`` pixels), and overlapping tiles are
-    cross-faded, so no seams show. ``tile_threshold=None`` turns tiling off.
+    Images with more than ``tiles.tile_threshold`` pixels are translated in ``tiles.tile_size`` tiles overlapping
+    by ``tiles.tile_overlap`` pixels (``config.TileConfig``), so that memory grows with the tile size, not with the
+    image: lower the threshold or the tile size when memory is short. The instance-norm statistics of every tile
+    are those of the whole image (taken from a copy downscaled to at most ``stats_pixels`` pixels), and
+    overlapping tiles are cross-faded, so no seams show. ``tiles=NO_TILES`` (a threshold of 0) turns tiling off.
 
     ``native_size`` is the scale the model was trained at: a model that has one (its manifest's
     ``native_size``) translates each picture resized to about ``native_size`` x ``native_size`` pixels, aspect
@@ -62,9 +62,7 @@ class Translator:
 
     def __init__(self, G_AB: torch.nn.Module | None, G_BA: torch.nn.Module | None, manifest: dict | None = None,
                  device: str | torch.device = "cpu", *, backend: Backend = "auto", threads: int | None = None,
-                 tile_size: int = TileConfig.tile_size, tile_overlap: int = TileConfig.tile_overlap,
-                 tile_threshold: int | None = TileConfig.tile_threshold,
-                 stats_pixels: int | None = None, onnx_config: dict[str, str] | None = None,
+                 tiles: TileConfig = TileConfig(), stats_pixels: int | None = None, onnx_config: dict[str, str] | None = None,
                  winograd_min_channels: int = WINOGRAD_MIN_CHANNELS, native_size: int | None = None):
         self.device = torch.device(device)
         # A one-direction model (the reference's photo -> painting style_* models) has one generator and so
@@ -78,15 +76,13 @@ class Translator:
         self.native_size = native_size or None
         self.default_direction = default_direction(self.manifest, self.generators)
         self.backend = resolve_backend(backend, self.device)
-        if tile_overlap < 0 or tile_size < 16 or 2 * tile_overlap > tile_size:
-            raise ValueError(f"need tile_size >= 16 and 0 <= 2 * tile_overlap <= tile_size; "
-                             f"got {tile_size} and {tile_overlap}")
+        tiles.check()
         self.threads, self.winograd_min_channels = threads, winograd_min_channels
         # Idle ONNX Runtime threads sleep rather than spin: the two generators' sessions take turns, and a
         # spinning idle pool steals the cores from the working one (docs/PERFORMANCE.md).
         self.onnx_config = {"session.intra_op.allow_spinning": "0", **(onnx_config or {})}
-        self.tile_size, self.tile_overlap, self.tile_threshold = tile_size, tile_overlap, tile_threshold
-        self.stats_pixels = stats_pixels or tile_size * tile_size
+        self.tiles = tiles
+        self.stats_pixels = stats_pixels or tiles.tile_size * tiles.tile_size
         self._runners: dict[tuple[Direction, RunnerKind], Runner] = {}
         self._lock = threading.Lock()
 
@@ -96,7 +92,7 @@ class Translator:
                         local_files_only: bool = False, **options) -> "Translator":
         """Load from a model folder (``G_AB/``, ``G_BA/``) or a Hub repo id holding one.
 
-        ``options`` go to ``Translator`` (``backend``, ``threads``, ``tile_size``, ...)."""
+        ``options`` go to ``Translator`` (``backend``, ``threads``, ``tiles``, ...)."""
         folder = resolve_model_dir(path_or_repo_id, revision=revision, token=token, cache_dir=cache_dir,
                                    local_files_only=local_files_only)
         manifest = read_manifest(folder)
@@ -151,7 +147,7 @@ class Translator:
 
         The input is padded to a multiple of 4 and the output cropped back. ``stats`` (from ``image_stats``)
         normalises it with those instance-norm statistics instead of its own: a video frame with its recent
-        frames', say. Above ``tile_threshold`` pixels the image goes through ``generate_tiled``.
+        frames', say. Above ``tiles.tile_threshold`` pixels the image goes through ``generate_tiled``.
         """
         return self._generate(x, self.check_direction(direction), stats)
 
@@ -172,7 +168,7 @@ class Translator:
     @torch.inference_mode()
     def _generate(self, x: torch.Tensor, direction: Direction, stats: torch.Tensor | None = None) -> torch.Tensor:
         h, w = x.shape[-2:]
-        if self.tile_threshold is not None and h * w > self.tile_threshold:
+        if self.tiles.tiles(h * w):
             return self._generate_tiled(x, direction, stats)
         if stats is None:
             return self._runner(direction)(self._pad(x))[..., :h, :w].cpu()
@@ -190,7 +186,7 @@ class Translator:
         stats = self._image_stats(x, direction) if stats is None else stats
         run = self._runner(direction, "frozen")
         return blend_tiles(lambda tile: run(self._pad(tile), stats)[..., :tile.shape[-2], :tile.shape[-1]], x,
-                           self.tile_size, self.tile_overlap)
+                           self.tiles.tile_size, self.tiles.tile_overlap)
 
     def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """The (width, height) a picture of ``size`` is translated at: about ``native_size`` squared pixels with
@@ -295,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         translator = Translator.from_pretrained(
             args.model, device=resolve_device(args.device), backend=args.backend, threads=args.threads,
-            tile_size=args.tile_size, tile_overlap=args.tile_overlap, tile_threshold=args.tile_threshold or None,
+            tiles=TileConfig(**{f: getattr(args, f) for f in TileConfig.__dataclass_fields__}),
             **({} if args.native_size is None else {"native_size": args.native_size}))
         # A one-direction model: say so before any image.
         direction = translator.check_direction(args.direction or translator.default_direction)

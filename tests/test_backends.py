@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cyclegan import Translator
-from cyclegan import cpu_graph
+from cyclegan import cpu_graph, onnx_export
 from cyclegan.backends import onnxruntime_available, resolve_backend
 from cyclegan.testing import random_batch as image
 
@@ -35,8 +35,8 @@ def test_auto_is_onnx_on_cpu_and_exports_each_graph_once(generators, monkeypatch
     t = Translator(G_AB, G_BA)
     assert t.backend == "onnx"
     calls = []
-    real_export = cpu_graph.export_onnx
-    monkeypatch.setattr(cpu_graph, "export_onnx", lambda *a, **k: calls.append(1) or real_export(*a, **k))
+    real_export = onnx_export.export_onnx
+    monkeypatch.setattr(onnx_export, "export_onnx", lambda *a, **k: calls.append(1) or real_export(*a, **k))
     for _ in range(2):
         t.generate(image(), "AtoB")
         t.generate(image(), "BtoA")
@@ -63,7 +63,7 @@ def test_auto_is_eager_off_the_cpu(generators):
 def test_export_failure_falls_back_to_eager(generators, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("exporter exploded")
-    monkeypatch.setattr(cpu_graph, "export_onnx", broken)
+    monkeypatch.setattr(onnx_export, "export_onnx", broken)
     t = Translator(*generators)
     x = image()
     with pytest.warns(UserWarning, match="exporter exploded"):
@@ -90,8 +90,8 @@ def test_bad_backend_is_a_clear_error(generators):
 def test_winograd_width_is_passed_to_the_export(generators, monkeypatch):
     """The benchmark and the tests choose where Winograd starts by passing it, not by patching a module constant."""
     seen = []
-    real_export = cpu_graph.export_onnx
-    monkeypatch.setattr(cpu_graph, "export_onnx",
+    real_export = onnx_export.export_onnx
+    monkeypatch.setattr(onnx_export, "export_onnx",
                         lambda *a, **k: seen.append(k["min_channels"]) or real_export(*a, **k))
     Translator(*generators, winograd_min_channels=0).generate(image(), "AtoB")
     Translator(*generators).generate(image(), "AtoB")

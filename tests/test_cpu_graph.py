@@ -10,10 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from cyclegan import Generator, Translator
-from cyclegan import cpu_graph
+from cyclegan import onnx_export
 from cyclegan.backends import onnxruntime_available
 from cyclegan.cpu_graph import WinogradConv3x3, fast_generator
-from cyclegan.export import ONNX_FORMAT, main as export_main
+from cyclegan.export import main as export_main
+from cyclegan.onnx_export import ONNX_FORMAT
 from cyclegan.testing import random_batch as image
 
 needs_ort = pytest.mark.skipif(not onnxruntime_available(), reason="needs onnxruntime")
@@ -62,7 +63,7 @@ def test_onnx_graph_has_dynamic_height_width_and_batch(generators, tmp_path, min
     import onnxruntime as ort
     G = generators[0]
     path = tmp_path / "g.onnx"
-    cpu_graph.export_onnx(G, path, **({} if min_channels is None else {"min_channels": min_channels}))
+    onnx_export.export_onnx(G, path, **({} if min_channels is None else {"min_channels": min_channels}))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for x in (image(64, 64), image(36, 52), image(20, 28, batch=2)):
         with torch.no_grad():
@@ -93,7 +94,7 @@ def test_export_cli_errors_are_one_line(tmp_path, capsys):
 
 def test_export_never_moves_the_callers_module(generators, tmp_path):
     G = generators[0].train()
-    cpu_graph.export_onnx(G, tmp_path / "g.onnx")
+    onnx_export.export_onnx(G, tmp_path / "g.onnx")
     assert G.training  # exported from an eval-mode copy
 
 

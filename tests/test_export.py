@@ -13,7 +13,7 @@ import torch
 
 from cyclegan.testing import ROOT, make_site, make_tiny_model
 
-from cyclegan import export  # noqa: E402
+from cyclegan import export, onnx_export  # noqa: E402
 from cyclegan.config import UploadLimits  # noqa: E402
 from cyclegan.model_folder import load_generator  # noqa: E402
 
@@ -30,7 +30,7 @@ def test_export_web_writes_fp16_weight_onnx_that_matches_the_generator(tmp_path)
         path = out / meta["files"][direction]["file"]
         assert meta["files"][direction]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         graph = onnx.load(path).graph
-        big = [i for i in graph.initializer if np.prod(i.dims) >= export.MIN_FP16_ELEMENTS]
+        big = [i for i in graph.initializer if np.prod(i.dims) >= onnx_export.MIN_FP16_ELEMENTS]
         assert big and all(i.data_type == onnx.TensorProto.FLOAT16 for i in big)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         x = torch.rand(1, 3, 36, 44) * 2 - 1

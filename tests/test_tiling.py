@@ -21,6 +21,7 @@ from PIL import Image
 from torch import nn
 
 from cyclegan import Generator, Translator
+from cyclegan.config import NO_TILES, TileConfig
 from cyclegan.backends import onnxruntime_available
 from cyclegan.images import to_tensor
 from cyclegan.frozen_stats import StatsGenerator
@@ -94,8 +95,8 @@ def test_tiled_matches_untiled(generators, backend, min_channels):
     # The tiny test generators are too narrow for Winograd: min_channels 0 forces it.
     winograd = {} if min_channels is None else {"winograd_min_channels": min_channels}
     x = scene(160, 150)
-    whole = Translator(*generators, backend="eager", tile_threshold=None).generate(x, "AtoB")
-    t = Translator(*generators, backend=backend, tile_size=96, tile_overlap=48, tile_threshold=0,
+    whole = Translator(*generators, backend="eager", tiles=NO_TILES).generate(x, "AtoB")
+    t = Translator(*generators, backend=backend, tiles=TileConfig(96, 48, tile_threshold=1),
                    stats_pixels=160 * 150, **winograd)
     tiled = t.generate(x, "AtoB")
     error = (tiled - whole).abs()
@@ -106,8 +107,8 @@ def test_tiled_matches_untiled(generators, backend, min_channels):
 def test_whole_image_statistics_are_what_makes_tiles_agree(generators):
     # Tiles normalised by their own statistics (plain generate on each tile) disagree far more.
     x = scene(160, 150)
-    whole = Translator(*generators, tile_threshold=None, backend="eager").generate(x, "AtoB")
-    naive = Translator(*generators, tile_threshold=None, backend="eager")
+    whole = Translator(*generators, tiles=NO_TILES, backend="eager").generate(x, "AtoB")
+    naive = Translator(*generators, tiles=NO_TILES, backend="eager")
     own = torch.zeros_like(whole)
     for y0, y1 in tile_spans(160, 96, 48):
         for x0, x1 in tile_spans(150, 96, 48):
@@ -146,8 +147,8 @@ def smooth_generator(seed: int) -> Generator:
 def test_no_seam_on_a_smooth_image():
     gens = smooth_generator(0), smooth_generator(1)
     x = smooth(192, 176)
-    whole = Translator(*gens, backend="eager", tile_threshold=None).generate(x, "AtoB")
-    tiled = Translator(*gens, backend="eager", tile_size=64, tile_overlap=32, tile_threshold=0,
+    whole = Translator(*gens, backend="eager", tiles=NO_TILES).generate(x, "AtoB")
+    tiled = Translator(*gens, backend="eager", tiles=TileConfig(64, 32, tile_threshold=1),
                        stats_pixels=192 * 176).generate(x, "AtoB")
     assert len(tile_spans(192, 64, 32)) * len(tile_spans(176, 64, 32)) == 25
     (cols_w, rows_w), (cols_t, rows_t) = jumps(whole), jumps(tiled)
@@ -155,7 +156,7 @@ def test_no_seam_on_a_smooth_image():
     assert cols_t.max() <= 1.05 * cols_w.max() and rows_t.max() <= 1.05 * rows_w.max()
     # The check does catch seams: tiles normalised on their own and pasted without blending step by ~6x more.
     cut = whole.clone()
-    per_tile = Translator(*gens, backend="eager", tile_threshold=None)
+    per_tile = Translator(*gens, backend="eager", tiles=NO_TILES)
     for y0, y1 in tile_spans(192, 64, 32):
         for x0, x1 in tile_spans(176, 64, 32):
             cut[..., y0:y1, x0:x1] = per_tile.generate(x[..., y0:y1, x0:x1], "AtoB")
@@ -168,7 +169,7 @@ def test_tiles_of_a_big_image_share_statistics_from_a_downscaled_copy():
     # one in tone, but every tile uses the same statistics, so the tiles still agree with each other: the
     # tiled output equals one whole-image pass with those statistics, and shows no seam.
     gens = smooth_generator(0), smooth_generator(1)
-    t = Translator(*gens, backend="eager", tile_size=64, tile_overlap=32, tile_threshold=0, stats_pixels=48 * 48)
+    t = Translator(*gens, backend="eager", tiles=TileConfig(64, 32, tile_threshold=1), stats_pixels=48 * 48)
     x = smooth(192, 176)
     stats = t.image_stats(x, "AtoB")
     small = torch.nn.functional.interpolate(x, size=(50, 45), mode="bilinear", antialias=True)  # 2,304 pixels
@@ -183,7 +184,7 @@ def test_tiles_of_a_big_image_share_statistics_from_a_downscaled_copy():
 
 
 def test_generate_tiles_above_the_threshold_only(generators, monkeypatch):
-    t = Translator(*generators, backend="eager", tile_size=32, tile_overlap=8, tile_threshold=40 * 40)
+    t = Translator(*generators, backend="eager", tiles=TileConfig(32, 8, 40 * 40))
     calls = []
     original = t._generate_tiled  # what generate calls with a direction it has checked
     monkeypatch.setattr(t, "_generate_tiled", lambda x, d, stats=None: calls.append(x.shape) or original(x, d))
@@ -194,7 +195,7 @@ def test_generate_tiles_above_the_threshold_only(generators, monkeypatch):
 
 
 def test_triptych_of_a_tiled_image(generators):
-    t = Translator(*generators, tile_size=64, tile_overlap=16, tile_threshold=64 * 64)
+    t = Translator(*generators, tiles=TileConfig(64, 16, 64 * 64))
     picture = Image.fromarray(((scene(90, 130)[0].permute(1, 2, 0) + 1) * 127.5).byte().numpy())
     real, fake, rec = t(picture, "AtoB")
     assert real.size == fake.size == rec.size == (130, 90)
