@@ -6,7 +6,7 @@ its native scale and at two other working sizes.
     python -m benchmarks.camera_speed --model monet2photo     # one model (a checkpoints/ folder's name)
     python -m benchmarks.camera_speed --frame docs/camera_frame.jpg   # also the README's picture of the camera mode
 
-It exports the static site (python -m cyclegan.export --site), serves it on 127.0.0.1 (python -m cyclegan.web),
+It exports the static site (python -m cyclegan.export --site), serves it on 127.0.0.1 (python -m cyclegan.serve),
 and plays a 320x240 clip through Chromium's fake camera at 30 frames a second, faster than any model translates, so
 that the figure is the translation's own rate (frames arriving while one is in work are dropped, as on a phone).
 Steady is on (shared statistics and smoothing, the default). Prints a Markdown table and writes
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     frames, _ = blink_scene(ROOT / "examples" / "photo_coffee.jpg", size=(320, 240), frames=60)  # CC0 photo
     clip = write_y4m(work / "scene.y4m", frames, fps=30)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(site), "--port", str(port)], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-m", "cyclegan.serve", str(site), "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     server.stdout.readline()
     rows = []

@@ -4,7 +4,7 @@
 
 - Round trip (translate + translate back, the app's triptych) in the browser at 256 and 512 px, 1 and 2 threads,
   on the static site of the shipped monet2photo (`python -m cyclegan.export --site`, served by
-  `python -m cyclegan.web`), median of 5 after a first run.
+  `python -m cyclegan.serve`), median of 5 after a first run.
 - First visit (an empty cache: bytes over the network, seconds until the first translation is shown) and second
   visit (the same browser profile: what still comes over the network).
 - Server CPU seconds per page translation of the app (`python app.py`), with client inference on and off: the
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 def serve_site(folder: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.serve", str(folder), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     proc.stdout.readline()
     return proc, f"http://127.0.0.1:{port}/"

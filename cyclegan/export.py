@@ -3,7 +3,7 @@ next to a model folder's weights.
 
     python -m cyclegan.export --web checkpoints/monet2photo out/monet2photo     # G_AB.onnx, G_BA.onnx, web.json
     python -m cyclegan.export --site checkpoints/monet2photo site/ [--push-to-space USER/NAME]
-    python -m cyclegan.web site/                      # serve the site on 127.0.0.1:8000 with COOP/COEP headers
+    python -m cyclegan.serve site/                      # serve the site on 127.0.0.1:8000 with COOP/COEP headers
     python -m cyclegan.export --onnx MODEL_DIR        # G_AB/model.onnx, G_BA/model.onnx: the CPU graph, to deploy
 
 The browser's ONNX files are the generators' plain graphs (no Winograd: a browser's runtime gains nothing from it)
@@ -32,7 +32,7 @@ from .hub import resolve_model_dir
 from .model_folder import (GENERATOR_FOLDERS, WEIGHTS, default_direction, generator_folders, load_generator,
                            read_manifest)
 from .onnx_export import ONNX_FORMAT, OPSET, check_onnx, export_onnx, generator_onnx, steady_onnx
-from .web_runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
+from .runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
 WEB_META = "web.json"
 WEB_FORMAT = 2  # 2: each generator also has its camera graph ("steady") and stats_size
@@ -195,7 +195,7 @@ def web_cache_dir() -> Path:
 
 
 def app_assets(models: dict[str, Path], limits: UploadLimits, cache: Path | None = None) -> Path:
-    """The folder the app serves to its page (``cyclegan.web.WEB_ROUTE``): the page's scripts, the runtime and
+    """The folder the app serves to its page (``cyclegan.serve.WEB_ROUTE``): the page's scripts, the runtime and
     ``models/KEY/`` for each of ``models`` (key -> model folder), exported once per set of weights (the folder is
     named by the hash of everything in it: the weights and each manifest (native scale, default direction), the
     page's scripts, the runtime and the limits; so a retrained or re-set model is exported anew, and its URL can be
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             write_onnx(args.paths[0], args.check)
             return 0
         path = export_web(models[0], out) if args.web else export_site(models, out, args.examples)
-        print(f"wrote {path}" + ("" if args.web else f"; serve it with: python -m cyclegan.web {path}"))
+        print(f"wrote {path}" + ("" if args.web else f"; serve it with: python -m cyclegan.serve {path}"))
         if args.push_to_space:
             from .hub import push_space
             print(f"pushed to the Space {push_space(path, args.push_to_space, private=args.private)}")

@@ -17,7 +17,7 @@ from .config import UploadLimits
 from .demo import Demo
 from .guard import guard_inputs
 from .uploads import human_size
-from .web_runtime import WEBAPP
+from .runtime import WEBAPP
 
 # Small results (a 64 px emoji) are scaled up to fill their box; the server's own buttons are in the page, unseen.
 CSS = ".result img { width: 100%; height: 100%; object-fit: contain; } .cg-hidden { display: none !important; }"
@@ -43,7 +43,7 @@ def build_demo(models: list[ModelSpec], *, limits: UploadLimits = UploadLimits()
 
     ``browser_models``: the keys of the models (``web_models``) whose pictures the page translates in the browser
     (``cyclegan/webapp/gradio-client.js``), sending the rest to the server; none: the server translates all. The
-    launch then needs ``web.IsolationMiddleware`` and the script in the page's head, as ``launch`` gives them."""
+    launch then needs ``serve.IsolationMiddleware`` and the script in the page's head, as ``launch`` gives them."""
     return layout(Demo(models, limits=limits, zoo_dir=zoo_dir, device=device, examples_dir=examples_dir),
                   examples_dir, browser_models)
 

@@ -64,7 +64,7 @@ def launch(built: Built, limits: UploadLimits, *, host: str, port: int, share: b
     works in a folder of the app's own."""
     from starlette.middleware import Middleware
     from .gate import Gate
-    from .web import WEB_ROUTE, IsolationMiddleware
+    from .serve import WEB_ROUTE, IsolationMiddleware
     limit_malloc_arenas()  # before the server's threads start
     built.ui.sandbox.start()  # the decoding helper, before the first upload waits for it
     torch.set_num_threads(threads or default_threads(concurrency))

@@ -632,7 +632,7 @@ def disk_budget(launched: dict) -> tuple[Path, int]:
     """(folder, bytes) of the disk budget that the app's middleware keeps on every request, and that the gate asks
     before it lets an upload in."""
     from cyclegan.gate import Gate
-    from cyclegan.web import IsolationMiddleware
+    from cyclegan.serve import IsolationMiddleware
     isolation, gate = launched["app_kwargs"]["middleware"]
     assert isolation.cls is IsolationMiddleware and gate.cls is Gate
     budget = isolation.kwargs["on_request"].__self__

@@ -40,7 +40,7 @@ def live(tmp_path_factory):
     clip = write_y4m(tmp / "scene.y4m", frames, fps=10)
     fast = write_y4m(tmp / "fast.y4m", frames, fps=30)  # faster than a big working size can be translated
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.serve", str(folder), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert f"http://127.0.0.1:{port}/" in proc.stdout.readline()
     yield {"url": f"http://127.0.0.1:{port}/", "clip": clip, "fast": fast, "static": static, "tmp": tmp,

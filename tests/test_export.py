@@ -99,7 +99,7 @@ def test_export_cli_one_line_errors_and_the_older_onnx_form(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
     model = make_tiny_model(tmp_path / "m")
     r = run("--site", str(model), str(tmp_path / "site"), "--examples", str(tmp_path / "none"))
-    assert r.returncode == 0 and "python -m cyclegan.web" in r.stdout, r.stderr
+    assert r.returncode == 0 and "python -m cyclegan.serve" in r.stdout, r.stderr
     r = run(str(model), "--onnx")  # the older form of --onnx MODEL
     assert r.returncode == 0 and (model / "G_AB" / "model.onnx").is_file(), r.stderr[-500:]
 

@@ -235,7 +235,7 @@ def test_every_request_keeps_the_disk_budget_without_waiting_for_it(tmp_path):
     """Uploads alone (no translation) fill Gradio's temp folder: the app's middleware runs the budget on every
     request, in the background, at most every ``every`` seconds."""
     import asyncio
-    from cyclegan.web import IsolationMiddleware
+    from cyclegan.serve import IsolationMiddleware
     old = tmp_path / "upload" / "old.bin"
     old.parent.mkdir()
     old.write_bytes(bytes(2000))

@@ -1,5 +1,5 @@
 """The static site in Chromium (Playwright, Debian's Chromium): served on 127.0.0.1 by the documented command
-`python -m cyclegan.web SITE`, it translates an example with threads (cross-origin isolated), asks nothing of any
+`python -m cyclegan.serve SITE`, it translates an example with threads (cross-origin isolated), asks nothing of any
 other host, gives the server's messages for bad files, and computes what Python's ONNX Runtime computes; served
 by a host without isolation headers, its service worker still gives it threads."""
 from __future__ import annotations
@@ -38,7 +38,7 @@ def site(tmp_path_factory):
     (gba / "manifest.json").write_text(json.dumps({**manifest, "directions": ["BtoA"], "default_direction": "BtoA"}))
     folder = export_site([MONET, hostile, gba], tmp / "site", ROOT / "examples")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.web", str(folder), "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cyclegan.serve", str(folder), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()  # "serving ... on http://127.0.0.1:PORT/"
     assert f"http://127.0.0.1:{port}/" in line, line

@@ -1,4 +1,4 @@
-"""Tests for cyclegan/web.py: the static site's server (headers, gzip, caching, what it refuses to serve, malformed
+"""Tests for cyclegan/serve.py: the static site's server (headers, gzip, caching, what it refuses to serve, malformed
 requests, idle connections) and the app's middleware (its one assets folder, streamed, cached for good)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cyclegan import web
+from cyclegan import serve
 from cyclegan.testing import make_site
 
 
@@ -28,7 +28,7 @@ def get(url: str, **headers) -> tuple[int, dict, bytes]:
 
 @contextlib.contextmanager
 def serving(site: Path):
-    server = web.serve(site, port=0, verbose=False)
+    server = serve.serve(site, port=0, verbose=False)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server.server_address[1]
@@ -72,7 +72,7 @@ def test_the_site_server_sends_isolation_headers_gzip_and_revalidated_caching(tm
             assert headers["vary"] == "Accept-Encoding", accept  # on both variants
         assert get(base + "/cyclegan.js")[1]["content-type"] == "text/javascript"
     with pytest.raises(FileNotFoundError, match="has no index.html"):
-        web.serve(tmp_path, port=0)
+        serve.serve(tmp_path, port=0)
 
 
 def test_the_site_server_serves_the_sites_files_alone(tmp_path):
@@ -113,7 +113,7 @@ def test_slow_clients_cannot_take_every_thread(tmp_path):
     """At most max_connections connections are served at once (each idle one held up to 30 s a read): one more is
     answered 503 at once, and a connection is served again as soon as one closes."""
     site = make_site(tmp_path)
-    server = web.serve(site, port=0, verbose=False, max_connections=3)
+    server = serve.serve(site, port=0, verbose=False, max_connections=3)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     try:
@@ -133,7 +133,7 @@ def test_slow_clients_cannot_take_every_thread(tmp_path):
 
 
 def test_an_idle_connection_is_closed(tmp_path, monkeypatch):
-    monkeypatch.setattr(web.SiteHandler, "timeout", 1)
+    monkeypatch.setattr(serve.SiteHandler, "timeout", 1)
     site = make_site(tmp_path)
     with serving(site) as (_, port):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -179,18 +179,18 @@ def test_the_middleware_serves_the_current_assets_only_streamed_and_for_good(tmp
     async def gradio(scope, receive, send):  # the app behind the middleware
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
         await send({"type": "http.response.body", "body": b"<html>"})
-    app = web.IsolationMiddleware(gradio, current)
-    status, headers, body, parts = call(app, f"{web.WEB_ROUTE}{current.name}/vendor/big.wasm")
+    app = serve.IsolationMiddleware(gradio, current)
+    status, headers, body, parts = call(app, f"{serve.WEB_ROUTE}{current.name}/vendor/big.wasm")
     assert status == 200 and body == bytes(300_000) and parts > 1  # streamed in pieces, not read whole
-    assert headers["cache-control"] == web.IMMUTABLE and headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == serve.IMMUTABLE and headers["x-content-type-options"] == "nosniff"
     assert headers["cross-origin-embedder-policy"] == "require-corp"
-    for path in (f"{web.WEB_ROUTE}{old.name}/cyclegan.js", f"{web.WEB_ROUTE}secret.txt",
-                 f"{web.WEB_ROUTE}{current.name}/../secret.txt", f"{web.WEB_ROUTE}{current.name}/vendor/",
-                 f"{web.WEB_ROUTE}{current.name}/%00", f"{web.WEB_ROUTE}{current.name}/sub/",
-                 f"{web.WEB_ROUTE}{current.name}/{'a' * 300}.js", f"{web.WEB_ROUTE}{current.name}/{'a/' * 3000}x"):
+    for path in (f"{serve.WEB_ROUTE}{old.name}/cyclegan.js", f"{serve.WEB_ROUTE}secret.txt",
+                 f"{serve.WEB_ROUTE}{current.name}/../secret.txt", f"{serve.WEB_ROUTE}{current.name}/vendor/",
+                 f"{serve.WEB_ROUTE}{current.name}/%00", f"{serve.WEB_ROUTE}{current.name}/sub/",
+                 f"{serve.WEB_ROUTE}{current.name}/{'a' * 300}.js", f"{serve.WEB_ROUTE}{current.name}/{'a/' * 3000}x"):
         status, headers, body, _ = call(app, path)
         assert status == 404 and headers["cache-control"] == "no-store", path
-    status, headers, body, _ = call(app, f"{web.WEB_ROUTE}{current.name}/page.js", headers=[(b"accept-encoding", b"gzip")])
+    status, headers, body, _ = call(app, f"{serve.WEB_ROUTE}{current.name}/page.js", headers=[(b"accept-encoding", b"gzip")])
     assert body == b"// inside" and "content-encoding" not in headers  # its .gz leads out of the folder
     status, headers, body, _ = call(app, "/")  # Gradio's own pages get the headers too
     assert body == b"<html>" and headers["x-content-type-options"] == "nosniff"

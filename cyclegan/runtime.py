@@ -3,7 +3,7 @@ onnxruntime-web's WebAssembly build (its WASM file gzipped), its WebGPU build fo
 coi-serviceworker, which gives a page threads on a host that cannot send the cross-origin isolation headers (it adds
 them from a service worker).
 
-    python -m cyclegan.web_runtime                 # refresh cyclegan/webapp/vendor from npm
+    python -m cyclegan.runtime                 # refresh cyclegan/webapp/vendor from npm
 """
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def refresh_runtime(dest: str | Path = VENDOR, version: str = ORT_VERSION, npm: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cyclegan.web_runtime", description="Rebuild the shipped runtime from "
+    p = argparse.ArgumentParser(prog="python -m cyclegan.runtime", description="Rebuild the shipped runtime from "
                                 f"npm ({ORT_PACKAGE}@{ORT_VERSION}, {COI_PACKAGE}@{COI_VERSION}).")
     p.add_argument("dest", nargs="?", default=None, help="the folder to write (default: the package's vendor folder)")
     args = p.parse_args(argv)

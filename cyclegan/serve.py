@@ -1,7 +1,7 @@
 """Serving the browser's side: a static site's file server, and the app's middleware, both with the headers that
 let the page's WebAssembly runtime use threads (cross-origin isolation), precompressed files and caching.
 
-    python -m cyclegan.web site/ --port 8000          # a site made by python -m cyclegan.export --site
+    python -m cyclegan.serve site/ --port 8000          # a site made by python -m cyclegan.export --site
 
 Both serve only plain files inside their folder (symlinks followed, then checked), never a listing. A file is
 cached for a year only where its URL holds a content hash (the app's page assets); everything else revalidates
@@ -240,7 +240,7 @@ class IsolationMiddleware:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cyclegan.web", description="Serve a static site made by "
+    p = argparse.ArgumentParser(prog="python -m cyclegan.serve", description="Serve a static site made by "
                                 "`python -m cyclegan.export --site` with the headers that let the runtime use threads "
                                 "(COOP/COEP), gzip for the runtime and revalidated caching.")
     p.add_argument("folder", help="the site's folder")
