@@ -18,6 +18,16 @@ RESULTS = ROOT / "benchmarks" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def data_folder(name: str) -> Path:
+    """A data set's folder: the project machines' copy beside the checkout (../shared/data/NAME) when there is one,
+    else the standard CycleGAN set of that name, downloaded once into datasets/ (so the benchmarks run from a bare
+    clone; its README says where the project's copies differ from the standard sets)."""
+    if (SHARED_DATA / name).is_dir():
+        return SHARED_DATA / name
+    from cyclegan.datasets import dataset_folder
+    return dataset_folder(name, ROOT / "datasets")
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

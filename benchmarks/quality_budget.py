@@ -30,8 +30,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import ROOT, SHARED_DATA, describe, hardware, label_width, labelled_grid, markdown_table, save_picture
+from benchmarks.common import ROOT, data_folder, describe, hardware, label_width, labelled_grid, markdown_table, save_picture
 
+from cyclegan.errors import DownloadError
 from cyclegan.config import ModelConfig, TrainConfig
 from cyclegan.results import Evaluation
 from cyclegan.networks import Generator, complexity
@@ -93,7 +94,7 @@ def run_name(data: str, recipe: str, seed: int, load_size: int | None = None, in
 def configs(data: str, recipe: str, seed: int, out: Path, load_size: int | None = None,
             init_from: str | None = None) -> tuple[TrainConfig, ModelConfig]:
     d, (model_over, train_over) = DATASETS[data], RECIPES[recipe]
-    train = TrainConfig(dataroot=str(SHARED_DATA / d["folder"]), out=str(out), load_size=load_size or d["load_size"],
+    train = TrainConfig(dataroot=str(data_folder(d["folder"])), out=str(out), load_size=load_size or d["load_size"],
                         crop_size=d["crop_size"], workers=0, device="cpu", seed=seed, save_every=10**6,
                         sample_every=10**6, init_from=init_from, save_every_steps=500, **train_over)
     return train, ModelConfig(**{**BASE_MODEL, **model_over})
@@ -131,7 +132,7 @@ def run(data: str, recipe: str, minutes: float, seed: int, threads: int, load_si
     d_macs, _ = complexity(trainer.nets.D_A, d["crop_size"])  # with the frozen feature network, if any
     translator = Translator.from_pretrained(OUT / name / "model", backend="eager", threads=threads,
                                             **({"native_size": 0} if "reference" in d else {}))
-    data_dir, direction = SHARED_DATA / d["folder"], d["direction"]
+    data_dir, direction = data_folder(d["folder"]), d["direction"]
     # With reference folders, the one evaluation is already --rescore's (256 px, intervals, the domain rate).
     scored = dict(reference=[data_dir / r for r in d["reference"]],
                   probe_train=(data_dir / f"train{direction[0]}", data_dir / f"train{direction[-1]}")
@@ -168,7 +169,7 @@ def rescore(path: Path) -> dict:
     from cyclegan import Translator
     from cyclegan.evaluate import evaluate
     result = json.loads(path.read_text())
-    data = SHARED_DATA / DATASETS[result["data"]]["folder"]
+    data = data_folder(DATASETS[result["data"]]["folder"])
     reference = DATASETS[result["data"]]["reference"]
     d = result["direction"]
     translator = Translator.from_pretrained(path.with_suffix("") / "model", native_size=0, threads=1)
@@ -279,13 +280,13 @@ def figure(data: str, path: Path, n: int = 6, seed: int = 0, recipes: list[str] 
     if data == "monet":  # the test photos may not be redistributed: use the CC0 / public-domain example photos
         files = sorted((ROOT / "examples").glob("photo_*.jpg"))
     else:
-        files = list_images(SHARED_DATA / d["folder"] / f"test{d['direction'][0]}")
+        files = list_images(data_folder(d["folder"]) / f"test{d['direction'][0]}")
         files = [files[i * len(files) // n] for i in range(n)]
     n, size = len(files), size or d["crop_size"]
     inputs = [ImageOps.fit(load_image(f), (size, size), Image.BICUBIC) for f in files]
     rows = [("input", inputs)]
     if data == "emoji":  # the set is paired: show the true target too
-        target_dir = SHARED_DATA / d["folder"] / f"test{d['direction'][-1]}"
+        target_dir = data_folder(d["folder"]) / f"test{d['direction'][-1]}"
         rows.append(("target", [load_image(target_dir / f.name).resize((size, size)) for f in files]))
     for recipe in recipes or RECIPES:
         model = OUT / f"{data}-{recipe}-s{seed}" / "model"
@@ -355,9 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         figure(args.data, args.figure, seed=args.seed, recipes=args.recipes.split(",") if args.recipes else None,
                size=args.size)
         return 0
-    if not (SHARED_DATA / DATASETS[args.data]["folder"]).is_dir():
-        print(f"error: {SHARED_DATA / DATASETS[args.data]['folder']} is missing (see ../shared/data/README.md)",
-              file=sys.stderr)
+    try:
+        data_folder(DATASETS[args.data]["folder"])  # downloaded now, not after the model is built
+    except DownloadError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     run(args.data, args.recipe, args.minutes, args.seed, args.threads, args.load_size, args.init_from)
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,13 @@ class TrainConfig:
     """Data, optimisation and run settings of ``train.py``."""
     dataroot: str | None = _f(None, "folder with trainA/ trainB/ (testA/ testB/) in the CycleGAN layout",
                               "--dataset_dir")
-    dataset: str | None = _f(None, "download a standard CycleGAN dataset by name, e.g. horse2zebra")
-    data_dir: str = _f("datasets", "where --dataset unpacks its downloads")
+    dataset: str | None = _f(None, "a dataset by name: a standard CycleGAN set, e.g. horse2zebra (downloaded from the "
+                             "reference's mirror), or a Hugging Face Hub dataset USER/NAME[@REVISION] (image folders "
+                             "trainA/ trainB/, or parquet files of images: see --domains)")
+    domains: str = _f("", "a Hub dataset of parquet files: its two image columns, or its two configurations, that are "
+                      "domain A and domain B, comma-separated (default: guessed, when there are exactly two)")
+    data_dir: str = _f("datasets", "where --dataset unpacks a standard set's download and writes out a parquet "
+                       "Hub dataset's images (a Hub dataset of image folders is used in the HF cache)")
     domain_a: str | None = _f(None, "folder of domain A images (instead of --dataroot)")
     domain_b: str | None = _f(None, "folder of domain B images (instead of --dataroot)")
     name_a: str = _f("", "display name of domain A in the model card and app; empty: from the dataset name")
@@ -144,6 +150,8 @@ class TrainConfig:
         for name in ("save_every_steps", "eval_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be 0 (off) or more; got {getattr(self, name)}")
+        if self.domains and not self.dataset:
+            raise ValueError("--domains names a Hub dataset's columns or configurations: give --dataset USER/NAME")
         if self.push_checkpoints and not self.push_to_hub:
             raise ValueError("--push-checkpoints needs --push-to-hub USER/NAME")
         if self.workers is not None and self.workers < 0:
@@ -176,7 +184,7 @@ class TrainConfig:
     def run_name(self) -> str:
         """A short name for the run: the dataset's, or the folders'."""
         if self.dataset:
-            return self.dataset
+            return Path(self.dataset.split("@")[0]).name  # a Hub dataset's name without its owner
         if self.dataroot:
             return Path(self.dataroot).resolve().name
         return f"{Path(self.domain_a or 'A').name}2{Path(self.domain_b or 'B').name}"
@@ -327,6 +335,13 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, title: str) -
                                help=f.metadata["help"], metavar=None if choices else f.name.upper())
 
 
+def program(default: str) -> str:
+    """The name a command's help and errors show: the console script's, when run as one (cyclegan-train ...),
+    else ``default`` (python -m cyclegan.NAME, python train.py)."""
+    name = Path(sys.argv[0]).name
+    return name if name.startswith("cyclegan-") else default
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends "(default: X)" only where X says something: not for None or "", nor where the help gives it."""
 
@@ -338,7 +353,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="train.py", description="Train CycleGAN (Zhu et al. 2017) on two folders of unpaired images.",
+        prog=program("train.py"), description="Train CycleGAN (Zhu et al. 2017) on two folders of unpaired images.",
         formatter_class=HelpFormatter)
     add_dataclass_args(parser, TrainConfig, "training")
     add_dataclass_args(parser, ModelConfig, "model")

@@ -68,7 +68,11 @@ def download_dataset(name: str, data_dir: str | Path = "datasets", base_url: str
         return target
     if target.is_dir():  # unpacked before (or made by hand) without the layout: no point downloading again
         raise not_cyclegan_layout(name, target)
-    archive = download(f"{(base_url or DATASETS_URL).rstrip('/')}/{name}.zip", Path(data_dir) / f"{name}.zip")
+    try:
+        archive = download(f"{(base_url or DATASETS_URL).rstrip('/')}/{name}.zip", Path(data_dir) / f"{name}.zip")
+    except DownloadError as e:  # the reference's server is often slow or down; the Hub holds the same sets
+        raise DownloadError(f"{e}. The standard sets are on the Hugging Face Hub too: find one at "
+                            f"https://huggingface.co/datasets?search={name} and pass --dataset USER/NAME") from None
     staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".{name}."))
     try:
         try:

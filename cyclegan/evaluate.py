@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .config import program
 from .device import resolve_device
 from .direction import Direction
 from .errors import DataError
@@ -244,10 +245,15 @@ def card_command(argv: list[str]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m cyclegan.evaluate", description=__doc__.strip().split("\n")[0])
+    p = argparse.ArgumentParser(prog=program("python -m cyclegan.evaluate"), description=__doc__.strip().split("\n")[0])
     p.add_argument("--model", required=True, help="checkpoint path or Hugging Face repo id (Translator.from_pretrained)")
     p.add_argument("--direction", required=True, choices=[d.value for d in Direction])
     p.add_argument("--dataroot", help="shorthand: input/target = ROOT/testA and ROOT/testB (swapped for BtoA)")
+    p.add_argument("--dataset", help="a dataset by name, as train.py takes it (a standard set, downloaded into "
+                   "--data-dir, or a Hub dataset USER/NAME[@REVISION]): its folder is the --dataroot")
+    p.add_argument("--data-dir", default="datasets", help="where --dataset unpacks its downloads")
+    p.add_argument("--domains", default="", help="with a Hub dataset of parquet files: its image columns or "
+                   "configurations of domain A and B, comma-separated")
     p.add_argument("--input", help="folder of test images of the source domain")
     p.add_argument("--target", help="folder of test images of the target domain")
     p.add_argument("--json", nargs="?", const="", metavar="FILE",
@@ -291,6 +297,15 @@ def main(argv: list[str] | None = None) -> Evaluation:
     direction = Direction(args.direction)  # one of the choices
 
     # check everything cheap before loading any model, so mistakes fail in a second with one line
+    if args.dataset:
+        if args.dataroot:
+            p.error("give --dataset or --dataroot, not both")
+        from .datasets import dataset_folder
+        from .errors import DownloadError
+        try:
+            args.dataroot = str(dataset_folder(args.dataset, args.data_dir, domains=args.domains))
+        except DownloadError as e:
+            p.error(str(e))
     if args.dataroot:
         a, b = Path(args.dataroot) / "testA", Path(args.dataroot) / "testB"
         src, tgt = direction.ends(a, b)
@@ -351,5 +366,11 @@ def main(argv: list[str] | None = None) -> Evaluation:
     return results
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """``cyclegan-evaluate``: ``main`` as a command, whose exit status is 0 once the figures are printed."""
+    main(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .config import UploadLimits
+from .config import UploadLimits, program
 from .direction import Direction
 from .errors import ModelNotFoundError
 from .frozen_stats import StatsGenerator
@@ -248,7 +248,7 @@ def write_onnx(folder: str | Path, check: bool = True) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cyclegan.export", description=__doc__.strip().split("\n")[0])
+    p = argparse.ArgumentParser(prog=program("python -m cyclegan.export"), description=__doc__.strip().split("\n")[0])
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--web", action="store_true", help="MODEL OUT: the model's generators as fp16-weight ONNX files "
                      "and the web.json the page reads (directions, domain names, native scale, default direction)")

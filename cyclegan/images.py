@@ -27,6 +27,14 @@ TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 
 
 # The reference's extensions (.jpg .jpeg .png .ppm .bmp .tif .tiff, any case), plus .webp.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
+# Named like a video: the translate command sends these to translate_video (here, not in cyclegan.video, so that
+# telling them apart needs no PyAV).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp")
+
+
+def is_video(path: str | Path) -> bool:
+    """Whether ``path`` is named like a video file."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def list_images(folder: str | Path, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import torch
 from safetensors.torch import load_file
 
+from .config import program
 from .direction import Direction, require
 from .errors import ModelNotFoundError
 from .networks import Generator, complexity
@@ -330,7 +331,7 @@ def beats_doing_nothing(folder: str | Path) -> bool | None:
 def main(argv: list[str] | None = None) -> int:
     import argparse
     parser = argparse.ArgumentParser(
-        prog="python -m cyclegan.model_folder", description="Set how an exported model folder translates by default (its "
+        prog=program("python -m cyclegan.model_folder"), description="Set how an exported model folder translates by default (its "
         "manifest), after looking at its outputs (python -m benchmarks.native_scale); the model card follows.")
     parser.add_argument("model", help="a model folder (e.g. checkpoints/monet2photo or OUT/model of a run)")
     parser.add_argument("--native-size", type=int, default=None,

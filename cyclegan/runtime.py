@@ -17,6 +17,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from .config import program
+
 WEBAPP = Path(__file__).resolve().parent / "webapp"
 VENDOR = WEBAPP / "vendor"
 ORT_PACKAGE, ORT_VERSION = "onnxruntime-web", "1.30.0"
@@ -104,7 +106,7 @@ def refresh_runtime(dest: str | Path = VENDOR, version: str = ORT_VERSION, npm: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cyclegan.runtime", description="Rebuild the shipped runtime from "
+    p = argparse.ArgumentParser(prog=program("python -m cyclegan.runtime"), description="Rebuild the shipped runtime from "
                                 f"npm ({ORT_PACKAGE}@{ORT_VERSION}, {COI_PACKAGE}@{COI_VERSION}).")
     p.add_argument("dest", nargs="?", default=None, help="the folder to write (default: the package's vendor folder)")
     args = p.parse_args(argv)

@@ -20,6 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from .config import program
+
 WEB_ROUTE = "/cyclegan-web/"  # where the app serves its page's scripts, runtime and models: WEB_ROUTE + HASH + /
 
 # Cross-origin isolation (COOP + COEP) lets the page use SharedArrayBuffer, so the runtime runs on several threads;
@@ -240,7 +242,7 @@ class IsolationMiddleware:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cyclegan.serve", description="Serve a static site made by "
+    p = argparse.ArgumentParser(prog=program("python -m cyclegan.serve"), description="Serve a static site made by "
                                 "`python -m cyclegan.export --site` with the headers that let the runtime use threads "
                                 "(COOP/COEP), gzip for the runtime and revalidated caching.")
     p.add_argument("folder", help="the site's folder")

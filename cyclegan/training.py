@@ -139,8 +139,9 @@ def lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
 
 def resolve_domains(cfg: TrainConfig) -> Domains:
     if cfg.dataset:
-        from .download import download_dataset
-        return Domains.from_dataroot(download_dataset(cfg.dataset, cfg.data_dir))
+        from .datasets import dataset_folder
+        return Domains.from_dataroot(dataset_folder(cfg.dataset, cfg.data_dir, domains=cfg.domains,
+                                                    token=cfg.hub_token))
     if cfg.dataroot:
         return Domains.from_dataroot(cfg.dataroot)
     return Domains(Path(cfg.domain_a), Path(cfg.domain_b))

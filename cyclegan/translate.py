@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .backends import BACKENDS, Backend, Runner, RunnerKind, eager_runner, onnx_runner, resolve_backend
-from .config import TileConfig, VideoConfig
+from .config import TileConfig, VideoConfig, program
 from .cpu_graph import WINOGRAD_MIN_CHANNELS
 from .device import resolve_device
 from .direction import Direction, require
@@ -260,8 +260,8 @@ def translate_video_file(translator: Translator, args: argparse.Namespace, direc
 
 def main(argv: list[str] | None = None) -> int:
     from .config import HelpFormatter, add_dataclass_args
-    from .video import VIDEO_SUFFIXES, is_video
-    parser = argparse.ArgumentParser(prog="python -m cyclegan.translate", formatter_class=HelpFormatter,
+    from .images import VIDEO_SUFFIXES, is_video
+    parser = argparse.ArgumentParser(prog=program("python -m cyclegan.translate"), formatter_class=HelpFormatter,
                                      description="Translate an image or a folder of images, writing a triptych PNG per "
                                                  "image (real | generated | reconstructed); or a video, writing a "
                                                  "steady translated H.264 MP4 with its sound.")

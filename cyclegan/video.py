@@ -21,19 +21,12 @@ from PIL import Image
 from .config import VideoConfig
 from .direction import Direction
 from .errors import BadVideo
-from .images import to_pil, to_tensor
+from .images import VIDEO_SUFFIXES, is_video, to_pil, to_tensor  # noqa: F401 (their old home)
 from .steady import FrameTranslator, Steadier
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp")
 REMUXED_AUDIO = ("aac", "mp3")  # MP4 carries these as they are; other audio is re-encoded to AAC
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)  # what AAC takes
 FALLBACK_FPS = Fraction(25)
-
-
-
-def is_video(path: str | Path) -> bool:
-    """Whether ``path`` is named like a video file (what the translate CLI sends to ``translate_video``)."""
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)

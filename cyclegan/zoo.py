@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from .config import program
 from .download import download
 from .errors import DownloadError
 from .model_folder import save_model_folder
@@ -88,7 +89,7 @@ def fetch(name: str, out_dir: str | Path = "checkpoints", base_url: str | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cyclegan.zoo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program("python -m cyclegan.zoo"), description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=sorted(ZOO), help="reference model (a pair, or one direction for style_* "
                         "and iphone2dslr_flower)")
     parser.add_argument("--out", default="checkpoints", help="where the model folder goes")
