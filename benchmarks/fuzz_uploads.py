@@ -126,15 +126,19 @@ def big_field(data: bytes, rng: random.Random, seeds: list[bytes]) -> bytes:
     return bytes(out)
 
 
+def times(rng: random.Random, most: int, piece: int) -> int:
+    """How many times to repeat a piece: up to ``most``, and never past the largest case (made before it is cut)."""
+    return rng.randint(1, max(1, min(most, MAX_CASE_BYTES // max(1, piece))))
+
+
 def repeat_slice(data: bytes, rng: random.Random, seeds: list[bytes]) -> bytes:
     start = rng.randrange(len(data))
     piece = data[start:start + rng.randint(4, 4096)]
-    times = rng.randint(2, max(2, MAX_CASE_BYTES // max(1, len(piece)) // 2))
-    return data[:start] + piece * min(times, 20000) + data[start:]
+    return data[:start] + piece * times(rng, 20000, len(piece)) + data[start:]
 
 
 def truncate(data: bytes, rng: random.Random, seeds: list[bytes]) -> bytes:
-    return data[:rng.randrange(1, len(data))]
+    return data[:rng.randrange(1, len(data))] if len(data) > 1 else data
 
 
 def splice(data: bytes, rng: random.Random, seeds: list[bytes]) -> bytes:
@@ -148,7 +152,7 @@ def format_aware(data: bytes, rng: random.Random, seeds: list[bytes]) -> bytes:
     times; any other file: a slice repeated."""
     if data[:2] == b"\xff\xd8" and b"\xff\xda" in data:
         last = data.rfind(b"\xff\xda")
-        return data[:-2] + data[last:-2] * rng.randint(2, 2000) + b"\xff\xd9"
+        return data[:-2] + data[last:-2] * times(rng, 2000, len(data) - last) + b"\xff\xd9"
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         import struct
         import zlib
@@ -159,7 +163,7 @@ def format_aware(data: bytes, rng: random.Random, seeds: list[bytes]) -> bytes:
         at = data.find(b"IDAT") - 4
         return data[:at] + chunk * rng.randint(1, 3) + data[at:]
     if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return data + data[8:] * rng.randint(2, 200)
+        return data + data[8:] * times(rng, 200, len(data))
     return repeat_slice(data, rng, seeds)
 
 

@@ -75,10 +75,20 @@ fake.save("output.png")
 """
 
 
+SAMPLES = """## Samples
+
+Triptychs of real | generated | reconstructed images, {}.
+
+![samples](samples.png)
+
+"""
+
+
 def model_card(*, name: str, manifest: dict, use_direction: Direction, train_config: dict, model_config: dict,
                train_seconds: float, hardware: str, epochs_done: int, dataset: str | None, extra: str | None,
-               steps_done: int | None = None, complexity_line: str = "") -> str:
-    """The model card's text, its metadata (license, tags, dataset) on top."""
+               steps_done: int | None = None, complexity_line: str = "", samples: bool = True) -> str:
+    """The model card's text, its metadata (license, tags, dataset) on top. A camera's students
+    (``cyclegan.distill``: ``train_config["distilled_from"]``) say what they learnt from."""
     data = ModelCardData(library_name="cyclegan", **license_metadata(manifest), pipeline_tag="image-to-image",
                          tags=TAGS, datasets=[dataset] if dataset else None)
     yaml = ["---", data.to_yaml(original_order=["library_name", "license", "license_name", "license_link",
@@ -87,17 +97,25 @@ def model_card(*, name: str, manifest: dict, use_direction: Direction, train_con
     hours = train_seconds / 3600
     progress = f"{epochs_done} full epochs" + (f", {steps_done:,} steps in all" if steps_done is not None else "")
     directions = [Direction.parse(d) for d in manifest.get("directions", list(Direction))]
-    if len(directions) == 1:  # G_AB or G_BA alone
+    teacher = train_config.get("distilled_from")
+    if teacher:
+        what = (f"Two narrow ResNet generators for a live camera, distilled from {teacher}'s: each learnt its "
+                "teacher's\ntranslation of the domain's own photos (the L1 distance to the teacher's output) with "
+                "an adversarial loss against\nreal images of the target domain (a PatchGAN), as GAN Compression "
+                "does. Pictures keep the teacher; the camera\nruns these (the teacher's manifest names this folder).")
+        arrow, samples_of = "↔", ""
+        progress = f"{steps_done or 0:,} steps of distillation"
+    elif len(directions) == 1:  # G_AB or G_BA alone
         src, dst = directions[0].ends(a, b)
         what = (f"One ResNet generator trained with CycleGAN ([Zhu et al. 2017]({PAPER_URL})) on unpaired images: "
                 f"`{directions[0].generator}` turns **{src}** into **{dst}**. Only this direction is shipped, "
                 "so there\nis no reconstruction.")
-        arrow, samples = "→", f"{src} → {dst}"
+        arrow, samples_of = "→", f"{src} → {dst}"
     else:
         what = (f"Two ResNet generators trained with CycleGAN ([Zhu et al. 2017]({PAPER_URL})) "
                 f"on\nunpaired images: `G_AB` turns **{a}** into **{b}**, `G_BA` turns **{b}** into **{a}**. Both are "
                 "shipped, so\neach translation can be reconstructed (cycle consistency).")
-        arrow, samples = "↔", f"in both directions ({a} → {b} → {a} and {b} → {a} → {b})"
+        arrow, samples_of = "↔", f"in both directions ({a} → {b} → {a} and {b} → {a} → {b})"
     body = f"""
 # CycleGAN: {name} ({a} {arrow} {b})
 
@@ -105,13 +123,7 @@ def model_card(*, name: str, manifest: dict, use_direction: Direction, train_con
 {f"{chr(10)}{LINKS}{chr(10)}" if LINKS else ""}
 {manifest.get('summary', '')}
 
-{use_section(manifest, use_direction)}## Samples
-
-Triptychs of real | generated | reconstructed images, {samples}.
-
-![samples](samples.png)
-
-## Training
+{use_section(manifest, use_direction)}{SAMPLES.format(samples_of) if samples else ""}## Training
 
 - Trained for {progress}; training time {hours:.2f} h on {hardware}.
 - {complexity_line}

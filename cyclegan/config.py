@@ -215,6 +215,23 @@ NO_TILES = TileConfig(tile_threshold=0)  # every picture whole
 
 
 @dataclass
+class DistillConfig:
+    """The camera's student generator and its training (``python -m cyclegan.distill``)."""
+    ngf: int = _f(8, "the student's generator filters in the first layer (the teacher's other settings are kept)")
+    n_blocks: int = _f(4, "the student's residual blocks")
+    ndf: int = _f(16, "filters of the PatchGAN that keeps the adversarial loss")
+    load_size: int = _f(0, "resize the photos to this before cropping; 0: the teacher's native scale (the camera's "
+                        "working size), or 256 without one")
+    crop_size: int = _f(128, "random crop size")
+    lambda_l1: float = _f(100.0, "weight of the L1 distance to the teacher's output, against the adversarial loss's 1")
+    lr: float = _f(2e-4, "Adam learning rate of the students and the PatchGANs")
+    ema: float = _f(0.999, "the students' exponential moving average (what is saved)")
+    minutes: float = _f(30.0, "CPU minutes of this process to train for (user + system time)")
+    max_steps: int = _f(0, "stop after this many steps instead; 0: by --minutes")
+    seed: int = _f(0, "random seed")
+
+
+@dataclass
 class VideoConfig:
     """How a video is translated (``cyclegan.video``): what keeps it steady, its limits, and the encoding."""
 

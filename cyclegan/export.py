@@ -29,8 +29,8 @@ from .direction import Direction
 from .errors import ModelNotFoundError
 from .frozen_stats import StatsGenerator
 from .hub import resolve_model_dir
-from .model_folder import (GENERATOR_FOLDERS, WEIGHTS, default_direction, generator_folders, load_generator,
-                           read_manifest)
+from .model_folder import (GENERATOR_FOLDERS, WEIGHTS, camera_folder, default_direction, generator_folders,
+                           load_generator, read_manifest)
 from .onnx_export import ONNX_FORMAT, OPSET, check_onnx, export_onnx, generator_onnx, steady_onnx
 from .runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
@@ -56,20 +56,25 @@ def export_web(model: str | Path, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
+    camera = camera_folder(folder)  # the camera's cheaper generators, where the model has them
+    camera_subs = generator_folders(camera) if camera else {}
     for direction, sub in generator_folders(folder).items():
         generator = load_generator(sub)
+        live = load_generator(camera_subs[direction]) if direction in camera_subs else generator
         data = generator_onnx(generator)
         if len(data) > MAX_WEB_BYTES:
             raise ValueError(f"{folder.name}'s {GENERATOR_FOLDERS[direction]} is {len(data) / 2**20:.0f} MB as ONNX, "
                              f"over the {MAX_WEB_BYTES // 2**20} MB a page downloads: it stays on the server")
         entry = {}
         for kind, name, payload in (("file", f"{GENERATOR_FOLDERS[direction]}.onnx", data),
-                                    ("steady", f"{GENERATOR_FOLDERS[direction]}.steady.onnx", steady_onnx(generator))):
+                                    ("steady", f"{GENERATOR_FOLDERS[direction]}.steady.onnx", steady_onnx(live))):
             (out / name).write_bytes(payload)
             entry[kind] = name
             entry[f"{kind}_bytes" if kind != "file" else "bytes"] = len(payload)
             entry[f"{kind}_sha256" if kind != "file" else "sha256"] = hashlib.sha256(payload).hexdigest()
-        entry["stats_size"] = StatsGenerator(generator).size  # the length of the camera graph's statistics vector
+        entry["stats_size"] = StatsGenerator(live).size  # the length of the camera graph's statistics vector
+        if live is not generator:
+            entry["steady_from"] = camera.name  # the camera runs the distilled generator; pictures the model's own
         files[direction.value] = entry
     meta = {"format": WEB_FORMAT, "name": manifest["name"], "domain_a": manifest["domain_a"],
             "domain_b": manifest["domain_b"], "directions": list(files),

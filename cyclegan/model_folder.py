@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 CARD = "README.md"  # the model card, beside the generators (``cyclegan.card`` says what it holds)
 MANIFEST = "manifest.json"
+CAMERA = "camera"  # the subfolder of the camera's distilled generators, when a model has them
 GENERATOR_FOLDERS = {d: d.generator for d in Direction}  # the subfolder of each direction's generator
 CONFIG, WEIGHTS = "config.json", "model.safetensors"  # in each generator's subfolder
 
@@ -173,7 +174,7 @@ def save_model_folder(G_AB: torch.nn.Module, G_BA: torch.nn.Module | None, folde
             name=name, manifest=manifest, use_direction=use_direction(manifest), train_config=train_config,
             model_config=model_config,
             train_seconds=train_seconds, hardware=hardware, epochs_done=epochs_done, dataset=dataset,
-            extra=extra, steps_done=steps_done, complexity_line=complexity_line))
+            extra=extra, steps_done=steps_done, complexity_line=complexity_line, samples=sample is not None))
         # Readable by all, like any shared artefact: safetensors writes its files owner-only (0600), which breaks
         # serving the folder as another user or from a container.
         for path in staging.rglob("*"):
@@ -267,6 +268,37 @@ def set_defaults(folder: str | Path, *, native_size: int | None = None,
     tmp.chmod(0o644)
     os.replace(tmp, path)
     update_cards(folder)
+    return manifest
+
+
+def camera_folder(folder: str | Path) -> Path | None:
+    """The model folder whose generators the camera uses, when the manifest names one (``"camera"``: a subfolder
+    holding a cheaper, distilled pair; see ``cyclegan.distill``); None when the camera uses the model's own."""
+    name = read_manifest(folder).get("camera")
+    return _camera_subfolder(Path(folder), name) if name else None
+
+
+def _camera_subfolder(folder: Path, name: str) -> Path:
+    sub = (folder / name).resolve()
+    if folder.resolve() not in sub.parents or not is_complete(sub):
+        raise ModelNotFoundError(f"{folder / MANIFEST} names the camera's model {name!r}, which is not a complete "
+                                 "model folder inside it")
+    return sub
+
+
+def set_camera(folder: str | Path, name: str | None) -> dict:
+    """Name the subfolder whose generators the camera uses (None: the model's own). Returns the new manifest."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest.pop("camera", None)
+    if name:
+        _camera_subfolder(folder, name)  # the name must lead to a complete model folder, before it is written
+        manifest["camera"] = name
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
     return manifest
 
 

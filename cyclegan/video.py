@@ -82,6 +82,8 @@ def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) 
             if not container.streams.video:
                 raise BadVideo(f"no video in {name}: it has no picture stream")
             stream = container.streams.video[0]
+            if stream.codec_context is None:  # a codec FFmpeg has no decoder for
+                raise BadVideo(f"cannot decode the video of {name}: its codec is unknown")
             if max_frame_pixels:
                 width, height = stream.codec_context.width, stream.codec_context.height
                 if width * height > max_frame_pixels:
@@ -96,7 +98,8 @@ def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) 
                 duration = float(stream.duration * stream.time_base)
             else:
                 duration = (container.duration or 0) / av.time_base
-            audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+            sound = first_sound(container)
+            audio = sound.codec_context.name if sound else None
             return VideoInfo(w, h, _fps(stream), stream.frames or 0, duration, audio, rotation)
     except BadVideo:
         raise
@@ -111,6 +114,12 @@ def probe(path: str | Path, name: str | None = None, max_frame_pixels: int = 0) 
         raise BadVideo(f"not a video: cannot read {name} as a video (MP4, WebM, MOV, MKV, AVI, ...)") from None
     except (av.error.FFmpegError, StopIteration, ValueError) as e:
         raise BadVideo(f"corrupted or truncated video: {name}: {e}") from None
+
+
+def first_sound(container: av.container.InputContainer) -> av.audio.stream.AudioStream | None:
+    """The clip's first sound stream that FFmpeg can decode (one of an unknown codec has no codec context and is
+    left out, as no sound), or None."""
+    return next((s for s in container.streams.audio if s.codec_context is not None), None)
 
 
 def frame_size(width: int, height: int, max_side: int = 0) -> tuple[int, int]:
@@ -139,7 +148,7 @@ class _Encoder:
         self.video.pix_fmt = "yuv420p"
         self.video.options = {"crf": str(crf), "preset": "veryfast"}
         self.time_base, self.count = Fraction(1) / fps, 0
-        self.audio, self.resampler = None, None
+        self.audio, self.resampler, self.sound_cut = None, None, False
         self.audio_codec = None if audio is None else audio.codec_context.name  # what the output's sound is in
         if audio is not None:
             if audio.codec_context.name in REMUXED_AUDIO:
@@ -159,15 +168,20 @@ class _Encoder:
         self.container.mux(self.video.encode(frame))
 
     def audio_packet(self, packet: av.Packet) -> None:
-        if self.audio is None or packet.dts is None:  # a demuxer's flush packet
+        if self.audio is None or packet.dts is None or self.sound_cut:  # dts None: a demuxer's flush packet
             return
         if self.resampler is None:
             packet.stream = self.audio
             self.container.mux(packet)
             return
         for frame in packet.decode():
-            for resampled in self.resampler.resample(frame):
-                self.container.mux(self.audio.encode(resampled))
+            try:
+                resampled = self.resampler.resample(frame)
+            except ValueError:  # the sound changed its format, layout or rate mid-clip: it ends there
+                self.sound_cut = True
+                return
+            for chunk in resampled:
+                self.container.mux(self.audio.encode(chunk))
 
     def close(self) -> None:
         self.container.mux(self.video.encode(None))
@@ -246,7 +260,7 @@ def translate_video(translator: FrameTranslator, src: str | Path, dst: str | Pat
             stream.thread_type = "AUTO"
             if cfg.max_frame_pixels:  # a frame that grows mid-stream is refused by the decoder itself
                 stream.codec_context.options = {"max_pixels": str(cfg.max_frame_pixels)}
-            audio = container.streams.audio[0] if container.streams.audio else None
+            audio = first_sound(container)
             out_size = (2 * size[0], size[1]) if cfg.side_by_side else size
             encoder = _Encoder(tmp, out_size, fps, cfg.crf, audio)
             audio_codec = encoder.audio_codec

@@ -94,3 +94,20 @@ def test_the_soak_sends_the_attacks_and_checks_the_disk_budget(tmp_path):
     block = os.stat(old).st_blocks * 512  # counted as the disk counts it
     assert soak.over_budget(tmp_path / "temp", 1000, 90) == block - 1000
     assert soak.over_budget(tmp_path / "temp", block, 90) == 0
+
+
+def test_the_fuzzers_mutations_take_any_case_and_stay_within_the_largest():
+    """A one-byte case once stopped a 30-minute run (an empty range), and repeating a large scan 2,000 times made
+    gigabytes in the harness before the case was cut: every mutation takes any input and builds nothing much
+    larger than the largest case."""
+    import random
+
+    from benchmarks.fuzz_uploads import MAX_CASE_BYTES, MUTATORS
+    jpeg = b"\xff\xd8" + b"\xff\xda" + bytes(MAX_CASE_BYTES) + b"\xff\xd9"  # one scan of the largest size
+    tiff = b"II*\x00" + bytes(MAX_CASE_BYTES)
+    rng = random.Random(0)
+    for data in (b"x", b"\xff\xd8", jpeg, tiff):
+        for name, mutate in MUTATORS.items():
+            for _ in range(5):
+                out = mutate(data, rng, [data, b"seed"])
+                assert out and len(out) <= 2 * MAX_CASE_BYTES + 8192 + len(data), (name, len(data), len(out))

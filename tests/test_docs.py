@@ -167,3 +167,12 @@ def test_readme_front_matter_and_commands():
                         "t, m = parse_args(sys.argv[1:]); print(t.max_steps, t.license, m.ngf, t.crop_size)", *argv],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0 and r.stdout.split() == ["300", "other", "16", "64"], r.stderr
+
+
+def test_no_command_in_the_readme_or_docs_needs_this_projects_own_data():
+    """A new user has no ../shared beside the clone: every command the README and docs show fetches its data by
+    name (--dataset) or names the user's own folders."""
+    pages = {"README.md": README, **{str(p.relative_to(ROOT)): p.read_text() for p in ROOT.glob("docs/*.md")}}
+    offenders = {name: [line.strip()[:120] for line in text.splitlines() if "../shared" in line]
+                 for name, text in pages.items() if "../shared" in text}
+    assert not offenders, offenders

@@ -101,6 +101,74 @@ def test_side_by_side_max_side_and_a_one_frame_clip(tiny, tmp_path):
     assert np.abs(left.astype(int) - source.astype(int)).mean() < 20  # the real half is the input
 
 
+def test_sound_of_a_codec_ffmpeg_cannot_decode_is_left_out(tiny, tmp_path):
+    """A sound stream of an unknown codec has no decoder (found by the fuzzer: it raised AttributeError, a traceback
+    in the server's log): the clip is translated without it."""
+    path = tmp_path / "odd.mkv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=8)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=8000, layout="mono")
+        for i in range(4):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), 50 * i, np.uint8),
+                                                                  format="rgb24")))
+        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 4000), np.int16), format="s16", layout="mono")
+        chunk.sample_rate, chunk.pts = 8000, 0
+        container.mux(sound.encode(chunk))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    data = path.read_bytes()
+    assert data.count(b"A_PCM/INT/LIT") == 1
+    path.write_bytes(data.replace(b"A_PCM/INT/LIT", b"A_ZZZ/INT/LIT"))  # the sound's codec: one nobody knows
+    assert probe(path).audio is None
+    info = translate_video(tiny, path, tmp_path / "out.mp4", progress=False)
+    assert (info.frames, info.audio, probe(tmp_path / "out.mp4").audio) == (4, None, None)
+
+
+def test_a_picture_stream_of_a_codec_ffmpeg_cannot_decode_is_refused_in_one_line(tmp_path):
+    path = noise_clip(tmp_path / "in.mp4", 2, (32, 32), tone=False)
+    with av.open(str(path)) as src, av.open(str(tmp_path / "odd.mkv"), "w") as dst:  # the same H.264, in Matroska
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = out
+                dst.mux(packet)
+    data = (tmp_path / "odd.mkv").read_bytes()
+    assert data.count(b"V_MPEG4/ISO/AVC") == 1
+    (tmp_path / "odd.mkv").write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_ZZZZZ/ISO/AVC"))
+    with pytest.raises(BadVideo, match="cannot decode the video of odd.mkv: its codec is unknown"):
+        probe(tmp_path / "odd.mkv", max_frame_pixels=10_000)
+
+
+def test_sound_that_changes_its_rate_mid_clip_ends_there(tiny, tmp_path):
+    """Two MPEG-TS clips joined (TS is made to be concatenated) whose sound changes from 44.1 to 32 kHz at the seam
+    (found by the fuzzer: the resampler raised ValueError): the clip is translated, its sound cut at the change."""
+    def segment(rate: int) -> bytes:
+        path = tmp_path / f"{rate}.ts"
+        with av.open(str(path), "w", format="mpegts") as c:
+            video = c.add_stream("mpeg2video", rate=8)
+            video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+            sound = c.add_stream("mp2", rate=rate, layout="mono")
+            for i in range(8):
+                frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 30 * i, np.uint8), format="rgb24")
+                frame.pts = i
+                c.mux(video.encode(frame))
+            c.mux(video.encode(None))
+            for start in range(0, rate, 1152):
+                chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
+                chunk.sample_rate, chunk.pts = rate, start
+                c.mux(sound.encode(chunk))
+            c.mux(sound.encode(None))
+        return path.read_bytes()
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(segment(44100) + segment(32000))
+    info = translate_video(tiny, joined, tmp_path / "out.mp4", progress=False)
+    assert (info.frames, info.audio) == (16, "aac")
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        sound = out.streams.audio[0]
+        assert float(sound.duration * sound.time_base) < 1.5  # the first second's sound, not the second's
+
+
 def test_other_sound_is_reencoded_to_aac(tiny, tmp_path):
     src = tmp_path / "in.mkv"
     with av.open(str(src), "w") as c:

@@ -49,6 +49,15 @@ export function workingDims(w, h, side) {
   return [round4(w), round4(h)];
 }
 
+// Where a frame's time goes, summed over the frames since the last reset (milliseconds): the camera frame drawn at
+// the working size and read back (capture), its pixels made a tensor, the graph on a frame whose statistics are
+// measured and on one that keeps the shared ones (model), and the output drawn; `since` and `until` span them. The
+// benchmark reads it.
+function newBreakdown() {
+  return { frames: 0, measured: 0, capture: 0, tensor: 0, model_measured: 0, model_plain: 0, draw: 0,
+           since: performance.now(), until: performance.now() };
+}
+
 // RGBA pixels into a CHW float32 tensor in [-1, 1], and back; into buffers kept between frames.
 function pixelsToTensor(data, out) {
   const n = data.length / 4;
@@ -56,12 +65,19 @@ function pixelsToTensor(data, out) {
   return out;
 }
 
+// `image` comes opaque (see opaqueImage); its data is a Uint8ClampedArray, which rounds and clamps as it stores.
 function tensorToPixels(x, image) {
   const d = image.data, n = d.length / 4;
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < 3; k++) d[4 * i + k] = Math.round((Math.min(1, Math.max(-1, x[k * n + i])) + 1) * 127.5);
-    d[4 * i + 3] = 255;
+  for (let k = 0; k < 3; k++) {
+    const plane = x.subarray(k * n, (k + 1) * n);
+    for (let i = 0, j = k; i < n; i++, j += 4) d[j] = (plane[i] + 1) * 127.5;
   }
+  return image;
+}
+
+function opaqueImage(context, w, h) {
+  const image = context.createImageData(w, h);
+  for (let j = 3; j < image.data.length; j += 4) image.data[j] = 255;
   return image;
 }
 
@@ -124,7 +140,7 @@ export function mountCamera(container) {
     element("div", { className: "controls" }, $.start, $.stop, $.flip, $.full, $.snap, $.record, $.fps),
     $.status, panes);
   const state = { running: false, busy: false, frames: 0, shown: 0, dropped: 0, presented: 0, times: [], fps: 0,
-                  facing: "environment",
+                  facing: "environment", breakdown: newBreakdown(),
                   stream: null, runtime: null, session: null, recorder: null, message: "", lastOutput: null };
   const say = (text) => { state.message = text; $.status.textContent = text; };
 
@@ -224,7 +240,9 @@ export function mountCamera(container) {
       const presented = meta && meta.presentedFrames ? meta.presentedFrames : state.presented + 1;
       if (state.presented) state.dropped += Math.max(0, presented - state.presented - 1);
       state.presented = presented;
-      if (state.busy) state.dropped++; else step();
+      // One that comes while a frame is in work is taken as soon as that one is done (the camera's latest frame,
+      // drawn then), not at the next callback: waiting for it cost up to a camera frame's time (33 ms) each time.
+      if (state.busy) { state.dropped++; state.pending = true; } else step();
       schedule();
     };
     if ($.video.requestVideoFrameCallback) $.video.requestVideoFrameCallback(next);
@@ -240,12 +258,16 @@ export function mountCamera(container) {
         state.dims = [w, h];
         state.work = cg.canvas(w, h);
         $.out.width = w; $.out.height = h;
-        state.image = $.out.getContext("2d").createImageData(w, h);
+        state.image = opaqueImage($.out.getContext("2d"), w, h);
         state.stats = null; state.previous = null; state.frames = 0;
       }
+      const t0 = performance.now();
       const g = state.work.getContext("2d", { willReadFrequently: true });
       g.drawImage($.video, 0, 0, w, h);
-      const x = pixelsToTensor(g.getImageData(0, 0, w, h).data, new Float32Array(3 * w * h));
+      const pixels = g.getImageData(0, 0, w, h).data;
+      const t1 = performance.now();
+      const x = pixelsToTensor(pixels, new Float32Array(3 * w * h));
+      const t2 = performance.now();
       state.frames++;
       const steady = $.steady.checked, first = state.previous === null;
       const measure = !steady || first || state.frames % MEASURE_EVERY === 1;
@@ -263,11 +285,15 @@ export function mountCamera(container) {
         smoothing: one(steady && !first ? SMOOTHING : 0), motion_levels: one(MOTION_LEVELS),
       };
       const result = await state.session.run(feeds);
+      const t3 = performance.now();
       const y = result.output.data;
       state.stats = result.new_stats.data;
       state.previous = [x, y];
       if (!state.running) return;
       $.out.getContext("2d").putImageData(tensorToPixels(y, state.image), 0, 0);
+      const b = state.breakdown, t4 = performance.now();
+      b.frames++; b.until = t4; b.capture += t1 - t0; b.tensor += t2 - t1; b.draw += t4 - t3;
+      if (measure) { b.measured++; b.model_measured += t3 - t2; } else b.model_plain += t3 - t2;
       state.shown++;
       state.lastOutput = state.shown;
       const now = performance.now();
@@ -280,6 +306,7 @@ export function mountCamera(container) {
       say(`The camera's translation failed (${e.message}). Pictures still work.`);
     } finally {
       state.busy = false;
+      if (state.pending && state.running) { state.pending = false; state.dropped--; setTimeout(step, 0); }
     }
   }
 
@@ -320,5 +347,6 @@ export function mountCamera(container) {
     if (document.hidden) say(HIDDEN); else say(`Live, on your device (${state.runtime.label}).`);
   });
   state.start = start; state.stop = stop;
+  state.resetBreakdown = () => { state.breakdown = newBreakdown(); };
   return state;
 }
