@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .config import DistillConfig, HelpFormatter, add_dataclass_args, program
 from .data import Domains, readable_images, train_transform
 from .direction import Direction
-from .errors import DataError, ModelNotFoundError
+from .errors import DataError, DownloadError, ModelNotFoundError
 from .images import load_image
 from .losses import discriminator_loss, gan_loss
 from .model_folder import (CAMERA, CONFIG, generator_folders, load_generator, read_manifest, save_model_folder,
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(args.dataroot)
         cfg = DistillConfig(**{f: getattr(args, f) for f in DistillConfig.__dataclass_fields__})
         distill(args.model, Domains.from_dataroot(root), cfg)
-    except (DataError, ModelNotFoundError) as e:
+    except (DataError, DownloadError, ModelNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

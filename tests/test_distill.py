@@ -93,3 +93,5 @@ def test_the_command_line(tmp_path, data, capsys):
     assert (teacher / "camera" / "G_BA" / "model.safetensors").is_file()
     assert main([str(tmp_path / "nowhere"), "--dataroot", str(tmp_path / "data"), "--max-steps", "1"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+    assert main([str(teacher), "--dataset", "no_such_set", "--data-dir", str(tmp_path / "d"), "--max-steps", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
