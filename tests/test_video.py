@@ -35,6 +35,24 @@ def noise_clip(path: Path, n: int, size: tuple[int, int] = (48, 32), fps: float 
                        tone_hz=440 if tone else None)
 
 
+def pcm_clip(path: Path, frames: int, fps: int, rate: int, wave: np.ndarray, codec: str = "libx264") -> Path:
+    """A Matroska clip of ``frames`` 32x32 grey frames and ``wave`` (int16 samples) as mono PCM sound at ``rate``."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=rate, layout="mono")
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i % 256, np.uint8), format="rgb24")
+            container.mux(video.encode(frame))
+        for start in range(0, len(wave), 4096):
+            chunk = av.AudioFrame.from_ndarray(wave[None, start:start + 4096], format="s16", layout="mono")
+            chunk.sample_rate, chunk.pts = rate, start
+            container.mux(sound.encode(chunk))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    return path
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Translator:
     return Translator.from_pretrained(make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny"))
@@ -104,19 +122,7 @@ def test_side_by_side_max_side_and_a_one_frame_clip(tiny, tmp_path):
 def test_sound_of_a_codec_ffmpeg_cannot_decode_is_left_out(tiny, tmp_path):
     """A sound stream of an unknown codec has no decoder (found by the fuzzer: it raised AttributeError, a traceback
     in the server's log): the clip is translated without it."""
-    path = tmp_path / "odd.mkv"
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=8)
-        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
-        sound = container.add_stream("pcm_s16le", rate=8000, layout="mono")
-        for i in range(4):
-            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), 50 * i, np.uint8),
-                                                                  format="rgb24")))
-        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 4000), np.int16), format="s16", layout="mono")
-        chunk.sample_rate, chunk.pts = 8000, 0
-        container.mux(sound.encode(chunk))
-        container.mux(video.encode(None))
-        container.mux(sound.encode(None))
+    path = pcm_clip(tmp_path / "odd.mkv", 4, 8, 8000, np.zeros(4000, np.int16))
     data = path.read_bytes()
     assert data.count(b"A_PCM/INT/LIT") == 1
     path.write_bytes(data.replace(b"A_PCM/INT/LIT", b"A_ZZZ/INT/LIT"))  # the sound's codec: one nobody knows
@@ -170,19 +176,7 @@ def test_sound_that_changes_its_rate_mid_clip_ends_there(tiny, tmp_path):
 
 
 def test_other_sound_is_reencoded_to_aac(tiny, tmp_path):
-    src = tmp_path / "in.mkv"
-    with av.open(str(src), "w") as c:
-        v = c.add_stream("libvpx-vp9", rate=10)
-        v.width, v.height, v.pix_fmt = 32, 32, "yuv420p"
-        a = c.add_stream("pcm_s16le", rate=8000, layout="mono")
-        for i in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 25 * i, np.uint8), format="rgb24")
-            c.mux(v.encode(frame))
-        c.mux(v.encode(None))
-        samples = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
-        samples.sample_rate = 8000
-        c.mux(a.encode(samples))
-        c.mux(a.encode(None))
+    src = pcm_clip(tmp_path / "in.mkv", 10, 10, 8000, np.zeros(8000, np.int16), codec="libvpx-vp9")
     info = tiny.translate_video(src, tmp_path / "out.mp4", progress=False)
     got = probe(tmp_path / "out.mp4")
     assert (got.frames, got.audio, info.audio) == (10, "aac", "aac")
@@ -300,21 +294,8 @@ def test_a_clip_of_huge_frames_costs_its_header_not_its_frames(tmp_path):
 
 def test_sound_the_encoder_cannot_take_is_resampled(tiny, tmp_path):
     """192 kHz sound (PCM in Matroska, say) is more than AAC takes: the output carries it resampled to 48 kHz."""
-    path = tmp_path / "hifi.mkv"
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=12)
-        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
-        sound = container.add_stream("pcm_s16le", rate=192000, layout="mono")
-        for i in range(12):
-            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i, np.uint8), format="rgb24")
-            container.mux(video.encode(frame))
-        wave = (3000 * np.sin(np.arange(192000) / 30)).astype(np.int16)[None]
-        for start in range(0, 192000, 4096):
-            chunk = av.AudioFrame.from_ndarray(wave[:, start:start + 4096], format="s16", layout="mono")
-            chunk.sample_rate, chunk.pts = 192000, start
-            container.mux(sound.encode(chunk))
-        container.mux(video.encode(None))
-        container.mux(sound.encode(None))
+    wave = (3000 * np.sin(np.arange(192000) / 30)).astype(np.int16)
+    path = pcm_clip(tmp_path / "hifi.mkv", 12, 12, 192000, wave)
     info = translate_video(tiny, path, tmp_path / "out.mp4", progress=False)
     assert info.audio == "aac" and info.frames == 12
     with av.open(str(tmp_path / "out.mp4")) as out:
