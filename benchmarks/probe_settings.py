@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.common import markdown_table, write_results
 from cyclegan.images import list_images
 from cyclegan.inception import InceptionFeatures, cached_features, features_cache_dir
-from cyclegan.probe import DomainProbe
+from cyclegan.probe import DomainProbe, spread_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                                        True) for split in ("trainA", "trainB", "testA", "testB")}
     rows = []
     for n in (int(v) for v in args.train.split(",")):
-        def spread(x):
-            return x if not n or len(x) <= n else x[[i * len(x) // n for i in range(n)]]
+        def spread(x):  # the same images evaluate's --probe-max N takes
+            return x[spread_files(range(len(x)), n)]
         for c in (float(v) for v in args.c.split(",")):
             probe = DomainProbe(spread(features["trainB"]), spread(features["trainA"]), C=c)
             rate_b, rate_a = probe.rate(features["testB"]), probe.rate(features["testA"])

@@ -77,23 +77,22 @@ def distill(folder: str | Path, domains: Domains, cfg: DistillConfig, *, log=pri
 
     step, start = 0, cpu_minutes()
     while (cfg.max_steps and step < cfg.max_steps) or (not cfg.max_steps and cpu_minutes() - start < cfg.minutes):
-        real = {"A": batch("A"), "B": batch("B")}
-        losses = {}
-        fakes = {}
+        real_A, real_B = batch("A"), batch("B")
+        losses, fakes, targets, loss_G = {}, {}, {}, 0.0
         for d, student in students.items():
-            source, target = (real["A"], real["B"]) if d is Direction.AtoB else (real["B"], real["A"])
+            source, targets[d] = d.ends(real_A, real_B)
             with torch.no_grad():
                 taught = teachers[d](source)
             fakes[d] = fake = student(source)
-            losses[f"L1_{d.value}"] = nn.functional.l1_loss(fake, taught)
-            losses[f"G_{d.value}"] = gan_loss(critics[d](fake), True)
+            losses[f"L1_{d.value}"] = l1 = nn.functional.l1_loss(fake, taught)
+            losses[f"G_{d.value}"] = adversarial = gan_loss(critics[d](fake), True)
+            loss_G = loss_G + cfg.lambda_l1 * l1 + adversarial
         opt_G.zero_grad(set_to_none=True)
-        sum(cfg.lambda_l1 * v if k.startswith("L1") else v for k, v in losses.items()).backward()
+        loss_G.backward()
         opt_G.step()
         opt_D.zero_grad(set_to_none=True)
         for d in students:
-            target = real["B"] if d is Direction.AtoB else real["A"]
-            discriminator_loss(critics[d](target), critics[d](fakes[d].detach())).backward()
+            discriminator_loss(critics[d](targets[d]), critics[d](fakes[d].detach())).backward()
         opt_D.step()
         for d, s in students.items():
             averaged[d].update_parameters(s)
