@@ -12,8 +12,8 @@ the app is `python app.py` on 127.0.0.1 (its Camera tab). Chromium's fake camera
 30 frames a second, faster than any model translates, so the figure is the translation's own rate (frames that
 arrive while one is in work are dropped, as on a phone). Steady is on (the default). Each frame's time is split as
 the page measures it (window.cycleganCamera.breakdown): capture (the camera frame drawn at the working size and read
-back), tensor (pixels to the model's input), model (the graph; on a frame whose statistics are measured and on one
-that keeps the shared ones), draw (the output put on the canvas); "other" is what the frame rate leaves: the
+back), tensor (pixels to the model's input), model (the graph; on a frame that measures its own statistics, the
+first, and on one that follows the shared ones), draw (the output put on the canvas); "other" is what the frame rate leaves: the
 browser's own work between frames (decoding the camera, compositing, the fake camera itself). Prints a Markdown table
 and writes benchmarks/results/camera_speed.json. Time it on an idle machine.
 """

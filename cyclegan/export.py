@@ -35,7 +35,7 @@ from .onnx_export import ONNX_FORMAT, OPSET, check_onnx, export_onnx, generator_
 from .runtime import COI_FILE, VENDOR, WEBAPP, runtime_files
 
 WEB_META = "web.json"
-WEB_FORMAT = 2  # 2: each generator also has its camera graph ("steady") and stats_size
+WEB_FORMAT = 3  # 2: each generator also has its camera graph ("steady") and stats_size; 3: its input `follow`
 MODELS_JSON = "models.json"  # the page's list of models and its upload limits: one format for the site and the app
 # The page translates in the browser only models this small (each generator's ONNX file); bigger ones, such as
 # the reference's 11 M-parameter generators (~22 MB in fp16), stay on the server.

@@ -18,8 +18,9 @@ from .cpu_graph import fast_generator, replace_modules
 
 
 class _NormStats:
-    """Shared state of the ``StatsNorm`` layers of one generator: record instance-norm statistics, or use
-    given ones. The statistics of all layers live in one flat vector: mean then 1/std of each layer in turn."""
+    """Shared state of the ``StatsNorm`` layers of one generator: record instance-norm statistics (``record``),
+    use given ones (``frozen``), or use given ones and record what each layer sees (``follow``). The statistics of
+    all layers live in one flat vector: mean then 1/std of each layer in turn."""
 
     def __init__(self):
         self.mode = "record"
@@ -29,7 +30,9 @@ class _NormStats:
 
 class StatsNorm(nn.Module):
     """Affine-free instance norm whose per-channel mean and 1/std are recorded from one image (``record``)
-    and then frozen (``frozen``): every later input is normalised with them, not with its own."""
+    and then frozen (``frozen``): every later input is normalised with them, not with its own. ``follow`` also
+    records the statistics of its input as it arrives (normalised upstream with the given statistics, so the
+    image's own once those are)."""
 
     def __init__(self, channels: int, eps: float, offset: int, state: _NormStats):
         super().__init__()
@@ -37,11 +40,11 @@ class StatsNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, o = self.channels, self.offset
-        if self.state.mode == "record":
+        if self.state.mode != "frozen":
             var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
             rstd = torch.rsqrt(var + self.eps)
             self.state.recorded += [mean.reshape(-1), rstd.reshape(-1)]
-        else:
+        if self.state.mode != "record":
             mean = self.state.flat[o: o + c].view(1, c, 1, 1)
             rstd = self.state.flat[o + c: o + 2 * c].view(1, c, 1, 1)
         return (x - mean) * rstd
@@ -91,5 +94,16 @@ class StatsGenerator(nn.Module):
                 return self.net(x)
             finally:
                 self.state.flat = None
+
+    def follow(self, x: torch.Tensor, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` that also returns the statistics each layer saw: ``x``'s own where ``stats`` are, so that
+        statistics moved towards them frame after frame become the frames' own without a second pass
+        (``steady.SteadyFrame``)."""
+        with self._lock:
+            self.state.mode, self.state.flat, self.state.recorded = "follow", stats, []
+            try:
+                return self.net(x), torch.cat(self.state.recorded) if self.state.recorded else torch.zeros(0)
+            finally:
+                self.state.flat, self.state.recorded = None, []
 
 

@@ -112,7 +112,7 @@ def steady_onnx(generator) -> bytes:
     graph = SteadyFrame(cpu_float(generator)).eval()
     x, small = torch.zeros(1, 3, 64, 48), torch.zeros(1, 3, 32, 24)
     one = torch.ones(1)
-    inputs = {"x": x, "small": small, "stats": graph.frozen.measure(small), "rate": one, "previous_x": x,
+    inputs = {"x": x, "small": small, "stats": graph.frozen.measure(small), "rate": one, "follow": one, "previous_x": x,
               "previous_y": x, "smoothing": one, "motion_levels": one}
     image = {2: "height", 3: "width"}
     buffer = io.BytesIO()

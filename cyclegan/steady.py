@@ -62,21 +62,24 @@ def smoothed(fake: torch.Tensor, last: torch.Tensor, before: torch.Tensor, x: to
 
 class SteadyFrame(nn.Module):
     """One step of the steady translation as one graph, for a page that translates a camera live (exported by
-    ``cyclegan.export``): the frame's own statistics measured on ``small`` (the frame itself, as ``Steadier`` does;
-    anything small with ``rate`` 0, when a frame's statistics are not taken), the shared ones moved towards them by
-    ``rate``, the frame translated with those (``StatsGenerator``, the video path's mechanism), then smoothed
-    against the previous input and output. Returns (output, the new shared statistics). With ``small`` the frame,
-    ``rate`` 1 and ``smoothing`` 0 it is the plain generator, frame by frame."""
+    ``cyclegan.export``). The shared statistics are first moved by ``rate`` towards those measured on ``small``
+    (a second pass of the generator: the first frame, with ``small`` the frame and ``rate`` 1; anything small with
+    ``rate`` 0 otherwise); the frame is translated with them (``StatsGenerator``, the video path's mechanism), and
+    smoothed against the previous input and output. The pass also gives the statistics each layer saw, and the
+    shared ones move towards those by ``follow``: in a still scene they become the frame's own, with no second
+    pass. Returns (output, the new shared statistics). With ``small`` the frame, ``rate`` 1, ``follow`` 0 and
+    ``smoothing`` 0 it is the plain generator, frame by frame."""
 
     def __init__(self, generator: nn.Module):
         super().__init__()
         self.frozen = StatsGenerator(generator)
 
     def forward(self, x: torch.Tensor, small: torch.Tensor, stats: torch.Tensor, rate: torch.Tensor,
-                previous_x: torch.Tensor, previous_y: torch.Tensor, smoothing: torch.Tensor,
+                follow: torch.Tensor, previous_x: torch.Tensor, previous_y: torch.Tensor, smoothing: torch.Tensor,
                 motion_levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         stats = stats + rate * (self.frozen.measure(small) - stats)
-        return smoothed(self.frozen(x, stats), previous_y, previous_x, x, smoothing, motion_levels), stats
+        fake, seen = self.frozen.follow(x, stats)
+        return smoothed(fake, previous_y, previous_x, x, smoothing, motion_levels), stats + follow * (seen - stats)
 
 
 class Steadier:

@@ -43,7 +43,7 @@ def test_export_web_writes_fp16_weight_onnx_that_matches_the_generator(tmp_path)
         size = meta["files"][direction]["stats_size"]
         one = lambda v: np.full(1, v, np.float32)  # noqa: E731
         y, stats = steady.run(None, {"x": x.numpy(), "small": x.numpy(), "stats": np.zeros(size, np.float32),
-                                     "rate": one(1), "previous_x": x.numpy(), "previous_y": x.numpy(),
+                                     "rate": one(1), "follow": one(0), "previous_x": x.numpy(), "previous_y": x.numpy(),
                                      "smoothing": one(0), "motion_levels": one(6)})
         assert stats.shape == (size,) and np.abs(y - expected).max() < 1e-4
 
@@ -73,7 +73,8 @@ def test_the_camera_graph_is_the_video_paths_steady_translation_frame_after_fram
         expected = steadier(x).numpy()
         before_x, before_y = previous or (x.numpy(), x.numpy())
         feeds = {"x": x.numpy(), "small": x.numpy(), "stats": stats, "rate": one(stats_rate(n, config.stats_window)),
-                 "previous_x": before_x, "previous_y": before_y, "smoothing": one(config.smoothing if previous else 0),
+                 "follow": one(0), "previous_x": before_x, "previous_y": before_y,
+                 "smoothing": one(config.smoothing if previous else 0),
                  "motion_levels": one(config.motion_levels)}
         y, stats = graph.run(None, feeds)
         assert np.abs(y - expected).max() < 1e-5, n
@@ -81,6 +82,35 @@ def test_the_camera_graph_is_the_video_paths_steady_translation_frame_after_fram
         previous = (x.numpy(), y)
     kept = graph.run(None, {**feeds, "stats": stats, "small": np.zeros((1, 3, 16, 16), np.float32), "rate": one(0)})[1]
     assert np.array_equal(kept, stats)
+
+
+def test_the_camera_graphs_statistics_follow_what_it_sees_to_the_frames_own(tmp_path):
+    """The page's steady frames take no second pass: the shared statistics move by `follow` towards those each
+    layer saw. Started from another picture's, they become a still frame's own, and the output its plain
+    translation, frame after frame (the first layer's at once, the deeper ones as those upstream settle)."""
+    import onnxruntime as ort
+    model = make_tiny_model(tmp_path / "m")
+    meta = json.loads((export.export_web(model, tmp_path / "web") / "web.json").read_text())["files"]["AtoB"]
+    graph = ort.InferenceSession(str(tmp_path / "web" / meta["steady"]), providers=["CPUExecutionProvider"])
+    plain = ort.InferenceSession(str(tmp_path / "web" / meta["file"]), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(0)
+    x, other = (torch.rand(1, 3, 40, 56, generator=gen).numpy() * 2 - 1 for _ in range(2))
+    other = other * 0.3 + 0.5  # a dimmer, flatter picture: statistics far from x's
+    one, tiny = (lambda v: np.full(1, v, np.float32)), np.zeros((1, 3, 16, 16), np.float32)  # noqa: E731
+    feeds = {"small": other, "stats": np.zeros(meta["stats_size"], np.float32), "rate": one(1), "follow": one(0),
+             "previous_x": x, "previous_y": x, "smoothing": one(0), "motion_levels": one(6)}
+    stats = graph.run(None, {**feeds, "x": other})[1]  # the shared statistics: the other picture's
+    own = graph.run(None, {**feeds, "x": x, "small": x})[1]
+    expected = plain.run(None, {"input": x})[0]
+    errors = []
+    for _ in range(24):
+        y, stats = graph.run(None, {**feeds, "x": x, "small": tiny, "rate": one(0), "stats": stats,
+                                    "follow": one(0.5)})
+        errors.append((float(np.abs(stats - own).max()), float(np.abs(y - expected).max())))
+    assert errors[0][0] > 0.1 and errors[0][1] > 0.05, errors[0]  # far off at first
+    assert errors[-1][0] < 0.05 and errors[-1][1] < 1e-2, errors  # the frame's own (1/std up to 15), its plain output
+    held = graph.run(None, {**feeds, "x": other, "small": tiny, "rate": one(0), "stats": stats, "follow": one(0)})[1]
+    assert np.array_equal(held, stats)  # follow 0: the shared statistics as they were
 
 
 def test_a_model_too_big_for_a_browser_stays_on_the_server(tmp_path, monkeypatch):

@@ -14,11 +14,11 @@ import * as cg from "./cyclegan.js";
 
 const SIZES = [96, 128, 160, 192, 224, 256, 320, 384];
 const WINDOW = 30, SMOOTHING = 0.8, MOTION_LEVELS = 6; // cyclegan.config.VideoConfig's defaults
-// Steady, a frame's own statistics are measured (a second pass of the generator, on the whole frame, as the video
-// path measures them) on every third frame only: the shared ones are a running mean over 30 frames anyway, so this
-// costs a third of a pass a frame. Measured on a smaller copy instead, they would differ (by 10 to 20 levels of
-// 255 in the output at 96 px).
-const MEASURE_EVERY = 3;
+// Steady, the shared statistics follow those the generator sees as it translates each frame (the graph's `follow`):
+// in a still scene they become the frame's own, as the video path's are, with no second pass. Only the first frame
+// (and every frame with Steady off) measures its own with a second pass, on the whole frame: measured on a smaller
+// copy, they would differ (by 10 to 20 levels of 255 in the output at 96 px). Measuring every third frame instead
+// cost a fifth of the frame rate (docs/PERFORMANCE.md).
 const SKIP = 16; // the graph's `small` input on a frame not measured (rate 0: whatever it measures is not used)
 const FPS_SPAN_MS = 2000;
 
@@ -50,9 +50,9 @@ export function workingDims(w, h, side) {
 }
 
 // Where a frame's time goes, summed over the frames since the last reset (milliseconds): the camera frame drawn at
-// the working size and read back (capture), its pixels made a tensor, the graph on a frame whose statistics are
-// measured and on one that keeps the shared ones (model), and the output drawn; `since` and `until` span them. The
-// benchmark reads it.
+// the working size and read back (capture), its pixels made a tensor, the graph on a frame that measures its own
+// statistics (the first; all with Steady off) and on one that follows the shared ones (model), and the output
+// drawn; `since` and `until` span them. The benchmark reads it.
 function newBreakdown() {
   return { frames: 0, measured: 0, capture: 0, tensor: 0, model_measured: 0, model_plain: 0, draw: 0,
            since: performance.now(), until: performance.now() };
@@ -270,16 +270,16 @@ export function mountCamera(container) {
       const t2 = performance.now();
       state.frames++;
       const steady = $.steady.checked, first = state.previous === null;
-      const measure = !steady || first || state.frames % MEASURE_EVERY === 1;
-      if (measure) state.measured = first ? 1 : (state.measured || 0) + 1;
+      const measure = !steady || first;
       const meta = cg.models[$.model.value].files[$.direction.value];
       const T = state.runtime.ort.Tensor, one = (v) => new T("float32", Float32Array.of(v), [1]);
       const feeds = {
         x: new T("float32", x, [1, 3, h, w]),
         small: measure ? new T("float32", x, [1, 3, h, w]) : new T("float32", new Float32Array(3 * SKIP * SKIP), [1, 3, SKIP, SKIP]),
         stats: new T("float32", state.stats || new Float32Array(meta.stats_size), [meta.stats_size]),
-        // The shared statistics: the mean of the measured frames', then a running mean over about WINDOW frames.
-        rate: one(!steady ? 1 : measure ? Math.max(1 / state.measured, MEASURE_EVERY / WINDOW) : 0),
+        rate: one(measure ? 1 : 0),
+        // The shared statistics: the mean of those seen so far, then a running mean over about WINDOW frames.
+        follow: one(measure ? 0 : Math.max(1 / state.frames, 1 / WINDOW)),
         previous_x: new T("float32", first ? x : state.previous[0], [1, 3, h, w]),
         previous_y: new T("float32", first ? x : state.previous[1], [1, 3, h, w]),
         smoothing: one(steady && !first ? SMOOTHING : 0), motion_levels: one(MOTION_LEVELS),
