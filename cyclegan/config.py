@@ -219,6 +219,8 @@ class DistillConfig:
     """The camera's student generator and its training (``python -m cyclegan.distill``)."""
     ngf: int = _f(8, "the student's generator filters in the first layer (the teacher's other settings are kept)")
     n_blocks: int = _f(4, "the student's residual blocks")
+    prune: bool = _f(True, "start each student from its teacher's channels that the next layers weigh most "
+                     "(networks.narrow; needs the teacher's --n-blocks) instead of from random weights")
     ndf: int = _f(16, "filters of the PatchGAN that keeps the adversarial loss")
     load_size: int = _f(0, "resize the photos to this before cropping; 0: the teacher's native scale (the camera's "
                         "working size), or 256 without one")

@@ -1,10 +1,11 @@
 """A cheaper generator for the camera, distilled from a model's own: the camera translates a frame in a few tens of
 milliseconds on a visitor's device only with a narrower network, while pictures keep the full one.
 
-Paired distillation: each student generator (``--ngf 8`` by default, the teacher's layout otherwise) learns the
-teacher's translation of the domain's own photos (L1 to the teacher's output, ``lambda_l1``), and a PatchGAN on the
-target domain's real images keeps the adversarial loss (as GAN Compression does), so that the student stays in the
-domain where it cannot copy the teacher exactly. The students are averaged (EMA) like the recipe's generators.
+Paired distillation: each student generator (``--ngf 8`` by default, the teacher's layout otherwise; started from
+the teacher's own strongest channels, ``networks.narrow``, unless ``--no-prune``) learns the teacher's translation
+of the domain's own photos (L1 to the teacher's output, ``lambda_l1``), and a PatchGAN on the target domain's real
+images keeps the adversarial loss (as GAN Compression does), so that the student stays in the domain where it
+cannot copy the teacher exactly. The students are averaged (EMA) like the recipe's generators.
 
     python -m cyclegan.distill checkpoints/monet2photo --dataroot DATA --minutes 40   # writes FOLDER/camera/
 
@@ -35,7 +36,7 @@ from .images import load_image
 from .losses import discriminator_loss, gan_loss
 from .model_folder import (CAMERA, CONFIG, generator_folders, load_generator, read_manifest, save_model_folder,
                            set_camera)
-from .networks import Discriminator, Generator
+from .networks import Discriminator, Generator, narrow
 from .training import hardware
 
 
@@ -59,8 +60,13 @@ def distill(folder: str | Path, domains: Domains, cfg: DistillConfig, *, log=pri
         t.requires_grad_(False)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
+    teacher_config = json.loads((next(iter(subs.values())) / CONFIG).read_text())
+    if cfg.prune and (cfg.n_blocks != teacher_config["n_blocks"] or cfg.ngf > teacher_config["ngf"]):
+        raise ValueError(f"--prune starts the students from the teacher's channels: it needs the teacher's "
+                         f"{teacher_config['n_blocks']} blocks and at most its ngf {teacher_config['ngf']} (got "
+                         f"--n-blocks {cfg.n_blocks}, --ngf {cfg.ngf}); use --no-prune for another layout")
     kwargs = student_config(next(iter(subs.values())), cfg)
-    students = {d: Generator(**kwargs) for d in teachers}
+    students = {d: narrow(t, cfg.ngf).train() if cfg.prune else Generator(**kwargs) for d, t in teachers.items()}
     averaged = {d: AveragedModel(s, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
                 for d, s in students.items()}
     critics = {d: Discriminator(ndf=cfg.ndf) for d in teachers}
@@ -103,7 +109,8 @@ def distill(folder: str | Path, domains: Domains, cfg: DistillConfig, *, log=pri
     minutes = cpu_minutes() - start
     ema = {d: copy.deepcopy(a.module).eval() for d, a in averaged.items()}
     out = folder / CAMERA
-    summary = (f"The camera's generators, distilled from {manifest['name']}'s (ngf {cfg.ngf}, {cfg.n_blocks} blocks; "
+    summary = (f"The camera's generators, distilled from {manifest['name']}'s (ngf {cfg.ngf}, {cfg.n_blocks} blocks"
+               f"{', started from its strongest channels' if cfg.prune else ''}; "
                f"{step:,} steps, {minutes:.0f} CPU-minutes, on {load} px photos cropped to {min(cfg.crop_size, load)})")
     save_model_folder(ema.get(Direction.AtoB), ema.get(Direction.BtoA), out, name=f"{manifest['name']}-camera",
                       domain_a=manifest["domain_a"], domain_b=manifest["domain_b"],
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(args.dataroot)
         cfg = DistillConfig(**{f: getattr(args, f) for f in DistillConfig.__dataclass_fields__})
         distill(args.model, Domains.from_dataroot(root), cfg)
-    except (DataError, DownloadError, ModelNotFoundError) as e:
+    except (DataError, DownloadError, ModelNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -162,11 +162,7 @@ def widen(G: Generator, ngf: int, seed: int = 0) -> Generator:
     get different gradients and can grow apart. Instance norm has no weights and treats a copy as the original."""
     old = G.model
     old_ngf = old[1].out_channels
-    kwargs = dict(ngf=ngf, n_blocks=sum(isinstance(m, (ResnetBlock, MobileResnetBlock)) for m in old),
-                  upsample="resize" if any(isinstance(m, nn.Upsample) for m in old) else "transpose",
-                  block="mobile" if any(isinstance(m, MobileResnetBlock) for m in old) else "resnet",
-                  norm="batch" if any(isinstance(m, nn.BatchNorm2d) for m in old.modules()) else "instance",
-                  dropout=any(isinstance(m, nn.Dropout) for m in old.modules()))
+    kwargs = {**_layout(G), "ngf": ngf}
     if kwargs["block"] != "resnet" or kwargs["norm"] != "instance":
         raise ValueError("widen: only instance-norm generators with ResNet blocks can be widened")
     if ngf < old_ngf:
@@ -188,6 +184,62 @@ def widen(G: Generator, ngf: int, seed: int = 0) -> Generator:
             if src.bias is not None:
                 dst.bias.copy_(src.bias[out_map])
     return wide
+
+
+def _layout(G: Generator) -> dict:
+    """The settings ``Generator`` was built with, read from its layers (for ``widen`` and ``narrow``)."""
+    m = G.model
+    return dict(ngf=m[1].out_channels, n_blocks=sum(isinstance(b, (ResnetBlock, MobileResnetBlock)) for b in m),
+                upsample="resize" if any(isinstance(b, nn.Upsample) for b in m) else "transpose",
+                block="mobile" if any(isinstance(b, MobileResnetBlock) for b in m) else "resnet",
+                norm="batch" if any(isinstance(b, nn.BatchNorm2d) for b in m.modules()) else "instance",
+                dropout=any(isinstance(b, nn.Dropout) for b in m.modules()))
+
+
+def narrow(G: Generator, ngf: int) -> Generator:
+    """A copy of ``G`` with ``ngf`` filters (at most G's) that keeps, in every layer, the channels the layers after
+    it weigh most (the L1 norm of their weights on the channel), so that a cheaper generator starts near what ``G``
+    computes instead of from random weights (``cyclegan.distill``). Channels whose weights downstream are all zero
+    go first: dropping them leaves the function as it was.
+
+    The residual blocks' skip path is one set of channels, kept or dropped together in every block. Instance norm
+    normalises each channel on its own, so the kept ones see exactly what they saw in ``G``."""
+    kwargs = _layout(G)
+    if kwargs["block"] != "resnet" or kwargs["norm"] != "instance":
+        raise ValueError("narrow: only instance-norm generators with ResNet blocks can be narrowed")
+    if not 1 <= ngf <= kwargs["ngf"]:
+        raise ValueError(f"narrow: ngf {ngf} is not between 1 and the generator's {kwargs['ngf']}")
+    old_ngf, n_blocks = kwargs["ngf"], kwargs["n_blocks"]
+    small = Generator(in_channels=G.model[1].in_channels, out_channels=G.model[-2].out_channels,
+                      **{**kwargs, "ngf": ngf})
+
+    def as_out_in(conv: nn.Module) -> torch.Tensor:
+        return conv.weight.transpose(0, 1) if isinstance(conv, nn.ConvTranspose2d) else conv.weight
+
+    convs = [m for m in G.model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    # Each conv's (input group, output group): the first, the two downsamplings, two a block, two upsamplings, the
+    # last; "skip" is the blocks' shared path, "image" the picture's channels (never dropped).
+    groups = [("image", "first"), ("first", "down1"), ("down1", "skip")]
+    groups += [g for i in range(n_blocks) for g in (("skip", f"block{i}"), (f"block{i}", "skip"))]
+    groups += [("skip", "up1"), ("up1", "up2"), ("up2", "image")]
+    width = {"first": old_ngf, "down1": 2 * old_ngf, "skip": 4 * old_ngf, "up1": 2 * old_ngf, "up2": old_ngf,
+             **{f"block{i}": 4 * old_ngf for i in range(n_blocks)}}
+    weight = {g: torch.zeros(n) for g, n in width.items()}
+    for conv, (into, _) in zip(convs, groups):
+        if into != "image":
+            weight[into] += as_out_in(conv).detach().abs().sum(dim=(0, 2, 3)).float()
+    keep = {g: torch.sort(torch.topk(w, w.numel() * ngf // old_ngf).indices).values for g, w in weight.items()}
+    keep["image"] = None
+    with torch.no_grad():
+        for src, dst, (into, out) in zip(convs, [m for m in small.model.modules()
+                                                 if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))], groups):
+            w = as_out_in(src)
+            w = w if keep[out] is None else w[keep[out]]
+            w = w if keep[into] is None else w[:, keep[into]]
+            dst.weight.copy_(w.transpose(0, 1) if isinstance(src, nn.ConvTranspose2d) else w)
+            if src.bias is not None:
+                dst.bias.copy_(src.bias if keep[out] is None else src.bias[keep[out]])
+    return small
 
 
 def complexity(module: nn.Module, size: int, in_channels: int = 3) -> tuple[int, int]:

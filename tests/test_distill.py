@@ -30,7 +30,7 @@ def test_the_students_learn_the_teachers_translation(tmp_path, data):
     the start (a short average here: the default 0.999 would keep most of the initial weights)."""
     from cyclegan.networks import Generator
     teacher = make_tiny_model(tmp_path / "m", native_size=32, default_direction="BtoA")
-    cfg = DistillConfig(ngf=4, n_blocks=1, ndf=4, crop_size=32, max_steps=150, lr=2e-3, ema=0.5)
+    cfg = DistillConfig(ngf=4, n_blocks=1, prune=False, ndf=4, crop_size=32, max_steps=150, lr=2e-3, ema=0.5)
     # at the scale it learns from (the native 32 px)
     photo = np.asarray(Image.open(tmp_path / "data" / "trainA" / "000.png").resize((32, 32), Image.BICUBIC))
     x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 127.5 - 1
@@ -53,11 +53,26 @@ def test_the_students_learn_the_teachers_translation(tmp_path, data):
     assert "distilled from tiny's" in card and "150 steps of distillation" in card and "samples.png" not in card
 
 
+def test_pruned_students_start_from_the_teachers_strongest_channels(tmp_path, data):
+    """By default each student starts as its teacher narrowed (networks.narrow), not from random weights: with
+    nothing learnt (a learning rate of 0) the saved student is exactly that."""
+    from cyclegan.networks import narrow
+    teacher = make_tiny_model(tmp_path / "m")
+    out = distill(teacher, data, DistillConfig(ngf=4, n_blocks=2, ndf=4, crop_size=32, max_steps=2, lr=0.0),
+                  log=lambda line: None)
+    for sub in ("G_AB", "G_BA"):
+        expected = narrow(load_generator(teacher / sub), 4).state_dict()
+        got = load_generator(out / sub).state_dict()
+        assert got.keys() == expected.keys()
+        assert all(torch.allclose(got[k].float(), expected[k].float(), atol=1e-3) for k in got)  # fp16 weights
+    assert "started from its strongest channels" in (out / "README.md").read_text()
+
+
 def test_the_camera_graph_is_the_students_and_pictures_keep_the_teacher(tmp_path, data):
     import onnxruntime as ort
     from cyclegan import export
     teacher = make_tiny_model(tmp_path / "m")
-    distill(teacher, data, DistillConfig(ngf=4, n_blocks=1, ndf=4, crop_size=32, max_steps=2), log=lambda line: None)
+    distill(teacher, data, DistillConfig(ngf=4, n_blocks=2, ndf=4, crop_size=32, max_steps=2), log=lambda line: None)
     out = export.export_web(teacher, tmp_path / "web")
     meta = json.loads((out / "web.json").read_text())
     x = torch.rand(1, 3, 36, 44) * 2 - 1
@@ -72,7 +87,8 @@ def test_the_camera_graph_is_the_students_and_pictures_keep_the_teacher(tmp_path
         steady = ort.InferenceSession(str(out / entry["steady"]), providers=["CPUExecutionProvider"])
         one = lambda v: np.full(1, v, np.float32)  # noqa: E731
         y, stats = steady.run(None, {"x": x.numpy(), "small": x.numpy(), "stats": np.zeros(entry["stats_size"],
-                                     np.float32), "rate": one(1), "previous_x": x.numpy(), "previous_y": x.numpy(),
+                                     np.float32), "rate": one(1), "follow": one(0), "previous_x": x.numpy(),
+                                     "previous_y": x.numpy(),
                                      "smoothing": one(0), "motion_levels": one(6)})
         assert np.abs(y - expected["student"]).max() < 1e-3  # fp16 weights
 
@@ -88,8 +104,11 @@ def test_a_camera_name_that_leads_nowhere_is_refused(tmp_path):
 
 def test_the_command_line(tmp_path, data, capsys):
     teacher = make_tiny_model(tmp_path / "m")
-    assert main([str(teacher), "--dataroot", str(tmp_path / "data"), "--ngf", "4", "--n-blocks", "1", "--ndf", "4",
-                 "--crop-size", "32", "--max-steps", "2"]) == 0
+    args = [str(teacher), "--dataroot", str(tmp_path / "data"), "--ngf", "4", "--n-blocks", "1", "--ndf", "4",
+            "--crop-size", "32", "--max-steps", "2"]
+    assert main(args) == 2  # pruning needs the teacher's blocks
+    assert "needs the teacher's 2 blocks" in capsys.readouterr().err
+    assert main([*args, "--no-prune"]) == 0
     assert (teacher / "camera" / "G_BA" / "model.safetensors").is_file()
     assert main([str(tmp_path / "nowhere"), "--dataroot", str(tmp_path / "data"), "--max-steps", "1"]) == 2
     assert capsys.readouterr().err.startswith("error: ")

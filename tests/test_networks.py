@@ -198,3 +198,26 @@ def test_widen_computes_the_same_function_and_its_copies_can_grow_apart(upsample
     assert not torch.allclose(g[0], g[8])  # channel 8 copies channel 0
     with pytest.raises(ValueError, match="narrower"):
         widen(G, 4)
+
+
+@pytest.mark.parametrize("upsample", ["resize", "transpose"])
+def test_narrow_keeps_the_channels_the_next_layers_use(upsample):
+    """Channels whose weights downstream are all zero contribute nothing: narrowing drops exactly those (the skip
+    path's in every block at once) and computes what the generator did; the same width is the generator itself."""
+    from cyclegan.networks import narrow
+    torch.manual_seed(0)
+    G = Generator(ngf=8, n_blocks=2, upsample=upsample).eval()
+    for p in G.parameters():
+        p.data.normal_(0, 0.1)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(narrow(G, 8)(x), G(x))
+    convs = [m for m in G.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        for conv in convs[1:]:  # a quarter of every layer's input channels unused downstream (not the picture's)
+            w = conv.weight.transpose(0, 1) if isinstance(conv, nn.ConvTranspose2d) else conv.weight
+            w[:, 1::4] = 0
+    small = narrow(G, 6).eval()
+    assert small.model[1].out_channels == 6 and n_params(small) < n_params(G)
+    assert torch.allclose(small(x), G(x), atol=1e-5)
+    with pytest.raises(ValueError, match="between 1 and"):
+        narrow(G, 9)
