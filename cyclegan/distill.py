@@ -44,9 +44,9 @@ def cpu_minutes() -> float:
     return time.process_time() / 60
 
 
-def student_config(teacher_folder: Path, cfg: DistillConfig) -> dict:
+def student_config(teacher_config: dict, cfg: DistillConfig) -> dict:
     """The student's generator settings: the teacher's (its config.json), narrower."""
-    return {**json.loads((teacher_folder / CONFIG).read_text()), "ngf": cfg.ngf, "n_blocks": cfg.n_blocks}
+    return {**teacher_config, "ngf": cfg.ngf, "n_blocks": cfg.n_blocks}
 
 
 def distill(folder: str | Path, domains: Domains, cfg: DistillConfig, *, log=print) -> Path:
@@ -65,7 +65,7 @@ def distill(folder: str | Path, domains: Domains, cfg: DistillConfig, *, log=pri
         raise ValueError(f"--prune starts the students from the teacher's channels: it needs the teacher's "
                          f"{teacher_config['n_blocks']} blocks and at most its ngf {teacher_config['ngf']} (got "
                          f"--n-blocks {cfg.n_blocks}, --ngf {cfg.ngf}); use --no-prune for another layout")
-    kwargs = student_config(next(iter(subs.values())), cfg)
+    kwargs = student_config(teacher_config, cfg)
     students = {d: narrow(t, cfg.ngf).train() if cfg.prune else Generator(**kwargs) for d, t in teachers.items()}
     averaged = {d: AveragedModel(s, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
                 for d, s in students.items()}

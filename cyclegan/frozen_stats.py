@@ -79,31 +79,28 @@ class StatsGenerator(nn.Module):
 
     def measure(self, x: torch.Tensor) -> torch.Tensor:
         """``record`` without inference mode: what a traced graph calls (``steady.SteadyFrame``)."""
-        with self._lock:
-            self.state.mode, self.state.recorded = "record", []
-            try:
-                self.net(x)
-                return torch.cat(self.state.recorded) if self.state.recorded else torch.zeros(0)
-            finally:
-                self.state.recorded = []
+        return _flat(self._run(x, "record")[1])
 
     def forward(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
-        with self._lock:
-            self.state.mode, self.state.flat = "frozen", stats
-            try:
-                return self.net(x)
-            finally:
-                self.state.flat = None
+        return self._run(x, "frozen", stats)[0]
 
     def follow(self, x: torch.Tensor, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``forward`` that also returns the statistics each layer saw: ``x``'s own where ``stats`` are, so that
         statistics moved towards them frame after frame become the frames' own without a second pass
         (``steady.SteadyFrame``)."""
+        y, seen = self._run(x, "follow", stats)
+        return y, _flat(seen)
+
+    def _run(self, x: torch.Tensor, mode: str, stats: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The net on ``x`` with its norms in ``mode``: the output and the statistics the norms recorded."""
         with self._lock:
-            self.state.mode, self.state.flat, self.state.recorded = "follow", stats, []
+            self.state.mode, self.state.flat, self.state.recorded = mode, stats, []
             try:
-                return self.net(x), torch.cat(self.state.recorded) if self.state.recorded else torch.zeros(0)
+                return self.net(x), self.state.recorded
             finally:
                 self.state.flat, self.state.recorded = None, []
 
 
+def _flat(recorded: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat(recorded) if recorded else torch.zeros(0)

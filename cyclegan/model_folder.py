@@ -204,6 +204,14 @@ def write_generator_cards(folder: str | Path, generators: dict[str, torch.nn.Mod
         generator_card(generator, manifest, direction).save(sub / CARD)
 
 
+def _write_manifest(path: Path, manifest: dict) -> None:
+    """Replace a manifest whole, so that an interrupted write leaves the old one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
 def _save_card(card: ModelCard, path: Path) -> None:
     """Replace a card file whole, so that an interrupted write leaves the old one."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -263,10 +271,7 @@ def set_defaults(folder: str | Path, *, native_size: int | None = None,
         m = read_manifest(folder)
         manifest["default_direction"] = require(default_direction, m["directions"], m["domain_a"], m["domain_b"],
                                                 folder.name).value
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    _write_manifest(path, manifest)
     update_cards(folder)
     return manifest
 
@@ -295,10 +300,7 @@ def set_camera(folder: str | Path, name: str | None) -> dict:
     if name:
         _camera_subfolder(folder, name)  # the name must lead to a complete model folder, before it is written
         manifest["camera"] = name
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    _write_manifest(path, manifest)
     return manifest
 
 

@@ -169,11 +169,10 @@ def widen(G: Generator, ngf: int, seed: int = 0) -> Generator:
         raise ValueError(f"widen: ngf {ngf} is narrower than the generator's {old_ngf}")
     wide = Generator(in_channels=old[1].in_channels, out_channels=old[-2].out_channels, **kwargs)
     rng = torch.Generator().manual_seed(seed)
-    convs = lambda model: [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]  # noqa: E731
     with torch.no_grad():
-        for src, dst in zip(convs(old), convs(wide)):
+        for src, dst in zip(_convs(old), _convs(wide)):
             transposed = isinstance(src, nn.ConvTranspose2d)
-            w = src.weight.transpose(0, 1) if transposed else src.weight  # as (out, in, k, k)
+            w = _out_in(src)
             # Channel j of a widened layer copies channel j mod the old width (the image channels stay as they are).
             out_map = torch.arange(dst.out_channels) % src.out_channels
             in_map = torch.arange(dst.in_channels) % src.in_channels
@@ -184,6 +183,16 @@ def widen(G: Generator, ngf: int, seed: int = 0) -> Generator:
             if src.bias is not None:
                 dst.bias.copy_(src.bias[out_map])
     return wide
+
+
+def _convs(model: nn.Module) -> list[nn.Module]:
+    """The convolutions of ``model`` in the order they run (``widen`` and ``narrow`` pair them layer by layer)."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
+def _out_in(conv: nn.Module) -> torch.Tensor:
+    """A convolution's weight as (out, in, k, k), a transposed one's included."""
+    return conv.weight.transpose(0, 1) if isinstance(conv, nn.ConvTranspose2d) else conv.weight
 
 
 def _layout(G: Generator) -> dict:
@@ -212,11 +221,7 @@ def narrow(G: Generator, ngf: int) -> Generator:
     old_ngf, n_blocks = kwargs["ngf"], kwargs["n_blocks"]
     small = Generator(in_channels=G.model[1].in_channels, out_channels=G.model[-2].out_channels,
                       **{**kwargs, "ngf": ngf})
-
-    def as_out_in(conv: nn.Module) -> torch.Tensor:
-        return conv.weight.transpose(0, 1) if isinstance(conv, nn.ConvTranspose2d) else conv.weight
-
-    convs = [m for m in G.model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    convs = _convs(G.model)
     # Each conv's (input group, output group): the first, the two downsamplings, two a block, two upsamplings, the
     # last; "skip" is the blocks' shared path, "image" the picture's channels (never dropped).
     groups = [("image", "first"), ("first", "down1"), ("down1", "skip")]
@@ -227,13 +232,12 @@ def narrow(G: Generator, ngf: int) -> Generator:
     weight = {g: torch.zeros(n) for g, n in width.items()}
     for conv, (into, _) in zip(convs, groups):
         if into != "image":
-            weight[into] += as_out_in(conv).detach().abs().sum(dim=(0, 2, 3)).float()
+            weight[into] += _out_in(conv).detach().abs().sum(dim=(0, 2, 3)).float()
     keep = {g: torch.sort(torch.topk(w, w.numel() * ngf // old_ngf).indices).values for g, w in weight.items()}
     keep["image"] = None
     with torch.no_grad():
-        for src, dst, (into, out) in zip(convs, [m for m in small.model.modules()
-                                                 if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))], groups):
-            w = as_out_in(src)
+        for src, dst, (into, out) in zip(convs, _convs(small.model), groups):
+            w = _out_in(src)
             w = w if keep[out] is None else w[keep[out]]
             w = w if keep[into] is None else w[:, keep[into]]
             dst.weight.copy_(w.transpose(0, 1) if isinstance(src, nn.ConvTranspose2d) else w)
