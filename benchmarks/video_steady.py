@@ -3,7 +3,7 @@
     python -m benchmarks.video_steady                      # table + benchmarks/results/video_steady.json
     python -m benchmarks.video_steady --docs docs/         # also the side-by-side clip and the strip of frames
 
-Speed: the shipped models' photo -> target direction on a generated clip at 256 and 512 px (long side), ONNX
+Speed: the demo's models' default direction on a generated clip at 256 and 512 px (long side), ONNX
 Runtime and eager PyTorch, steady, all cores (run it on an otherwise idle machine).
 
 Flicker: the mean absolute change of the output from frame to frame in the static region of the scene, beside the
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docs", type=Path, help="also write the side-by-side clip and the strip of frames here")
     p.add_argument("--no-speed", action="store_true", help="flicker only")
     args = p.parse_args(argv)
-    speeds = [] if args.no_speed else [speed(m, b, s, args.frames) for m in ("monet2photo", "emoji")
+    speeds = [] if args.no_speed else [speed(m, b, s, args.frames) for m in ("monet2photo", "horse2zebra")
                                        for b in ("onnx", "eager") for s in (256, 512)]
     translator = Translator.from_pretrained(ROOT / "checkpoints" / "monet2photo")
     work = Path(tempfile.mkdtemp(prefix="video-steady-"))

@@ -1,9 +1,10 @@
 """How a generator runs: eager PyTorch, or its CPU graph in ONNX Runtime; ``auto`` picks per device.
 
-A runner turns a padded 1x3xHxW batch into the generator's output. Each generator has up to three:
+A runner turns a padded 1x3xHxW batch into the generator's output. Each generator has up to four:
 ``whole`` (an image with its own instance-norm statistics), ``frozen`` (with given statistics as a second input:
-a tile with the whole image's, a video frame with its recent frames'; ``cyclegan.frozen_stats``) and ``stats``
-(records an image's statistics; always eager: it runs once per image or frame, on a downscaled copy).
+a tile with the whole image's; ``cyclegan.frozen_stats``), ``follow`` (``frozen`` that also returns the statistics
+each layer saw: a video frame with its recent frames', which then move towards those) and ``stats`` (records an
+image's statistics; always eager: it runs once per image, or on a video's first frame, on a downscaled copy).
 A new backend is a name in ``BACKENDS``, a rule in ``resolve_backend`` and a runner builder here.
 """
 from __future__ import annotations
@@ -20,8 +21,8 @@ from .onnx_export import onnx_model, stats_onnx_model
 
 Backend = Literal["auto", "eager", "onnx"]
 BACKENDS = ("auto", "eager", "onnx")
-RunnerKind = Literal["whole", "frozen", "stats"]
-Runner = Callable[..., torch.Tensor]
+RunnerKind = Literal["whole", "frozen", "stats", "follow"]
+Runner = Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
 
 def onnxruntime_available() -> bool:
@@ -52,6 +53,8 @@ def eager_runner(generator: nn.Module, kind: RunnerKind, device: torch.device) -
     module = StatsGenerator(generator).eval()
     if kind == "stats":
         return lambda x: module.record(x.to(device))
+    if kind == "follow":
+        return lambda x, stats: module.follow(x.to(device), stats.to(device))
     return lambda x, stats: module(x.to(device), stats.to(device))
 
 
@@ -70,9 +73,13 @@ def onnx_runner(generator: nn.Module, kind: RunnerKind, *, threads: int | None =
     if kind == "whole":
         session = ort.InferenceSession(onnx_model(generator, min_channels=min_channels), options, providers=providers)
         return lambda x: torch.from_numpy(session.run(None, {"input": x.float().contiguous().numpy()})[0])
-    if kind == "frozen":
-        session = ort.InferenceSession(stats_onnx_model(generator, min_channels=min_channels), options,
-                                       providers=providers)
-        return lambda x, stats: torch.from_numpy(session.run(None, {
-            "input": x.float().contiguous().numpy(), "stats": stats.float().contiguous().numpy()})[0])
+    if kind in ("frozen", "follow"):
+        session = ort.InferenceSession(stats_onnx_model(generator, min_channels=min_channels, follow=kind == "follow"),
+                                       options, providers=providers)
+
+        def run(x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+            out = [torch.from_numpy(a) for a in session.run(None, {"input": x.float().contiguous().numpy(),
+                                                                    "stats": stats.float().contiguous().numpy()})]
+            return out[0] if kind == "frozen" else (out[0], out[1])
+        return run
     raise ValueError(f"the ONNX backend has no {kind!r} runner (statistics are recorded eagerly)")

@@ -35,13 +35,13 @@ def cpu_float(generator: nn.Module) -> nn.Module:
 
 
 def export_graph(graph: nn.Module, inputs: dict[str, torch.Tensor], f: str | Path | io.BytesIO,
-                 dynamic_axes: dict[int, str]) -> None:
-    """Write ``graph`` as ONNX: its inputs named as in ``inputs`` (example tensors, in call order), one output
-    ``output``; ``dynamic_axes`` of the first input and of the output are left free."""
+                 dynamic_axes: dict[int, str], outputs: tuple[str, ...] = ("output",)) -> None:
+    """Write ``graph`` as ONNX: its inputs named as in ``inputs`` (example tensors, in call order), its outputs as in
+    ``outputs``; ``dynamic_axes`` of the first input and of the output ``output`` are left free."""
     first = next(iter(inputs))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
-        torch.onnx.export(graph, tuple(inputs.values()), f, input_names=list(inputs), output_names=["output"],
+        torch.onnx.export(graph, tuple(inputs.values()), f, input_names=list(inputs), output_names=list(outputs),
                           opset_version=OPSET, dynamic_axes={first: dynamic_axes, "output": dynamic_axes},
                           do_constant_folding=True, dynamo=False)
 
@@ -62,14 +62,28 @@ def onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNEL
     return buffer.getvalue()
 
 
-def stats_onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNELS) -> bytes:
+def stats_onnx_model(generator: nn.Module, *, min_channels: int = WINOGRAD_MIN_CHANNELS, follow: bool = False
+                     ) -> bytes:
     """The frozen-statistics CPU graph of ``generator`` as ONNX (inputs ``input``, 1x3xHxW, and ``stats``), for
-    ``onnxruntime.InferenceSession``."""
+    ``onnxruntime.InferenceSession``; with ``follow``, ``StatsGenerator.follow``'s: a second output ``seen``, the
+    statistics each layer saw."""
     graph = StatsGenerator(cpu_float(generator), min_channels).eval()
     x = torch.zeros(1, 3, 64, 64)
     buffer = io.BytesIO()
-    export_graph(graph, {"input": x, "stats": graph.record(x)}, buffer, {2: "height", 3: "width"})
+    export_graph(_Following(graph) if follow else graph, {"input": x, "stats": graph.record(x)}, buffer,
+                 {2: "height", 3: "width"}, ("output", "seen") if follow else ("output",))
     return buffer.getvalue()
+
+
+class _Following(nn.Module):
+    """``StatsGenerator.follow`` as a module's forward, for the exporter."""
+
+    def __init__(self, graph: StatsGenerator):
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, x: torch.Tensor, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.graph.follow(x, stats)
 
 
 def fp16_weights(model: "onnx.ModelProto") -> "onnx.ModelProto":  # noqa: F821

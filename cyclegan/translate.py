@@ -156,6 +156,13 @@ class Translator:
         ``stats_pixels`` pixels (the whole image when it is that small)."""
         return self._image_stats(x, self.check_direction(direction))
 
+    def generate_following(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``generate`` with ``stats`` that also returns the statistics each layer saw (those of its own input,
+        normalised upstream with ``stats``): statistics moved towards these frame after frame become a still scene's
+        own with one pass a frame (``steady.Steadier``). A picture big enough for tiles gets them measured instead."""
+        return self._generate_following(x, self.check_direction(direction), stats)
+
     def generate_tiled(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
                        ) -> torch.Tensor:
         """``generate`` in overlapping tiles: memory grows with the tile size, not with the image.
@@ -173,6 +180,15 @@ class Translator:
         if stats is None:
             return self._runner(direction)(self._pad(x))[..., :h, :w].cpu()
         return self._runner(direction, "frozen")(self._pad(x), stats)[..., :h, :w].cpu()
+
+    @torch.inference_mode()
+    def _generate_following(self, x: torch.Tensor, direction: Direction, stats: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = x.shape[-2:]
+        if self.tiles.tiles(h * w):
+            return self._generate_tiled(x, direction, stats), self._image_stats(x, direction)
+        y, seen = self._runner(direction, "follow")(self._pad(x), stats)
+        return y[..., :h, :w].cpu(), seen.cpu()
 
     @torch.inference_mode()
     def _image_stats(self, x: torch.Tensor, direction: Direction) -> torch.Tensor:

@@ -96,6 +96,34 @@ def test_the_first_frame_is_the_frame_by_frame_translation_and_onnx_matches_eage
     assert not torch.equal(outputs["eager"][3], eager.generate(frames[3], eager.default_direction))  # shared stats
 
 
+def test_steady_video_takes_one_pass_a_frame_and_follows_a_cut_to_the_new_scenes_own_statistics(tiny):
+    """After the first frame (its statistics measured, then translated), each frame is one pass of the generator:
+    the shared statistics move towards those each layer saw. After a cut they become the new scene's own, and the
+    output its plain translation (smoothing off, to see the statistics alone)."""
+    calls = {"image_stats": 0, "generate": 0, "generate_following": 0}
+
+    class Counting:
+        default_direction = tiny.default_direction
+
+        def __getattr__(self, name):
+            if name in calls:
+                calls[name] += 1
+            return getattr(tiny, name)
+
+    gen = torch.Generator().manual_seed(0)
+    before, after = torch.rand(1, 3, 32, 40, generator=gen) * 2 - 1, torch.rand(1, 3, 32, 40, generator=gen)
+    after = after * 0.4 - 0.6  # a darker, flatter scene: statistics far from the first one's
+    steady = Steadier(Counting(), tiny.default_direction, VideoConfig(smoothing=0.0))
+    for _ in range(3):
+        steady(before)
+    own, plain = tiny.image_stats(after, "AtoB"), tiny.generate(after, "AtoB")
+    errors = [(float((steady.stats - own).abs().max()), float((steady(after) - plain).abs().max()))
+              for _ in range(60)]
+    assert calls == {"image_stats": 1, "generate": 0, "generate_following": 63}, calls
+    assert errors[0][0] > 0.1 and errors[0][1] > 0.05, errors[0]  # far off just after the cut
+    assert errors[-1][0] < 0.1 * errors[0][0] and errors[-1][1] < 0.3 * errors[0][1], (errors[0], errors[-1])  # 0.06, 0.22
+
+
 def test_frames_rate_size_and_sound_survive_the_round_trip(tiny, tmp_path):
     clip = noise_clip(tmp_path / "in.mp4", 15, (50, 34), fps=15)
     info = tiny.translate_video(clip, tmp_path / "out.mp4", progress=False)
