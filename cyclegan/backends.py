@@ -4,7 +4,7 @@ A runner turns a padded 1x3xHxW batch into the generator's output. Each generato
 ``whole`` (an image with its own instance-norm statistics), ``frozen`` (with given statistics as a second input:
 a tile with the whole image's; ``cyclegan.frozen_stats``), ``follow`` (``frozen`` that also returns the statistics
 each layer saw: a video frame with its recent frames', which then move towards those) and ``stats`` (records an
-image's statistics; always eager: it runs once per image, or on a video's first frame, on a downscaled copy).
+image's statistics; always eager: it runs once per image, on a downscaled copy, or on a video's first frame).
 A new backend is a name in ``BACKENDS``, a rule in ``resolve_backend`` and a runner builder here.
 """
 from __future__ import annotations

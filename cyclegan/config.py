@@ -240,8 +240,9 @@ class VideoConfig:
     shared_stats: bool = _f(True, "normalise each frame with instance-norm statistics averaged over the last "
                             "--stats-window frames instead of its own, so that a change in one place (a hand, a "
                             "blinking light) does not shift the colours of the whole picture")
-    stats_window: int = _f(30, "frames the shared statistics average over (a running mean; the first frames average "
-                           "over those seen so far)")
+    stats_window: int = _f(30, "frames the shared statistics average over (a running mean of the statistics each "
+                           "frame showed as it was translated, so a frame uses those of the frames before it; the "
+                           "first frames average over those seen so far); 1: each frame its own, measured first")
     smoothing: float = _f(0.8, "where the input did not move, blend each translated frame with the previous output "
                           "by up to this weight (0: off), so that the generator's texture does not jump with the "
                           "camera's noise")

@@ -4,9 +4,9 @@ shifts the colours of the whole picture) and the generator's texture follows the
 switchable in ``config.VideoConfig``:
 
 - **shared statistics**: every instance norm uses statistics averaged over the last frames
-  (``cyclegan.frozen_stats``): measured on the first frame (``Translator.image_stats``), then moved towards those
-  each layer sees as it translates a frame with them (``Translator.generate_following``), so that a frame takes one
-  pass of the generator, not two;
+  (``cyclegan.frozen_stats``): measured on the first frame, then moved towards those each layer sees as it
+  translates a frame with them (``Translator.generate_following``), so that a frame takes one pass of the
+  generator, not two;
 - **temporal smoothing**: where the input did not move, the output is blended with the previous output, by a
   weight that falls to 0 where the input changed, so that moving things are followed at once.
 
@@ -28,8 +28,8 @@ from .frozen_stats import StatsGenerator
 
 class FrameTranslator(Protocol):
     """What the video path needs of a translator (``cyclegan.Translator`` is one): its generators with given
-    instance-norm statistics (and what each layer saw), those statistics for a frame, and the size it translates a
-    frame at."""
+    instance-norm statistics (or a frame's own, measured) returning what each layer saw, and the size it translates
+    a frame at."""
 
     default_direction: Direction
 
@@ -37,12 +37,10 @@ class FrameTranslator(Protocol):
 
     def working_size(self, size: tuple[int, int]) -> tuple[int, int]: ...
 
-    def image_stats(self, x: torch.Tensor, direction: Direction | str) -> torch.Tensor: ...
-
     def generate(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
                  ) -> torch.Tensor: ...
 
-    def generate_following(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor
+    def generate_following(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
                            ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
@@ -103,11 +101,13 @@ class Steadier:
         cfg, t = self.config, self.translator
         self.frames += 1
         if cfg.shared_stats:
-            if self.stats is None:  # the first frame: its own statistics
-                self.stats = t.image_stats(x, self.direction)
-            fake, seen = t.generate_following(x, self.direction, self.stats)
-            if self.frames > 1:  # as the camera's graph (SteadyFrame) is fed: a running mean of what was seen
-                self.stats = self.stats + stats_rate(self.frames, cfg.stats_window) * (seen - self.stats)
+            # The first frame (and with a window of 1 every frame) takes its own statistics, measured first; the
+            # others the shared ones, which then move towards what the frame showed: a running mean, as the
+            # camera's graph (SteadyFrame) is fed.
+            own = self.stats is None or cfg.stats_window == 1
+            fake, seen = t.generate_following(x, self.direction, None if own else self.stats)
+            rate = stats_rate(self.frames, cfg.stats_window)
+            self.stats = seen if self.stats is None else self.stats + rate * (seen - self.stats)
         else:
             fake = t.generate(x, self.direction)
         if cfg.smoothing and self.previous is not None and self.previous[0].shape == x.shape:

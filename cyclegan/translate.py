@@ -156,11 +156,13 @@ class Translator:
         ``stats_pixels`` pixels (the whole image when it is that small)."""
         return self._image_stats(x, self.check_direction(direction))
 
-    def generate_following(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor
+    def generate_following(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
                            ) -> tuple[torch.Tensor, torch.Tensor]:
         """``generate`` with ``stats`` that also returns the statistics each layer saw (those of its own input,
         normalised upstream with ``stats``): statistics moved towards these frame after frame become a still scene's
-        own with one pass a frame (``steady.Steadier``). A picture big enough for tiles gets them measured instead."""
+        own with one pass a frame (``steady.Steadier``). Without ``stats`` they are first measured on ``x`` at its
+        full size (a second pass). A picture big enough for tiles is measured on a downscaled copy, as
+        ``generate_tiled`` normalises it, both for ``stats`` and for what is returned."""
         return self._generate_following(x, self.check_direction(direction), stats)
 
     def generate_tiled(self, x: torch.Tensor, direction: Direction | str, stats: torch.Tensor | None = None
@@ -182,12 +184,16 @@ class Translator:
         return self._runner(direction, "frozen")(self._pad(x), stats)[..., :h, :w].cpu()
 
     @torch.inference_mode()
-    def _generate_following(self, x: torch.Tensor, direction: Direction, stats: torch.Tensor
+    def _generate_following(self, x: torch.Tensor, direction: Direction, stats: torch.Tensor | None = None
                             ) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = x.shape[-2:]
         if self.tiles.tiles(h * w):
-            return self._generate_tiled(x, direction, stats), self._image_stats(x, direction)
-        y, seen = self._runner(direction, "follow")(self._pad(x), stats)
+            seen = self._image_stats(x, direction)
+            return self._generate_tiled(x, direction, seen if stats is None else stats), seen
+        padded = self._pad(x)
+        if stats is None:  # measured on the whole frame: a downscaled copy's differ, and would drift to these
+            stats = self._runner(direction, "stats")(padded)
+        y, seen = self._runner(direction, "follow")(padded, stats)
         return y[..., :h, :w].cpu(), seen.cpu()
 
     @torch.inference_mode()
@@ -198,7 +204,7 @@ class Translator:
     def _generate_tiled(self, x: torch.Tensor, direction: Direction, stats: torch.Tensor | None = None
                         ) -> torch.Tensor:
         if x.shape[0] != 1:
-            return torch.cat([self._generate_tiled(x[i:i + 1], direction) for i in range(x.shape[0])])
+            return torch.cat([self._generate_tiled(x[i:i + 1], direction, stats) for i in range(x.shape[0])])
         stats = self._image_stats(x, direction) if stats is None else stats
         run = self._runner(direction, "frozen")
         return blend_tiles(lambda tile: run(self._pad(tile), stats)[..., :tile.shape[-2], :tile.shape[-1]], x,

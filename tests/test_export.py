@@ -51,9 +51,10 @@ def test_export_web_writes_fp16_weight_onnx_that_matches_the_generator(tmp_path)
 def test_the_camera_graph_is_the_video_paths_steady_translation_frame_after_frame(tmp_path):
     """One mechanism: the exported camera graph, fed as the page feeds it (the first frame's statistics measured,
     then `follow` at the rate of a running mean, smoothing after the first frame), gives what the video path's
-    Steadier gives, frame after frame, output and shared statistics alike (1e-5: measured 3e-6 at most); a frame
-    whose statistics are neither taken nor followed (rate 0 with a tiny `small`, follow 0) leaves them as they
-    were."""
+    Steadier gives, frame after frame, output and shared statistics alike (1e-5: measured 3e-6 at most), even where
+    the translator measures a picture's statistics on a downscaled copy (a video's first frame is measured whole, as
+    the page measures it); a frame whose statistics are neither taken nor followed (rate 0 with a tiny `small`,
+    follow 0) leaves them as they were."""
     import onnxruntime as ort
     from cyclegan import Translator
     from cyclegan.config import VideoConfig
@@ -63,7 +64,8 @@ def test_the_camera_graph_is_the_video_paths_steady_translation_frame_after_fram
     meta = json.loads((export.export_web(model, tmp_path / "web") / "web.json").read_text())["files"]["AtoB"]
     graph = ort.InferenceSession(str(tmp_path / "web" / meta["steady"]), providers=["CPUExecutionProvider"])
     config = VideoConfig()
-    steadier = Steadier(Translator.from_pretrained(model, backend="eager"), Direction.AtoB, config)
+    translator = Translator.from_pretrained(model, backend="eager", stats_pixels=256)  # 40x56 frames: downscaled
+    steadier = Steadier(translator, Direction.AtoB, config)
     torch.manual_seed(0)
     base, one = torch.rand(1, 3, 40, 56) * 2 - 1, (lambda v: np.full(1, v, np.float32))  # noqa: E731
     stats, previous = np.zeros(meta["stats_size"], np.float32), None

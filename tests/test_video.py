@@ -97,7 +97,7 @@ def test_the_first_frame_is_the_frame_by_frame_translation_and_onnx_matches_eage
 
 
 def test_steady_video_takes_one_pass_a_frame_and_follows_a_cut_to_the_new_scenes_own_statistics(tiny):
-    """After the first frame (its statistics measured, then translated), each frame is one pass of the generator:
+    """After the first frame (its statistics measured whole, then translated), each frame is one pass of the generator:
     the shared statistics move towards those each layer saw. After a cut they become the new scene's own, and the
     output its plain translation (smoothing off, to see the statistics alone)."""
     calls = {"image_stats": 0, "generate": 0, "generate_following": 0}
@@ -119,7 +119,7 @@ def test_steady_video_takes_one_pass_a_frame_and_follows_a_cut_to_the_new_scenes
     own, plain = tiny.image_stats(after, "AtoB"), tiny.generate(after, "AtoB")
     errors = [(float((steady.stats - own).abs().max()), float((steady(after) - plain).abs().max()))
               for _ in range(60)]
-    assert calls == {"image_stats": 1, "generate": 0, "generate_following": 63}, calls
+    assert calls == {"image_stats": 0, "generate": 0, "generate_following": 63}, calls
     assert errors[0][0] > 0.1 and errors[0][1] > 0.05, errors[0]  # far off just after the cut
     assert errors[-1][0] < 0.1 * errors[0][0] and errors[-1][1] < 0.3 * errors[0][1], (errors[0], errors[-1])  # 0.06, 0.22
 
