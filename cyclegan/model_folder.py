@@ -204,20 +204,21 @@ def write_generator_cards(folder: str | Path, generators: dict[str, torch.nn.Mod
         generator_card(generator, manifest, direction).save(sub / CARD)
 
 
-def _write_manifest(path: Path, manifest: dict) -> None:
-    """Replace a manifest whole, so that an interrupted write leaves the old one."""
+def _replace_text(path: Path, text: str) -> None:
+    """Replace a file (a manifest, a card) whole, so that an interrupted write leaves the old one; written as
+    ``ModelCard.save`` writes (UTF-8, newlines as they are)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.write_text(text, encoding="utf-8", newline="")
     tmp.chmod(0o644)
     os.replace(tmp, path)
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    _replace_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def _save_card(card: ModelCard, path: Path) -> None:
-    """Replace a card file whole, so that an interrupted write leaves the old one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    card.save(tmp)
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    _replace_text(path, str(card))
 
 
 def load_card(folder: str | Path) -> ModelCard:
