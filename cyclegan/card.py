@@ -13,6 +13,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .direction import Direction
 from .networks import Generator
+from .probe import rate_interval
 from .project import DOCS_URL, PAPER_URL, REPOSITORY_URL, TAGS
 
 if TYPE_CHECKING:
@@ -217,8 +218,11 @@ def eval_results(results: Evaluation, manifest: dict, dataset: str) -> list[Eval
         for kind, value, name in (("translated", r.translated.domain_rate, "domain rate"),
                                   ("identity", r.identity.domain_rate, f"domain rate, {BASELINE}"),
                                   ("target", r.domain_rate_target, "domain rate of the real target images")):
+            # the listing rule (model_folder.beats_doing_nothing) compares the translated and untranslated rates
+            interval = {} if kind == "target" else {
+                "interval_95": [round(x, 3) for x in rate_interval(value, r.num_input)]}
             entries.append(EvalResult(**common, metric_type="domain-rate", metric_value=round(value, 3),
-                                      metric_name=name, metric_config=kind, metric_args=args))
+                                      metric_name=name, metric_config=kind, metric_args={**args, **interval}))
     return entries
 
 

@@ -90,7 +90,7 @@ def discover_models(checkpoints: str | Path | None, extra: list[str] = (), zoo: 
     """Shipped model folders (sorted), then ``extra`` (Hub repo ids or folders), then the reference zoo; the
     model whose key is ``first`` (if listed) is moved to the front, as the one the demo opens on.
 
-    A folder of ``checkpoints`` whose card measures it no better than leaving the pictures alone (``hub.
+    A folder of ``checkpoints`` whose card measures it no better than leaving the pictures alone (``model_folder.
     beats_doing_nothing``) is not listed, and its name goes to ``left_out``; naming it in ``extra`` lists it.
     Offline, only the reference models already in ``zoo_dir`` are listed: the others could only fail.
     """

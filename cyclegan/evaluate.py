@@ -33,7 +33,7 @@ from .images import list_images, load_image
 from .inception import INSTALL_HINT, FeatureFn, ImageLike, InceptionFeatures, cached_features, features_cache_dir, \
     inception_weights_path, to_uint8
 from .metrics import difference_note, fid_from_features, kid_bootstrap, kid_from_features, l1, psnr, ssim
-from .probe import DomainProbe, spread_files
+from .probe import DomainProbe, rate_interval, spread_files
 from .results import Baseline, Evaluation, Probe, Ratio, Scores
 
 TranslatorFn = Callable[..., tuple[Image.Image, Image.Image, Image.Image]]  # t(img, direction=...) -> real, fake, rec
@@ -192,7 +192,10 @@ def format_table(results: Evaluation) -> str:
             ("KID ×10³ ↓" + ("" if whole else " (mean ± std)"), kid)]
     rows.append(("KID ×10³ ↓, whole sets [95 % bootstrap interval]", interval))
     if tr["domain_rate"] is not None:
-        rows.append(("domain rate ↑ (probe: target domain)", lambda r: f"{r['domain_rate']:.2f}"))
+        def rate(s: dict) -> str:
+            low, high = rate_interval(s["domain_rate"], r.num_input)
+            return f"{s['domain_rate']:.2f} [{low:.2f}, {high:.2f}]"
+        rows.append(("domain rate ↑ (probe: target domain) [95 % Wilson interval]", rate))
     na = lambda f: (lambda r: "n/a (unpaired)" if r["l1"] is None else f(r))
     rows += [("L1 ↓ (pixels in [0,1])", na(lambda r: f"{r['l1']:.4f}")),
              ("PSNR (dB) ↑", na(lambda r: f"{r['psnr']:.2f}")),

@@ -29,6 +29,7 @@ from .config import program
 from .direction import Direction, require
 from .errors import ModelNotFoundError
 from .networks import Generator, complexity
+from .probe import rate_interval
 
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult, ModelCard
@@ -355,12 +356,41 @@ def kid_ratio(folder: str | Path, direction: Direction | str | None = None) -> t
     return None
 
 
+def domain_rates(folder: str | Path, direction: Direction | str | None = None
+                 ) -> dict[str, tuple[float, float, float]]:
+    """The probe's domain rates on the card, in ``direction`` (default: the model's default direction): "translated"
+    and "identity" (the untranslated inputs) as (rate, low, high) with the 95 % Wilson interval over the test inputs
+    (recomputed from the rate and the count, so older cards read the same); empty where the card records none."""
+    try:
+        card = load_card(folder)
+    except ModelNotFoundError:
+        return {}
+    manifest = read_manifest(folder)
+    direction = Direction.parse(direction or default_direction(manifest, manifest["directions"]))
+    rates = {}
+    for e in card.data.eval_results or []:
+        n = (e.dataset_args or {}).get("inputs")
+        if (e.metric_type == "domain-rate" and e.dataset_config == direction.value and n
+                and e.metric_config in ("translated", "identity")):
+            rates[e.metric_config] = (float(e.metric_value), *rate_interval(float(e.metric_value), int(n)))
+    return rates
+
+
 def beats_doing_nothing(folder: str | Path) -> bool | None:
     """Whether the model's card shows its translations closer to the target than the untranslated inputs, in its
-    default direction: KID below theirs with the whole interval below 1. None for a card without that measurement
-    (a model just trained: nothing says it is worse)."""
+    default direction: KID below theirs with the whole interval below 1; or, where KID cannot tell (its interval
+    holds 1: inputs already near the target, as summer and winter photos of the same valleys are), the probe's
+    domain rate measurably above the untranslated inputs' (the two 95 % intervals apart). KID measurably above
+    theirs is never listed. None for a card without the KID measurement (a model just trained: nothing says it is
+    worse)."""
     ratio = kid_ratio(folder)
-    return None if ratio is None else ratio[2] < 1
+    if ratio is None:
+        return None
+    if ratio[2] < 1:
+        return True
+    rates = domain_rates(folder)
+    return (ratio[1] <= 1 and "translated" in rates and "identity" in rates
+            and rates["translated"][1] > rates["identity"][2])
 
 
 def main(argv: list[str] | None = None) -> int:

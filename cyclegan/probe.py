@@ -36,6 +36,17 @@ class DomainProbe:
         return float(self.model.predict(np.asarray(features, np.float64)).mean()) if len(features) else math.nan
 
 
+def rate_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a rate measured on ``n`` pictures (a binomial proportion): it stays inside
+    [0, 1] and keeps its width at rates near 0 or 1, where the normal approximation collapses. Plain arithmetic,
+    so that the app's listing rule (``model_folder.beats_doing_nothing``) needs no statistics package."""
+    if n <= 0 or not 0 <= rate <= 1:
+        raise ValueError(f"a rate in [0, 1] of at least one picture, not {rate} of {n}")
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def spread_files(files: Sequence[Path], n: int | None) -> list[Path]:
     """At most ``n`` of ``files``, evenly spread over the sorted list (a deterministic subsample)."""
     files = list(files)

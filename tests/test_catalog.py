@@ -18,6 +18,8 @@ from cyclegan.catalog import (  # noqa: E402
     CatalogError, ModelCache, ModelSpec, check_direction, direction_choices, discover_models, download_failure,
     examples_cache_dir, load_examples, model_ids_from_env, model_info, reconstructed_label, zoo_reachable)
 from cyclegan.download import DownloadError  # noqa: E402
+from cyclegan.model_folder import domain_rates, write_eval_results  # noqa: E402
+from cyclegan.results import Evaluation, Probe, Ratio, Scores  # noqa: E402
 from cyclegan.zoo import ZOO  # noqa: E402
 
 
@@ -34,6 +36,35 @@ def test_discover_models(tmp_path):
     assert zoo and zoo[0].key == "zoo:horse2zebra" and zoo[0].label == "Reference horse2zebra (download, ~90 MB)"
     assert direction_choices(zoo[0]) == [("horse → zebra", "AtoB"), ("zebra → horse", "BtoA")]
     assert [s.key for s in discover_models(tmp_path / "missing", [], zoo=False)] == []
+
+
+def measured(kid: tuple[float, float, float], rates: tuple[float, float] | None, n: int = 300) -> Evaluation:
+    """An evaluation of ``n`` test inputs whose KID ratio to the untranslated inputs is ``kid`` (ratio, low, high)
+    and whose probe calls ``rates`` (translated, untranslated) of them the target domain."""
+    scores = lambda rate: Scores(80.0, 0.01, 0.001, 0.01, 0.008, 0.012, domain_rate=rate)
+    return Evaluation(
+        direction="AtoB", input_dir="testA", target_dir="testB", num_input=n, num_target=n, paired=False, size=None,
+        native_size=None, reference_dirs=["testB"], kid_subsets=100, kid_subset_size=100, bootstrap_rounds=200,
+        translated=scores(rates and rates[0]), identity=scores(rates and rates[1]), ratio=Ratio(*kid, "-"),
+        domain_rate_target=rates and 0.8, probe=rates and Probe("trainA", "trainB", n, n))
+
+
+def test_the_demo_lists_a_model_its_card_measures_better_than_doing_nothing(tmp_path):
+    """KID's interval below 1 lists a model; where KID cannot tell (its interval holds 1), a domain rate measurably
+    above the untranslated inputs' (the Wilson intervals apart) lists it; KID measurably worse never does; a card
+    with no evaluation is listed (nothing says it is worse)."""
+    cases = {"kid-lower": ((0.5, 0.4, 0.7), None), "kid-same-rate-higher": ((1.05, 0.8, 1.4), (0.65, 0.14)),
+             "kid-same-rate-close": ((1.05, 0.8, 1.4), (0.22, 0.14)), "kid-same-no-rate": ((1.05, 0.8, 1.4), None),
+             "kid-higher-rate-higher": ((2.5, 2.1, 3.5), (0.35, 0.1)), "rate-higher-of-few": ((1.0, 0.5, 1.5), (0.4, 0.1))}
+    for name, (kid, rates) in cases.items():
+        write_eval_results(make_tiny_model(tmp_path / "ckpt" / name, name), measured(kid, rates, 10 if "few" in name else 300))
+    make_tiny_model(tmp_path / "ckpt" / "unmeasured", "unmeasured")
+    assert domain_rates(tmp_path / "ckpt" / "kid-same-rate-higher")["translated"] == pytest.approx(
+        (0.65, 0.5944, 0.7018), abs=1e-4)  # scipy.stats.binomtest(195, 300).proportion_ci(method="wilson")
+    left_out: list[str] = []
+    listed = [s.key for s in discover_models(tmp_path / "ckpt", [], zoo=False, left_out=left_out)]
+    assert listed == ["kid-lower", "kid-same-rate-higher", "unmeasured"]
+    assert left_out == ["kid-higher-rate-higher", "kid-same-no-rate", "kid-same-rate-close", "rate-higher-of-few"]
 
 
 def test_the_first_model_and_each_models_default_direction(tmp_path):
