@@ -21,7 +21,7 @@ from cyclegan.guard import as_toast, read_upload
 from cyclegan.page import build_demo
 from cyclegan.testing import ROOT, encoded, free_port, make_tiny_model, noise
 
-SHIPPED_IN_THE_DEMO = ["monet2photo", "horse2zebra"]  # the picker's order: the first model the demo opens on
+SHIPPED_IN_THE_DEMO = ["monet2photo", "horse2zebra", "summer2winter_yosemite"]  # the picker's order: the first model the demo opens on
 
 
 def test_build_demo_with_examples(tmp_path, monkeypatch):
@@ -68,8 +68,9 @@ def test_examples_show_each_models_own_direction(tmp_path, monkeypatch):
 
 
 def test_the_shipped_app_opens_on_photo_to_monet(monkeypatch, tmp_path):
-    """`python app.py` as shipped: monet2photo first in the picker, then horse2zebra, photo -> Monet selected, photo
-    examples first; emoji, whose card measures it no better than the untranslated emoji, not listed (--model lists it)."""
+    """`python app.py` as shipped: monet2photo first in the picker, then the others by name, photo -> Monet selected,
+    photo examples first; summer2winter_yosemite listed by its domain rate (its KID cannot tell it from the untranslated
+    summers); emoji, whose card measures it worse than the untranslated emoji, not listed (--model lists it)."""
     monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
     args = app.build_parser().parse_args([])
     left_out: list[str] = []
@@ -83,7 +84,7 @@ def test_the_shipped_app_opens_on_photo_to_monet(monkeypatch, tmp_path):
     assert by_id["direction"]["value"] == "BtoA" and ("photo → Monet painting", "BtoA") in [
         tuple(c) for c in by_id["direction"]["choices"]]
     tables = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
-    assert [t.label.split(" (")[0] for t in tables] == ["Examples: monet2photo"]  # (horse2zebra has none)
+    assert [t.label.split(" (")[0] for t in tables] == ["Examples: monet2photo"]  # (the others have none)
     files = [row[0]["path"] if isinstance(row[0], dict) else row[0] for row in tables[0].samples]
     assert [Path(f).name.split("_")[0] for f in files][:3] == ["photo"] * 3, files
 
