@@ -337,20 +337,28 @@ def write_eval_results(model_dir: str | Path, results: Evaluation | Sequence[Eva
     return card
 
 
+def _measured(folder: str | Path, direction: Direction | str | None) -> list:
+    """The card's evaluation entries in ``direction`` (default: the model's default direction), of one test set: the
+    one whose KID ratio comes first (a card can hold several, ``write_eval_results(dataset=...)``); [] without a card."""
+    try:
+        card = load_card(folder)
+    except ModelNotFoundError:
+        return []
+    manifest = read_manifest(folder)
+    direction = Direction.parse(direction or default_direction(manifest, manifest["directions"]))
+    entries = [e for e in card.data.eval_results or [] if e.dataset_config == direction.value]
+    kid = next((e for e in entries if e.metric_type == "kid" and e.metric_config == "translated"
+                and "ratio_interval_95" in (e.metric_args or {})), None)
+    return [e for e in entries if kid is None or e.dataset_type == kid.dataset_type]
+
+
 def kid_ratio(folder: str | Path, direction: Direction | str | None = None) -> tuple[float, float, float] | None:
     """(ratio, low, high): the KID of the model's translations as a ratio to the untranslated inputs' and its 95 %
     interval, from the card's ``model-index``, in ``direction`` (default: the model's default direction); None
     where the card records none."""
-    try:
-        card = load_card(folder)
-    except ModelNotFoundError:
-        return None
-    manifest = read_manifest(folder)
-    direction = Direction.parse(direction or default_direction(manifest, manifest["directions"]))
-    for e in card.data.eval_results or []:
+    for e in _measured(folder, direction):
         args = e.metric_args or {}
-        if (e.metric_type == "kid" and e.metric_config == "translated" and e.dataset_config == direction.value
-                and "ratio_interval_95" in args):
+        if e.metric_type == "kid" and e.metric_config == "translated" and "ratio_interval_95" in args:
             low, high = args["ratio_interval_95"]
             return float(args["ratio_to_identity"]), float(low), float(high)
     return None
@@ -358,21 +366,15 @@ def kid_ratio(folder: str | Path, direction: Direction | str | None = None) -> t
 
 def domain_rates(folder: str | Path, direction: Direction | str | None = None
                  ) -> dict[str, tuple[float, float, float]]:
-    """The probe's domain rates on the card, in ``direction`` (default: the model's default direction): "translated"
-    and "identity" (the untranslated inputs) as (rate, low, high) with the 95 % Wilson interval over the test inputs
-    (recomputed from the rate and the count, so older cards read the same); empty where the card records none."""
-    try:
-        card = load_card(folder)
-    except ModelNotFoundError:
-        return {}
-    manifest = read_manifest(folder)
-    direction = Direction.parse(direction or default_direction(manifest, manifest["directions"]))
+    """The probe's domain rates on the card, in ``direction`` (default: the model's default direction), on the test
+    set ``kid_ratio`` reads: "translated" and "identity" (the untranslated inputs) as (rate, low, high) with the
+    95 % Wilson interval over the test inputs (recomputed from the rate and the count, so older cards read the
+    same); empty where the card records none."""
     rates = {}
-    for e in card.data.eval_results or []:
+    for e in _measured(folder, direction):
         n = (e.dataset_args or {}).get("inputs")
-        if (e.metric_type == "domain-rate" and e.dataset_config == direction.value and n
-                and e.metric_config in ("translated", "identity")):
-            rates[e.metric_config] = (float(e.metric_value), *rate_interval(float(e.metric_value), int(n)))
+        if e.metric_type == "domain-rate" and n and e.metric_config in ("translated", "identity"):
+            rates.setdefault(e.metric_config, (float(e.metric_value), *rate_interval(float(e.metric_value), int(n))))
     return rates
 
 

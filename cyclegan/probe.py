@@ -44,7 +44,8 @@ def rate_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
         raise ValueError(f"a rate in [0, 1] of at least one picture, not {rate} of {n}")
     centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at a rate of 0 or 1 the bound is exactly that rate (the arithmetic leaves it a rounding error away)
+    return (0.0 if rate == 0 else max(0.0, centre - half)), (1.0 if rate == 1 else min(1.0, centre + half))
 
 
 def spread_files(files: Sequence[Path], n: int | None) -> list[Path]:

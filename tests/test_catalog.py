@@ -18,7 +18,7 @@ from cyclegan.catalog import (  # noqa: E402
     CatalogError, ModelCache, ModelSpec, check_direction, direction_choices, discover_models, download_failure,
     examples_cache_dir, load_examples, model_ids_from_env, model_info, reconstructed_label, zoo_reachable)
 from cyclegan.download import DownloadError  # noqa: E402
-from cyclegan.model_folder import domain_rates, write_eval_results  # noqa: E402
+from cyclegan.model_folder import domain_rates, kid_ratio, write_eval_results  # noqa: E402
 from cyclegan.results import Evaluation, Probe, Ratio, Scores  # noqa: E402
 from cyclegan.zoo import ZOO  # noqa: E402
 
@@ -55,16 +55,23 @@ def test_the_demo_lists_a_model_its_card_measures_better_than_doing_nothing(tmp_
     with no evaluation is listed (nothing says it is worse)."""
     cases = {"kid-lower": ((0.5, 0.4, 0.7), None), "kid-same-rate-higher": ((1.05, 0.8, 1.4), (0.65, 0.14)),
              "kid-same-rate-close": ((1.05, 0.8, 1.4), (0.22, 0.14)), "kid-same-no-rate": ((1.05, 0.8, 1.4), None),
-             "kid-higher-rate-higher": ((2.5, 2.1, 3.5), (0.35, 0.1)), "rate-higher-of-few": ((1.0, 0.5, 1.5), (0.4, 0.1))}
+             "kid-higher-rate-higher": ((2.5, 2.1, 3.5), (0.35, 0.1)), "rate-higher-of-few": ((1.0, 0.5, 1.5), (0.4, 0.1)),
+             "kid-touching-1-rate-higher": ((1.3, 1.0, 1.7), (0.65, 0.14))}
     for name, (kid, rates) in cases.items():
         write_eval_results(make_tiny_model(tmp_path / "ckpt" / name, name), measured(kid, rates, 10 if "few" in name else 300))
     make_tiny_model(tmp_path / "ckpt" / "unmeasured", "unmeasured")
+    # Two test sets on one card: KID and the rates are read from the same one (here neither lists it).
+    two = make_tiny_model(tmp_path / "ckpt" / "two-sets", "two-sets")
+    write_eval_results(two, measured((1.05, 0.8, 1.4), (0.22, 0.14)), dataset="a-set")
+    write_eval_results(two, measured((2.5, 2.1, 3.5), (0.65, 0.14)), dataset="b-set")
+    assert domain_rates(two)["translated"][0] == 0.22 and kid_ratio(two)[0] == 1.05
     assert domain_rates(tmp_path / "ckpt" / "kid-same-rate-higher")["translated"] == pytest.approx(
         (0.65, 0.5944, 0.7018), abs=1e-4)  # scipy.stats.binomtest(195, 300).proportion_ci(method="wilson")
     left_out: list[str] = []
     listed = [s.key for s in discover_models(tmp_path / "ckpt", [], zoo=False, left_out=left_out)]
-    assert listed == ["kid-lower", "kid-same-rate-higher", "unmeasured"]
-    assert left_out == ["kid-higher-rate-higher", "kid-same-no-rate", "kid-same-rate-close", "rate-higher-of-few"]
+    assert listed == ["kid-lower", "kid-same-rate-higher", "kid-touching-1-rate-higher", "unmeasured"]
+    assert left_out == ["kid-higher-rate-higher", "kid-same-no-rate", "kid-same-rate-close", "rate-higher-of-few",
+                        "two-sets"]
 
 
 def test_the_first_model_and_each_models_default_direction(tmp_path):
