@@ -218,7 +218,8 @@ def eval_results(results: Evaluation, manifest: dict, dataset: str) -> list[Eval
         for kind, value, name in (("translated", r.translated.domain_rate, "domain rate"),
                                   ("identity", r.identity.domain_rate, f"domain rate, {BASELINE}"),
                                   ("target", r.domain_rate_target, "domain rate of the real target images")):
-            # the listing rule (model_folder.beats_doing_nothing) compares the translated and untranslated rates
+            # for the card's readers; the real targets' rate is a reference point, measured on a count the
+            # results do not keep where --reference adds folders (num_target counts the reference)
             interval = {} if kind == "target" else {
                 "interval_95": [round(x, 3) for x in rate_interval(value, r.num_input)]}
             entries.append(EvalResult(**common, metric_type="domain-rate", metric_value=round(value, 3),

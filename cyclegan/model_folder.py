@@ -337,9 +337,10 @@ def write_eval_results(model_dir: str | Path, results: Evaluation | Sequence[Eva
     return card
 
 
-def _measured(folder: str | Path, direction: Direction | str | None) -> list:
-    """The card's evaluation entries in ``direction`` (default: the model's default direction), of one test set: the
-    one whose KID ratio comes first (a card can hold several, ``write_eval_results(dataset=...)``); [] without a card."""
+def _measured(folder: str | Path, direction: Direction | str | None) -> list[EvalResult]:
+    """The card's evaluation entries in ``direction`` (default: the model's default direction), of one test set:
+    the one whose KID ratio comes first (a card can hold several, ``write_eval_results(dataset=...)``); [] without
+    a card."""
     try:
         card = load_card(folder)
     except ModelNotFoundError:
@@ -347,21 +348,35 @@ def _measured(folder: str | Path, direction: Direction | str | None) -> list:
     manifest = read_manifest(folder)
     direction = Direction.parse(direction or default_direction(manifest, manifest["directions"]))
     entries = [e for e in card.data.eval_results or [] if e.dataset_config == direction.value]
-    kid = next((e for e in entries if e.metric_type == "kid" and e.metric_config == "translated"
-                and "ratio_interval_95" in (e.metric_args or {})), None)
+    kid = next((e for e in entries if _is_kid_ratio(e)), None)
     return [e for e in entries if kid is None or e.dataset_type == kid.dataset_type]
+
+
+def _is_kid_ratio(e: EvalResult) -> bool:
+    return e.metric_type == "kid" and e.metric_config == "translated" and "ratio_interval_95" in (e.metric_args or {})
+
+
+def _kid_ratio(entries: list[EvalResult]) -> tuple[float, float, float] | None:
+    for e in filter(_is_kid_ratio, entries):
+        low, high = e.metric_args["ratio_interval_95"]
+        return float(e.metric_args["ratio_to_identity"]), float(low), float(high)
+    return None
+
+
+def _domain_rates(entries: list[EvalResult]) -> dict[str, tuple[float, float, float]]:
+    rates = {}
+    for e in entries:
+        n = (e.dataset_args or {}).get("inputs")
+        if e.metric_type == "domain-rate" and n and e.metric_config in ("translated", "identity"):
+            rates.setdefault(e.metric_config, (float(e.metric_value), *rate_interval(float(e.metric_value), int(n))))
+    return rates
 
 
 def kid_ratio(folder: str | Path, direction: Direction | str | None = None) -> tuple[float, float, float] | None:
     """(ratio, low, high): the KID of the model's translations as a ratio to the untranslated inputs' and its 95 %
     interval, from the card's ``model-index``, in ``direction`` (default: the model's default direction); None
     where the card records none."""
-    for e in _measured(folder, direction):
-        args = e.metric_args or {}
-        if e.metric_type == "kid" and e.metric_config == "translated" and "ratio_interval_95" in args:
-            low, high = args["ratio_interval_95"]
-            return float(args["ratio_to_identity"]), float(low), float(high)
-    return None
+    return _kid_ratio(_measured(folder, direction))
 
 
 def domain_rates(folder: str | Path, direction: Direction | str | None = None
@@ -370,12 +385,7 @@ def domain_rates(folder: str | Path, direction: Direction | str | None = None
     set ``kid_ratio`` reads: "translated" and "identity" (the untranslated inputs) as (rate, low, high) with the
     95 % Wilson interval over the test inputs (recomputed from the rate and the count, so older cards read the
     same); empty where the card records none."""
-    rates = {}
-    for e in _measured(folder, direction):
-        n = (e.dataset_args or {}).get("inputs")
-        if e.metric_type == "domain-rate" and n and e.metric_config in ("translated", "identity"):
-            rates.setdefault(e.metric_config, (float(e.metric_value), *rate_interval(float(e.metric_value), int(n))))
-    return rates
+    return _domain_rates(_measured(folder, direction))
 
 
 def beats_doing_nothing(folder: str | Path) -> bool | None:
@@ -385,12 +395,13 @@ def beats_doing_nothing(folder: str | Path) -> bool | None:
     domain rate measurably above the untranslated inputs' (the two 95 % intervals apart). KID measurably above
     theirs is never listed. None for a card without the KID measurement (a model just trained: nothing says it is
     worse)."""
-    ratio = kid_ratio(folder)
+    entries = _measured(folder, None)  # the card is read once: the app asks this of every shipped model at start
+    ratio = _kid_ratio(entries)
     if ratio is None:
         return None
     if ratio[2] < 1:
         return True
-    rates = domain_rates(folder)
+    rates = _domain_rates(entries)
     return (ratio[1] <= 1 and "translated" in rates and "identity" in rates
             and rates["translated"][1] > rates["identity"][2])
 

@@ -55,10 +55,11 @@ def test_the_demo_lists_a_model_its_card_measures_better_than_doing_nothing(tmp_
     with no evaluation is listed (nothing says it is worse)."""
     cases = {"kid-lower": ((0.5, 0.4, 0.7), None), "kid-same-rate-higher": ((1.05, 0.8, 1.4), (0.65, 0.14)),
              "kid-same-rate-close": ((1.05, 0.8, 1.4), (0.22, 0.14)), "kid-same-no-rate": ((1.05, 0.8, 1.4), None),
-             "kid-higher-rate-higher": ((2.5, 2.1, 3.5), (0.35, 0.1)), "rate-higher-of-few": ((1.0, 0.5, 1.5), (0.4, 0.1)),
-             "kid-touching-1-rate-higher": ((1.3, 1.0, 1.7), (0.65, 0.14))}
+             "kid-higher-rate-higher": ((2.5, 2.1, 3.5), (0.35, 0.1)),
+             "rate-higher-of-few": ((1.0, 0.5, 1.5), (0.4, 0.1)), "kid-touching-1-rate-higher": ((1.3, 1.0, 1.7), (0.65, 0.14))}
     for name, (kid, rates) in cases.items():
-        write_eval_results(make_tiny_model(tmp_path / "ckpt" / name, name), measured(kid, rates, 10 if "few" in name else 300))
+        folder = make_tiny_model(tmp_path / "ckpt" / name, name)
+        write_eval_results(folder, measured(kid, rates, 10 if "few" in name else 300))
     make_tiny_model(tmp_path / "ckpt" / "unmeasured", "unmeasured")
     # Two test sets on one card: KID and the rates are read from the same one (here neither lists it).
     two = make_tiny_model(tmp_path / "ckpt" / "two-sets", "two-sets")

@@ -21,7 +21,8 @@ from cyclegan.guard import as_toast, read_upload
 from cyclegan.page import build_demo
 from cyclegan.testing import ROOT, encoded, free_port, make_tiny_model, noise
 
-SHIPPED_IN_THE_DEMO = ["monet2photo", "horse2zebra", "summer2winter_yosemite"]  # the picker's order: the first model the demo opens on
+# the picker's order: the first model the demo opens on
+SHIPPED_IN_THE_DEMO = ["monet2photo", "horse2zebra", "summer2winter_yosemite"]
 
 
 def test_build_demo_with_examples(tmp_path, monkeypatch):
